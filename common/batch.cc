@@ -1,0 +1,150 @@
+#include "common/batch.h"
+
+namespace sluice {
+
+std::string_view FieldTypeName(FieldType type) {
+  switch (type) {
+    case FieldType::kNull:
+      return "null";
+    case FieldType::kBool:
+      return "bool";
+    case FieldType::kInt64:
+      return "int64";
+    case FieldType::kDouble:
+      return "double";
+    case FieldType::kString:
+      return "string";
+  }
+  return "unknown";
+}
+
+int Schema::IndexOf(std::string_view name) const {
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (fields_[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void Column::MarkValid() {
+  if (!valid.empty()) valid.push_back(1);
+}
+
+void Column::AppendNull() {
+  size_t rows = 0;
+  switch (type) {
+    case FieldType::kDouble:
+      rows = doubles.size();
+      doubles.push_back(0);
+      break;
+    case FieldType::kString:
+      rows = offsets.size() - 1;
+      offsets.push_back(static_cast<uint32_t>(chars.size()));
+      break;
+    default:
+      rows = ints.size();
+      ints.push_back(0);
+      break;
+  }
+  if (valid.empty()) valid.assign(rows, 1);
+  valid.push_back(0);
+}
+
+void Column::AppendInt(int64_t v) {
+  ints.push_back(v);
+  MarkValid();
+}
+
+void Column::AppendDouble(double v) {
+  doubles.push_back(v);
+  MarkValid();
+}
+
+void Column::AppendString(std::string_view v) {
+  chars.append(v);
+  offsets.push_back(static_cast<uint32_t>(chars.size()));
+  MarkValid();
+}
+
+void Column::AppendFrom(const Column& src, size_t row) {
+  if (src.IsNull(row)) {
+    AppendNull();
+    return;
+  }
+  switch (type) {
+    case FieldType::kDouble:
+      AppendDouble(src.doubles[row]);
+      break;
+    case FieldType::kString:
+      AppendString(src.StringAt(row));
+      break;
+    default:
+      AppendInt(src.ints[row]);
+      break;
+  }
+}
+
+void Column::Reserve(size_t rows) {
+  switch (type) {
+    case FieldType::kDouble:
+      doubles.reserve(rows);
+      break;
+    case FieldType::kString:
+      offsets.reserve(rows + 1);
+      chars.reserve(rows * 12);
+      break;
+    default:
+      ints.reserve(rows);
+      break;
+  }
+}
+
+Batch::Batch(SchemaRef schema) : schema_(std::move(schema)) {
+  columns_.resize(schema_->size());
+  for (size_t i = 0; i < schema_->size(); ++i) columns_[i].type = schema_->field(i).type;
+}
+
+void Batch::AppendRowFrom(const Batch& src, size_t row) {
+  for (size_t c = 0; c < columns_.size(); ++c) columns_[c].AppendFrom(src.columns_[c], row);
+  event_time_.push_back(src.event_time_[row]);
+}
+
+void Batch::Reserve(size_t rows) {
+  for (auto& c : columns_) c.Reserve(rows);
+  event_time_.reserve(rows);
+}
+
+BatchBuilder::BatchBuilder(SchemaRef schema)
+    : batch_(std::move(schema)), set_(batch_.schema()->size(), 0) {}
+
+void BatchBuilder::SetInt(size_t field, int64_t v) {
+  batch_.column(field).AppendInt(v);
+  set_[field] = 1;
+}
+
+void BatchBuilder::SetDouble(size_t field, double v) {
+  batch_.column(field).AppendDouble(v);
+  set_[field] = 1;
+}
+
+void BatchBuilder::SetBool(size_t field, bool v) { SetInt(field, v ? 1 : 0); }
+
+void BatchBuilder::SetString(size_t field, std::string_view v) {
+  batch_.column(field).AppendString(v);
+  set_[field] = 1;
+}
+
+void BatchBuilder::FinishRow(int64_t event_time) {
+  for (size_t f = 0; f < set_.size(); ++f) {
+    if (!set_[f]) batch_.column(f).AppendNull();
+    set_[f] = 0;
+  }
+  batch_.event_time().push_back(event_time);
+}
+
+Batch BatchBuilder::Take() {
+  Batch out = std::move(batch_);
+  batch_ = Batch(out.schema());
+  return out;
+}
+
+}  // namespace sluice

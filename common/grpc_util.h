@@ -1,0 +1,31 @@
+#pragma once
+
+// gRPC plumbing shared by coordinator, worker and CLI: status conversion at
+// the RPC edge and channel creation.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "grpcpp/grpcpp.h"
+
+namespace sluice {
+
+grpc::Status ToGrpcStatus(const absl::Status& s);
+absl::Status FromGrpcStatus(const grpc::Status& s, std::string_view what);
+
+// Resolves an address to a channel. Addresses of the form "inproc:NAME" name
+// servers registered in this process (embedded mode); anything else is a
+// HOST:PORT reached over TCP with proxies disabled (gRPC would otherwise
+// honour $http_proxy even for loopback). Thread-safe.
+std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
+
+// Registers an in-process server under "inproc:NAME". The server must outlive
+// every channel created for it; unregister before shutting it down.
+void RegisterInProcessServer(const std::string& address, grpc::Server* server);
+void UnregisterInProcessServer(const std::string& address);
+
+// Deadline helper for unary calls.
+void SetDeadlineMs(grpc::ClientContext* ctx, int64_t ms);
+
+}  // namespace sluice

@@ -1,0 +1,369 @@
+#include "common/job_file.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/key_group.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "yaml-cpp/yaml.h"
+
+namespace sluice {
+namespace {
+
+// Carries the location for error messages while walking one operator.
+class Ctx {
+ public:
+  Ctx(const std::string& file, std::string op) : file_(file), op_(std::move(op)) {}
+
+  absl::Status Error(const YAML::Node& node, const std::string& field, const std::string& msg) const {
+    int line = node.IsDefined() ? node.Mark().line + 1 : 0;
+    return ErrorAtLine(line, field, msg);
+  }
+  absl::Status ErrorAtLine(int line, const std::string& field, const std::string& msg) const {
+    std::string where = line > 0 ? absl::StrCat(file_, ":", line) : file_;
+    std::string who = op_.empty() ? "" : absl::StrCat(" operator '", op_, "',");
+    return absl::InvalidArgumentError(absl::StrCat(where, ":", who, " field '", field, "': ", msg));
+  }
+
+ private:
+  const std::string& file_;
+  std::string op_;
+};
+
+absl::StatusOr<std::string> GetString(const Ctx& ctx, const YAML::Node& n, const std::string& field) {
+  if (!n.IsScalar()) return ctx.Error(n, field, "expected a scalar value");
+  return n.as<std::string>();
+}
+
+absl::StatusOr<int64_t> GetInt(const Ctx& ctx, const YAML::Node& n, const std::string& field) {
+  int64_t v = 0;
+  if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v)) {
+    return ctx.Error(n, field, "expected an integer");
+  }
+  return v;
+}
+
+absl::StatusOr<double> GetDouble(const Ctx& ctx, const YAML::Node& n, const std::string& field) {
+  double v = 0;
+  if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) {
+    return ctx.Error(n, field, "expected a number");
+  }
+  return v;
+}
+
+absl::StatusOr<int64_t> GetDuration(const Ctx& ctx, const YAML::Node& n, const std::string& field) {
+  ASSIGN_OR_RETURN(std::string s, GetString(ctx, n, field));
+  auto d = ParseDurationMs(s);
+  if (!d.ok()) return ctx.Error(n, field, std::string(d.status().message()));
+  return *d;
+}
+
+std::string ResolvePath(const std::string& base_dir, const std::string& p) {
+  if (base_dir.empty() || p.empty() || p[0] == '/') return p;
+  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+absl::Status CheckKeys(const Ctx& ctx, const YAML::Node& map,
+                       std::initializer_list<const char*> allowed) {
+  for (const auto& kv : map) {
+    std::string key = kv.first.as<std::string>();
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || key == a;
+    if (!ok) {
+      return ctx.Error(kv.first, key,
+                       absl::StrCat("unknown field (expected one of: ", absl::StrJoin(allowed, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseWatermark(const Ctx& ctx, const YAML::Node& n, proto::WatermarkConfig* wm) {
+  if (!n.IsMap()) return ctx.Error(n, "watermark", "expected a map such as {max_out_of_orderness: 30s}");
+  RETURN_IF_ERROR(CheckKeys(ctx, n, {"max_out_of_orderness"}));
+  if (n["max_out_of_orderness"]) {
+    ASSIGN_OR_RETURN(int64_t ms, GetDuration(ctx, n["max_out_of_orderness"], "watermark.max_out_of_orderness"));
+    wm->set_max_out_of_orderness_ms(ms);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<proto::FieldType> ParseFieldType(const Ctx& ctx, const YAML::Node& n, const std::string& field) {
+  ASSIGN_OR_RETURN(std::string t, GetString(ctx, n, field));
+  if (t == "string") return proto::FIELD_TYPE_STRING;
+  if (t == "int64" || t == "int" || t == "long") return proto::FIELD_TYPE_INT64;
+  if (t == "double" || t == "float") return proto::FIELD_TYPE_DOUBLE;
+  if (t == "bool" || t == "boolean") return proto::FIELD_TYPE_BOOL;
+  return ctx.Error(n, field, absl::StrCat("unknown type '", t, "' (use string, int64, double or bool)"));
+}
+
+absl::Status ParseAggregate(const Ctx& ctx, const YAML::Node& key, const YAML::Node& value,
+                            proto::AggregateSpec* agg) {
+  agg->set_name(key.as<std::string>());
+  std::string field = absl::StrCat("aggregates.", agg->name());
+  ASSIGN_OR_RETURN(std::string text, GetString(ctx, value, field));
+  std::string s(absl::StripAsciiWhitespace(text));
+  size_t open = s.find('('), close = s.rfind(')');
+  if (open == std::string::npos || close != s.size() - 1 || close < open) {
+    return ctx.Error(value, field, absl::StrCat("expected FUNCTION(FIELD) such as avg(temperature), got '", s, "'"));
+  }
+  std::string fn = absl::AsciiStrToLower(absl::StripAsciiWhitespace(s.substr(0, open)));
+  std::string arg(absl::StripAsciiWhitespace(s.substr(open + 1, close - open - 1)));
+  static const std::pair<const char*, proto::AggregateFunction> kFns[] = {
+      {"count", proto::AGGREGATE_COUNT}, {"sum", proto::AGGREGATE_SUM}, {"min", proto::AGGREGATE_MIN},
+      {"max", proto::AGGREGATE_MAX},     {"avg", proto::AGGREGATE_AVG}};
+  for (const auto& [name, f] : kFns) {
+    if (fn == name) agg->set_function(f);
+  }
+  if (agg->function() == proto::AGGREGATE_FUNCTION_UNSPECIFIED) {
+    return ctx.Error(value, field, absl::StrCat("unknown aggregate '", fn, "' (use count, sum, min, max or avg)"));
+  }
+  if (agg->function() == proto::AGGREGATE_COUNT) {
+    if (!arg.empty() && arg != "*") return ctx.Error(value, field, "count() takes no field");
+  } else if (arg.empty()) {
+    return ctx.Error(value, field, absl::StrCat(fn, "() needs a field, such as ", fn, "(temperature)"));
+  }
+  agg->set_field(agg->function() == proto::AGGREGATE_COUNT ? "" : arg);
+  return absl::OkStatus();
+}
+
+absl::Status ParseOperator(const std::string& file, const std::string& base_dir, const YAML::Node& n,
+                           proto::OperatorSpec* op) {
+  Ctx top(file, "");
+  if (!n.IsMap()) return top.Error(n, "operators", "each operator must be a map");
+  op->set_line(n.Mark().line + 1);
+  if (!n["id"]) return top.Error(n, "id", "missing; every operator needs an id");
+  ASSIGN_OR_RETURN(std::string id, GetString(top, n["id"], "id"));
+  op->set_id(id);
+  Ctx ctx(file, id);
+  if (!n["type"]) return ctx.Error(n, "type", "missing");
+  ASSIGN_OR_RETURN(std::string type, GetString(ctx, n["type"], "type"));
+  op->set_type(type);
+  if (n["input"]) {
+    ASSIGN_OR_RETURN(std::string input, GetString(ctx, n["input"], "input"));
+    op->set_input(input);
+  }
+  if (n["parallelism"]) {
+    ASSIGN_OR_RETURN(int64_t p, GetInt(ctx, n["parallelism"], "parallelism"));
+    if (p < 1 || p > kDefaultMaxParallelism) {
+      return ctx.Error(n["parallelism"], "parallelism", absl::StrCat("must be between 1 and ", kDefaultMaxParallelism));
+    }
+    op->set_parallelism(static_cast<int>(p));
+  }
+  auto require = [&](const char* field) -> absl::Status {
+    if (n[field]) return absl::OkStatus();
+    return ctx.Error(n, field, absl::StrCat("missing; a ", type, " operator needs it"));
+  };
+  if (type == "generator") {
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "devices", "count", "rate", "start_time",
+                                       "interval", "jitter", "duplicate_rate", "seed", "watermark"}));
+    auto* g = op->mutable_generator();
+    g->set_devices(1000);
+    g->set_interval_ms(1000);
+    g->set_unbounded(true);
+    if (n["devices"]) {
+      ASSIGN_OR_RETURN(int64_t v, GetInt(ctx, n["devices"], "devices"));
+      if (v < 1) return ctx.Error(n["devices"], "devices", "must be at least 1");
+      g->set_devices(v);
+    }
+    if (n["count"]) {
+      ASSIGN_OR_RETURN(int64_t v, GetInt(ctx, n["count"], "count"));
+      if (v < 0) return ctx.Error(n["count"], "count", "must not be negative");
+      g->set_count(v);
+      g->set_unbounded(false);
+    }
+    if (n["rate"]) {
+      ASSIGN_OR_RETURN(double v, GetDouble(ctx, n["rate"], "rate"));
+      if (v < 0) return ctx.Error(n["rate"], "rate", "must not be negative");
+      g->set_rate(v);
+    }
+    if (n["start_time"]) {
+      ASSIGN_OR_RETURN(std::string s, GetString(ctx, n["start_time"], "start_time"));
+      auto t = ParseTimestampMs(s);
+      if (!t.ok()) return ctx.Error(n["start_time"], "start_time", std::string(t.status().message()));
+      g->set_start_time_ms(*t);
+    } else {
+      g->set_start_time_ms(NowMs());
+    }
+    if (n["interval"]) {
+      ASSIGN_OR_RETURN(int64_t v, GetDuration(ctx, n["interval"], "interval"));
+      g->set_interval_ms(v);
+    }
+    if (n["jitter"]) {
+      ASSIGN_OR_RETURN(int64_t v, GetDuration(ctx, n["jitter"], "jitter"));
+      g->set_jitter_ms(v);
+    }
+    if (n["duplicate_rate"]) {
+      ASSIGN_OR_RETURN(double v, GetDouble(ctx, n["duplicate_rate"], "duplicate_rate"));
+      if (v < 0 || v > 1) return ctx.Error(n["duplicate_rate"], "duplicate_rate", "must be between 0 and 1");
+      g->set_duplicate_rate(v);
+    }
+    if (n["seed"]) {
+      ASSIGN_OR_RETURN(int64_t v, GetInt(ctx, n["seed"], "seed"));
+      g->set_seed(static_cast<uint64_t>(v));
+    }
+    g->mutable_watermark()->set_max_out_of_orderness_ms(g->jitter_ms());
+    if (n["watermark"]) RETURN_IF_ERROR(ParseWatermark(ctx, n["watermark"], g->mutable_watermark()));
+  } else if (type == "file_source") {
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "path", "event_time", "watermark", "schema"}));
+    RETURN_IF_ERROR(require("path"));
+    RETURN_IF_ERROR(require("event_time"));
+    auto* f = op->mutable_file_source();
+    ASSIGN_OR_RETURN(std::string path, GetString(ctx, n["path"], "path"));
+    f->set_path(ResolvePath(base_dir, path));
+    const YAML::Node et = n["event_time"];
+    if (!et.IsMap() || !et["field"]) {
+      return ctx.Error(et, "event_time", "expected a map such as {field: ts, unit: ms}");
+    }
+    RETURN_IF_ERROR(CheckKeys(ctx, et, {"field", "unit"}));
+    ASSIGN_OR_RETURN(std::string field, GetString(ctx, et["field"], "event_time.field"));
+    f->mutable_event_time()->set_field(field);
+    std::string unit = "ms";
+    if (et["unit"]) {
+      ASSIGN_OR_RETURN(unit, GetString(ctx, et["unit"], "event_time.unit"));
+      if (!ParseTimeUnit(unit).ok()) {
+        return ctx.Error(et["unit"], "event_time.unit", absl::StrCat("unknown unit '", unit, "' (use s, ms, us or ns)"));
+      }
+    }
+    f->mutable_event_time()->set_unit(unit);
+    if (n["watermark"]) RETURN_IF_ERROR(ParseWatermark(ctx, n["watermark"], f->mutable_watermark()));
+    if (n["schema"]) {
+      if (!n["schema"].IsMap()) return ctx.Error(n["schema"], "schema", "expected a map of field: type");
+      for (const auto& kv : n["schema"]) {
+        auto* fs = f->add_schema();
+        fs->set_name(kv.first.as<std::string>());
+        ASSIGN_OR_RETURN(auto t, ParseFieldType(ctx, kv.second, absl::StrCat("schema.", fs->name())));
+        fs->set_type(t);
+      }
+    }
+  } else if (type == "filter") {
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "where"}));
+    RETURN_IF_ERROR(require("where"));
+    ASSIGN_OR_RETURN(std::string where, GetString(ctx, n["where"], "where"));
+    op->mutable_filter()->set_where(where);
+  } else if (type == "map") {
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "set"}));
+    RETURN_IF_ERROR(require("set"));
+    if (!n["set"].IsMap()) return ctx.Error(n["set"], "set", "expected a map of field: expression");
+    for (const auto& kv : n["set"]) {
+      auto* a = op->mutable_map()->add_set();
+      a->set_field(kv.first.as<std::string>());
+      ASSIGN_OR_RETURN(std::string e, GetString(ctx, kv.second, absl::StrCat("set.", a->field())));
+      a->set_expression(e);
+    }
+  } else if (type == "window") {
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "key_by", "window", "aggregates"}));
+    RETURN_IF_ERROR(require("window"));
+    RETURN_IF_ERROR(require("aggregates"));
+    auto* w = op->mutable_window();
+    if (n["key_by"]) {
+      const YAML::Node k = n["key_by"];
+      if (k.IsScalar()) {
+        w->add_key_by(k.as<std::string>());
+      } else if (k.IsSequence()) {
+        for (const auto& f : k) w->add_key_by(f.as<std::string>());
+      } else {
+        return ctx.Error(k, "key_by", "expected a field name or a list of them");
+      }
+    }
+    const YAML::Node win = n["window"];
+    if (!win.IsMap()) return ctx.Error(win, "window", "expected a map such as {type: tumbling, size: 1m}");
+    RETURN_IF_ERROR(CheckKeys(ctx, win, {"type", "size"}));
+    std::string wtype = "tumbling";
+    if (win["type"]) {
+      ASSIGN_OR_RETURN(wtype, GetString(ctx, win["type"], "window.type"));
+    }
+    if (wtype != "tumbling") {
+      return ctx.Error(win["type"], "window.type", absl::StrCat("unsupported window type '", wtype, "' (use tumbling)"));
+    }
+    w->set_type(wtype);
+    if (!win["size"]) return ctx.Error(win, "window.size", "missing");
+    ASSIGN_OR_RETURN(int64_t size, GetDuration(ctx, win["size"], "window.size"));
+    if (size <= 0) return ctx.Error(win["size"], "window.size", "must be positive");
+    w->set_size_ms(size);
+    if (!n["aggregates"].IsMap() || n["aggregates"].size() == 0) {
+      return ctx.Error(n["aggregates"], "aggregates", "expected a map such as {avg_temp: avg(temperature)}");
+    }
+    for (const auto& kv : n["aggregates"]) {
+      RETURN_IF_ERROR(ParseAggregate(ctx, kv.first, kv.second, w->add_aggregates()));
+    }
+  } else if (type == "file_sink") {
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "path"}));
+    RETURN_IF_ERROR(require("path"));
+    ASSIGN_OR_RETURN(std::string path, GetString(ctx, n["path"], "path"));
+    op->mutable_file_sink()->set_path(ResolvePath(base_dir, path));
+  } else if (type == "stdout_sink" || type == "blackhole_sink") {
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input"}));
+    if (type == "stdout_sink") op->mutable_stdout_sink();
+    else op->mutable_blackhole_sink();
+  } else {
+    return ctx.Error(n["type"], "type",
+                     absl::StrCat("unknown operator type '", type,
+                                  "' (use generator, file_source, filter, map, window, file_sink, "
+                                  "stdout_sink or blackhole_sink)"));
+  }
+  if (!IsSourceType(type) && !n["input"]) return ctx.Error(n, "input", "missing; name the upstream operator");
+  if (IsSourceType(type) && n["input"]) return ctx.Error(n["input"], "input", "a source takes no input");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsSourceType(std::string_view type) { return type == "generator" || type == "file_source"; }
+
+absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::string& file_name,
+                                             const std::string& base_dir) {
+  Ctx top(file_name, "");
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return top.ErrorAtLine(e.mark.line + 1, "(syntax)", e.msg);
+  }
+  if (!root.IsMap()) return top.ErrorAtLine(1, "(document)", "expected a map with name and operators");
+  proto::JobGraph graph;
+  graph.set_source_file(file_name);
+  graph.set_max_parallelism(kDefaultMaxParallelism);
+  try {
+    RETURN_IF_ERROR(CheckKeys(top, root, {"name", "parallelism", "operators"}));
+    if (!root["name"]) return top.Error(root, "name", "missing; name the job");
+    ASSIGN_OR_RETURN(std::string name, GetString(top, root["name"], "name"));
+    graph.set_name(name);
+    graph.set_parallelism(1);
+    if (root["parallelism"]) {
+      ASSIGN_OR_RETURN(int64_t p, GetInt(top, root["parallelism"], "parallelism"));
+      if (p < 1 || p > kDefaultMaxParallelism) {
+        return top.Error(root["parallelism"], "parallelism", absl::StrCat("must be between 1 and ", kDefaultMaxParallelism));
+      }
+      graph.set_parallelism(static_cast<int>(p));
+    }
+    const YAML::Node ops = root["operators"];
+    if (!ops || !ops.IsSequence() || ops.size() == 0) {
+      return top.Error(ops ? ops : root, "operators", "expected a non-empty list of operators");
+    }
+    for (const auto& n : ops) RETURN_IF_ERROR(ParseOperator(file_name, base_dir, n, graph.add_operators()));
+  } catch (const YAML::Exception& e) {
+    return top.ErrorAtLine(e.mark.line + 1, "(value)", e.msg);
+  }
+  for (auto& op : *graph.mutable_operators()) {
+    if (op.parallelism() == 0) op.set_parallelism(graph.parallelism());
+  }
+  RETURN_IF_ERROR(ValidateJobGraph(graph));
+  return graph;
+}
+
+absl::StatusOr<proto::JobGraph> LoadJobFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read job file '", path, "'"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string base = std::filesystem::absolute(path).parent_path().string();
+  return ParseJobYaml(ss.str(), path, base);
+}
+
+}  // namespace sluice

@@ -1,0 +1,44 @@
+#pragma once
+
+// Key groups: the unit of keyed state and of keyed routing. A key hashes to
+// one of `max_parallelism` key groups; subtask i of an operator with
+// parallelism p owns the contiguous range of key groups mapped to it below
+// (the same scheme Flink uses, so state can later be redistributed by range).
+// The hash is stable across processes and runs; never use a seeded hash here.
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace sluice {
+
+inline constexpr int kDefaultMaxParallelism = 128;
+
+inline uint64_t StableHash(std::string_view s) {
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ULL;
+  uint64_t h = 0xcbf29ce484222325ULL ^ (s.size() * kMul);
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = (h ^ w) * kMul;
+    h ^= h >> 32;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, s.data() + i, s.size() - i);
+  h = (h ^ tail) * kMul;
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 32;
+  return h;
+}
+
+inline int KeyGroupForHash(uint64_t hash, int max_parallelism) {
+  return static_cast<int>(hash % static_cast<uint64_t>(max_parallelism));
+}
+
+inline int SubtaskForKeyGroup(int key_group, int max_parallelism, int parallelism) {
+  return key_group * parallelism / max_parallelism;
+}
+
+}  // namespace sluice

@@ -1,0 +1,26 @@
+#include "common/ports.h"
+
+namespace sluice {
+
+const SchemaRef& DeadLetterSchema() {
+  static const SchemaRef* schema = new SchemaRef(std::make_shared<const Schema>(std::vector<Field>{
+      {"source", FieldType::kString},
+      {"file", FieldType::kString},
+      {"line", FieldType::kInt64},
+      {"reason", FieldType::kString},
+      {"raw", FieldType::kString},
+  }));
+  return *schema;
+}
+
+std::pair<std::string, std::string> SplitInput(std::string_view input) {
+  for (std::string_view port : {kDeadLetterPort, kLatePort}) {
+    if (input.size() > port.size() + 1 && input.ends_with(port) &&
+        input[input.size() - port.size() - 1] == '.') {
+      return {std::string(input.substr(0, input.size() - port.size() - 1)), std::string(port)};
+    }
+  }
+  return {std::string(input), ""};
+}
+
+}  // namespace sluice

@@ -1,0 +1,25 @@
+#pragma once
+
+// Names of operator outputs ("ports") and the fixed schema of dead letters.
+// `input: op` reads op's main output; `input: op.dead_letter` a source's
+// dead-letter output; `input: op.late` a window's late-event output.
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "common/batch.h"
+
+namespace sluice {
+
+inline constexpr std::string_view kMainPort = "";
+inline constexpr std::string_view kDeadLetterPort = "dead_letter";
+inline constexpr std::string_view kLatePort = "late";
+
+// Dead-letter records: {source, file, line, reason, raw}.
+const SchemaRef& DeadLetterSchema();
+
+// Splits "op.port" into {"op", "port"}; "op" gives {"op", ""}.
+std::pair<std::string, std::string> SplitInput(std::string_view input);
+
+}  // namespace sluice

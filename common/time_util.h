@@ -1,0 +1,29 @@
+#pragma once
+
+// Parsing of the time spellings used in job files. Event time inside sluice
+// is always int64 milliseconds since the Unix epoch, UTC.
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace sluice {
+
+// "250ms", "30s", "1m", "2h", "1d" (or a bare number of milliseconds) -> ms.
+absl::StatusOr<int64_t> ParseDurationMs(std::string_view text);
+
+// RFC 3339 timestamp ("2026-01-01T00:00:00Z") -> epoch ms.
+absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text);
+
+// Milliseconds per unit of "s", "ms", "us", "ns" as a divisor/multiplier pair:
+// ms = value * num / den.
+struct TimeUnitScale {
+  int64_t num;
+  int64_t den;
+};
+absl::StatusOr<TimeUnitScale> ParseTimeUnit(std::string_view unit);
+
+int64_t NowMs();
+
+}  // namespace sluice
