@@ -1,0 +1,33 @@
+#pragma once
+
+// Encoding of a row's key fields into bytes: the identity of a key in keyed
+// state and the input of keyed routing (StableHash of these bytes).
+// A single string key is encoded as its raw bytes; otherwise each field is a
+// type tag followed by its value (length-prefixed for strings).
+
+#include <string>
+#include <vector>
+
+#include "common/batch.h"
+
+namespace sluice {
+
+class KeyEncoder {
+ public:
+  // `columns` are indexes into the schema the batches will have.
+  KeyEncoder(const Schema& schema, std::vector<int> columns);
+
+  // Overwrites `out` with the key of `row`.
+  void Encode(const Batch& batch, size_t row, std::string* out) const;
+
+  // Appends the key fields decoded from `key` to `dest` (columns of the key
+  // field types, in key order).
+  void Decode(std::string_view key, std::vector<Column*>& dest) const;
+
+ private:
+  std::vector<int> columns_;
+  std::vector<FieldType> types_;
+  bool raw_string_ = false;
+};
+
+}  // namespace sluice

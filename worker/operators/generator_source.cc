@@ -1,0 +1,123 @@
+#include "worker/operators/generator_source.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "common/status_macros.h"
+
+namespace sluice {
+namespace {
+
+uint64_t Mix(uint64_t x) {  // splitmix64 finalizer
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+double Unit(uint64_t x) { return static_cast<double>(x >> 11) * 0x1.0p-53; }
+
+}  // namespace
+
+EventModel::EventModel(const proto::GeneratorConfig& c)
+    : seed_(c.seed()),
+      devices_(std::max<int64_t>(1, c.devices())),
+      count_(c.count()),
+      start_(c.start_time_ms()),
+      interval_(c.interval_ms()),
+      jitter_(c.jitter_ms()),
+      duplicate_rate_(c.duplicate_rate()),
+      unbounded_(c.unbounded()) {
+  digits_ = 1;
+  for (int64_t v = devices_ - 1; v >= 10; v /= 10) ++digits_;
+  digits_ = std::max(digits_, 5);
+}
+
+GeneratedEvent EventModel::Make(int64_t i) const {
+  uint64_t r1 = Mix(seed_ ^ Mix(static_cast<uint64_t>(i)));
+  uint64_t r2 = Mix(r1);
+  GeneratedEvent e;
+  e.event_id = i;
+  e.device = i % devices_;
+  e.ts = start_ + (i / devices_) * interval_ - (jitter_ > 0 ? static_cast<int64_t>(r1 % (jitter_ + 1)) : 0);
+  double base = 15.0 + static_cast<double>(Mix(seed_ + e.device) % 1000) / 100.0;
+  e.temperature = base + (Unit(r2) - 0.5) * 4.0;
+  e.humidity = 30.0 + Unit(Mix(r2)) * 40.0;
+  e.duplicate = duplicate_rate_ > 0 && Unit(r1 ^ 0x5bd1e995) < duplicate_rate_;
+  return e;
+}
+
+void EventModel::FormatDevice(int64_t device, std::string* out) const {
+  char buf[32] = "dev-";
+  char* p = buf + 4 + digits_;
+  char* end = p;
+  for (int d = 0; d < digits_; ++d) {
+    *--p = static_cast<char>('0' + device % 10);
+    device /= 10;
+  }
+  out->assign(buf, end - buf);
+}
+
+const SchemaRef& GeneratorSource::OutputSchema() {
+  static const SchemaRef* schema = new SchemaRef(std::make_shared<const Schema>(std::vector<Field>{
+      {"event_id", FieldType::kInt64},
+      {"device_id", FieldType::kString},
+      {"ts", FieldType::kInt64},
+      {"temperature", FieldType::kDouble},
+      {"humidity", FieldType::kDouble},
+  }));
+  return *schema;
+}
+
+absl::Status GeneratorSource::Run(const OperatorContext& ctx, Output& out) {
+  const int64_t p = ctx.parallelism;
+  const double rate = config_.rate() / static_cast<double>(p);  // per subtask
+  const int64_t ooo = config_.watermark().max_out_of_orderness_ms();
+  size_t batch_rows = kTargetBatchRows;
+  if (rate > 0) batch_rows = std::clamp<size_t>(static_cast<size_t>(rate / 20), 1, kTargetBatchRows);
+
+  const auto started = std::chrono::steady_clock::now();
+  int64_t emitted = 0;
+  int64_t max_ts = kMinWatermark;
+  std::string device;
+  int64_t i = ctx.subtask;
+  while (!ctx.stop.stop_requested() && (model_.unbounded() || i < model_.count())) {
+    Batch batch(OutputSchema());
+    batch.Reserve(batch_rows + batch_rows / 8);
+    Column& ids = batch.column(0);
+    Column& devices = batch.column(1);
+    Column& tss = batch.column(2);
+    Column& temps = batch.column(3);
+    Column& hums = batch.column(4);
+    auto& event_time = batch.event_time();
+    for (size_t n = 0; n < batch_rows && (model_.unbounded() || i < model_.count()); ++n, i += p) {
+      GeneratedEvent e = model_.Make(i);
+      model_.FormatDevice(e.device, &device);
+      for (int copy = 0; copy < (e.duplicate ? 2 : 1); ++copy) {
+        ids.ints.push_back(e.event_id);
+        devices.chars.append(device);
+        devices.offsets.push_back(static_cast<uint32_t>(devices.chars.size()));
+        tss.ints.push_back(e.ts);
+        temps.doubles.push_back(e.temperature);
+        hums.doubles.push_back(e.humidity);
+        event_time.push_back(e.ts);
+      }
+      max_ts = std::max(max_ts, e.ts);
+    }
+    emitted += static_cast<int64_t>(batch.num_rows());
+    RETURN_IF_ERROR(out.Emit(std::move(batch)));
+    if (max_ts != kMinWatermark) RETURN_IF_ERROR(out.EmitWatermark(max_ts - ooo - 1));
+    if (rate > 0) {
+      auto due = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                std::chrono::duration<double>(static_cast<double>(emitted) / rate));
+      while (!ctx.stop.stop_requested() && std::chrono::steady_clock::now() < due) {
+        std::this_thread::sleep_until(std::min(due, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+      }
+    }
+  }
+  if (ctx.stop.stop_requested()) return absl::CancelledError("source canceled");
+  return out.EmitWatermark(kMaxWatermark);
+}
+
+}  // namespace sluice

@@ -1,0 +1,82 @@
+#pragma once
+
+// The operator contract. A task runs a chain of operators on one thread:
+// the head is a source or reads from the task's input gate, and each
+// operator's Output feeds the next operator directly (no queue, no copy).
+// Operators are created, called and destroyed on that one thread.
+
+#include <cstdint>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/batch.h"
+#include "proto/sluice.pb.h"
+
+namespace sluice {
+
+// Where an operator sends what it produces.
+class Output {
+ public:
+  virtual ~Output() = default;
+  // Records on the main output.
+  virtual absl::Status Emit(Batch batch) = 0;
+  // Records on a side output (common/ports.h): dead letters, late events.
+  virtual absl::Status EmitSide(std::string_view port, Batch batch) = 0;
+  // Event time has reached `watermark`: no record with event time
+  // <= watermark follows on the main output.
+  virtual absl::Status EmitWatermark(int64_t watermark) = 0;
+};
+
+struct OperatorContext {
+  std::string job_id;
+  const proto::OperatorSpec* spec = nullptr;
+  int subtask = 0;
+  int parallelism = 1;
+  int max_parallelism = 128;
+  std::stop_token stop;
+};
+
+// A transforming or sinking operator.
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  virtual absl::Status Open(const OperatorContext& ctx) {
+    ctx_ = ctx;
+    return absl::OkStatus();
+  }
+  virtual absl::Status ProcessBatch(Batch batch, Output& out) = 0;
+  // Default: forward the watermark.
+  virtual absl::Status ProcessWatermark(int64_t watermark, Output& out) {
+    return out.EmitWatermark(watermark);
+  }
+  // End of input: emit what is still held (open windows), flush files.
+  virtual absl::Status Finish(Output& out) {
+    (void)out;
+    return absl::OkStatus();
+  }
+
+ protected:
+  OperatorContext ctx_;
+};
+
+// A source runs until its input ends (bounded) or ctx.stop is requested.
+// It emits watermarks itself and a final +infinity watermark when it ends.
+class SourceOperator {
+ public:
+  virtual ~SourceOperator() = default;
+  virtual absl::Status Run(const OperatorContext& ctx, Output& out) = 0;
+};
+
+inline constexpr int64_t kMaxWatermark = INT64_MAX;
+inline constexpr int64_t kMinWatermark = INT64_MIN;
+inline constexpr size_t kTargetBatchRows = 4096;
+
+// Factories (operator_factory.cc).
+absl::StatusOr<std::unique_ptr<SourceOperator>> CreateSource(const proto::OperatorSpec& spec);
+absl::StatusOr<std::unique_ptr<Operator>> CreateOperator(const proto::OperatorSpec& spec);
+
+}  // namespace sluice

@@ -1,0 +1,54 @@
+#pragma once
+
+// Sinks: file_sink (JSON-lines part files), stdout_sink, blackhole_sink.
+//
+// file_sink writes each subtask's records to a hidden in-progress file
+// `.part-<job>-<subtask>-<n>.jsonl.inprogress` in the directory `path`, and
+// renames it to `part-<job>-<subtask>-<n>.jsonl` when it is complete (at end
+// of input, or when it reaches kRollBytes). A reader takes every non-hidden
+// file; a job that fails leaves only hidden files behind.
+
+#include <cstdio>
+#include <string>
+
+#include "worker/operators/operator.h"
+
+namespace sluice {
+
+class FileSink : public Operator {
+ public:
+  static constexpr size_t kRollBytes = 128 << 20;
+
+  explicit FileSink(const proto::FileSinkConfig& config) : config_(config) {}
+  ~FileSink() override;
+
+  absl::Status Open(const OperatorContext& ctx) override;
+  absl::Status ProcessBatch(Batch batch, Output& out) override;
+  absl::Status Finish(Output& out) override;
+
+ private:
+  absl::Status Roll();  // completes the current part file, if any
+
+  proto::FileSinkConfig config_;
+  std::FILE* file_ = nullptr;
+  std::string in_progress_path_, final_path_;
+  size_t bytes_ = 0;
+  int part_ = 0;
+  std::string buffer_;
+};
+
+class StdoutSink : public Operator {
+ public:
+  absl::Status ProcessBatch(Batch batch, Output& out) override;
+};
+
+class BlackholeSink : public Operator {
+ public:
+  absl::Status ProcessBatch(Batch batch, Output& out) override;
+  int64_t checksum() const { return checksum_; }
+
+ private:
+  int64_t checksum_ = 0;
+};
+
+}  // namespace sluice

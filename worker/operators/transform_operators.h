@@ -1,0 +1,44 @@
+#pragma once
+
+// Stateless per-record operators: filter (`where:`) and map (`set:`).
+// Expressions are parsed once and bound to each new input schema.
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/expression.h"
+#include "worker/operators/operator.h"
+
+namespace sluice {
+
+class FilterOperator : public Operator {
+ public:
+  static absl::StatusOr<std::unique_ptr<FilterOperator>> Create(const proto::FilterConfig& config);
+  absl::Status ProcessBatch(Batch batch, Output& out) override;
+
+ private:
+  std::unique_ptr<Expr> where_;
+  std::optional<BoundExpression> bound_;
+};
+
+// Sets (adds or replaces) fields to the values of expressions evaluated on
+// the input record; all expressions see the input, not each other's results.
+class MapOperator : public Operator {
+ public:
+  static absl::StatusOr<std::unique_ptr<MapOperator>> Create(const proto::MapConfig& config);
+  absl::Status ProcessBatch(Batch batch, Output& out) override;
+
+ private:
+  absl::Status Bind(const SchemaRef& input);
+
+  std::vector<std::string> fields_;
+  std::vector<std::unique_ptr<Expr>> exprs_;
+  // For the current input schema:
+  SchemaRef input_schema_, output_schema_;
+  std::vector<BoundExpression> bound_;
+  std::vector<int> target_;      // output column per expression
+  std::vector<int> passthrough_; // input column per output column, -1 if computed
+};
+
+}  // namespace sluice
