@@ -1,0 +1,49 @@
+#include "worker/plan_view.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace sluice {
+
+absl::StatusOr<const proto::OperatorSpec*> PlanView::Operator(const std::string& id) const {
+  for (const auto& op : plan_.graph().operators()) {
+    if (op.id() == id) return &op;
+  }
+  return absl::NotFoundError(absl::StrCat("plan has no operator '", id, "'"));
+}
+
+absl::StatusOr<const proto::SubtaskAssignment*> PlanView::Assignment(int task, int subtask) const {
+  for (const auto& a : plan_.assignments()) {
+    if (a.task() == task && a.subtask() == subtask) return &a;
+  }
+  return absl::NotFoundError(absl::StrCat("plan assigns no worker to task ", task, " subtask ", subtask));
+}
+
+const proto::OutputEdge* PlanView::EdgeBetween(int source_task, int target_task) const {
+  for (const auto& e : plan_.tasks(source_task).outputs()) {
+    if (e.target_task() == target_task) return &e;
+  }
+  return nullptr;
+}
+
+int PlanView::NumInputChannels(int task) const {
+  int n = 0;
+  for (const auto& in : plan_.tasks(task).inputs()) {
+    const proto::OutputEdge* e = EdgeBetween(in.source_task(), task);
+    n += (e != nullptr && e->partitioning() == proto::PARTITIONING_FORWARD) ? 1
+                                                                            : plan_.tasks(in.source_task()).parallelism();
+  }
+  return n;
+}
+
+int PlanView::ChannelIndex(int target_task, int source_task, int sender_subtask) const {
+  int offset = 0;
+  for (const auto& in : plan_.tasks(target_task).inputs()) {
+    const proto::OutputEdge* e = EdgeBetween(in.source_task(), target_task);
+    const bool forward = e != nullptr && e->partitioning() == proto::PARTITIONING_FORWARD;
+    if (in.source_task() == source_task) return offset + (forward ? 0 : sender_subtask);
+    offset += forward ? 1 : plan_.tasks(in.source_task()).parallelism();
+  }
+  return -1;
+}
+
+}  // namespace sluice

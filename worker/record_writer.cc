@@ -1,0 +1,66 @@
+#include "worker/record_writer.h"
+
+#include "common/key_group.h"
+#include "common/status_macros.h"
+
+namespace sluice {
+
+RecordWriter::RecordWriter(const proto::OutputEdge& edge, std::vector<std::unique_ptr<ChannelWriter>> channels,
+                           int max_parallelism)
+    : edge_(edge), channels_(std::move(channels)), max_parallelism_(max_parallelism) {}
+
+absl::Status RecordWriter::Write(Batch batch) {
+  if (batch.empty()) return absl::OkStatus();
+  if (channels_.size() == 1) return channels_[0]->Send(StreamElement::Records(std::move(batch)));
+  if (edge_.partitioning() == proto::PARTITIONING_HASH) return WriteHashed(batch);
+  size_t c = next_channel_++ % channels_.size();
+  return channels_[c]->Send(StreamElement::Records(std::move(batch)));
+}
+
+absl::Status RecordWriter::WriteHashed(const Batch& batch) {
+  if (schema_ != batch.schema()) {
+    std::vector<int> cols;
+    for (const auto& k : edge_.key_fields()) cols.push_back(batch.schema()->IndexOf(k));
+    encoder_.emplace(*batch.schema(), std::move(cols));
+    schema_ = batch.schema();
+  }
+  const int parallelism = static_cast<int>(channels_.size());
+  const size_t rows = batch.num_rows();
+  targets_.resize(rows);
+  std::vector<uint32_t> counts(parallelism, 0);
+  for (size_t r = 0; r < rows; ++r) {
+    encoder_->Encode(batch, r, &key_);
+    int kg = KeyGroupForHash(StableHash(key_), max_parallelism_);
+    uint32_t t = static_cast<uint32_t>(SubtaskForKeyGroup(kg, max_parallelism_, parallelism));
+    targets_[r] = t;
+    ++counts[t];
+  }
+  std::vector<Batch> parts;
+  parts.reserve(parallelism);
+  for (int t = 0; t < parallelism; ++t) {
+    parts.emplace_back(batch.schema());
+    parts.back().Reserve(counts[t]);
+  }
+  for (size_t r = 0; r < rows; ++r) parts[targets_[r]].AppendRowFrom(batch, r);
+  for (int t = 0; t < parallelism; ++t) {
+    if (!parts[t].empty()) RETURN_IF_ERROR(channels_[t]->Send(StreamElement::Records(std::move(parts[t]))));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RecordWriter::WriteWatermark(int64_t watermark) {
+  for (auto& c : channels_) RETURN_IF_ERROR(c->Send(StreamElement::Watermark(watermark)));
+  return absl::OkStatus();
+}
+
+absl::Status RecordWriter::Finish() {
+  for (auto& c : channels_) RETURN_IF_ERROR(c->Send(StreamElement::EndOfStream()));
+  for (auto& c : channels_) RETURN_IF_ERROR(c->Close());
+  return absl::OkStatus();
+}
+
+void RecordWriter::Cancel() {
+  for (auto& c : channels_) c->Cancel();
+}
+
+}  // namespace sluice

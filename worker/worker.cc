@@ -1,0 +1,195 @@
+#include "worker/worker.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/grpc_util.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "worker/exchange.h"
+
+namespace sluice {
+
+Worker::Worker(WorkerOptions options) : options_(std::move(options)) {}
+
+Worker::~Worker() { Stop(); }
+
+std::string Worker::worker_id() const {
+  absl::MutexLock lock(&mu_);
+  return worker_id_;
+}
+
+absl::Status Worker::Start() {
+  grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.RegisterService(this);
+  const bool in_process = options_.listen_address.starts_with("inproc:");
+  int port = 0;
+  if (!in_process) builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &port);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || (!in_process && port == 0)) {
+    return absl::UnavailableError(absl::StrCat("worker cannot listen on ", options_.listen_address));
+  }
+  if (in_process) {
+    address_ = options_.listen_address;
+    RegisterInProcessServer(address_, server_.get());
+  } else {
+    address_ = absl::StrCat(options_.listen_address.substr(0, options_.listen_address.rfind(':')), ":", port);
+  }
+  ExchangeRegistry::Get().AddLocalWorker(address_);
+  coordinator_ = proto::CoordinatorService::NewStub(ChannelTo(options_.coordinator_address));
+
+  const int64_t deadline = NowMs() + options_.register_timeout_ms;
+  absl::Status s;
+  for (int attempt = 0;; ++attempt) {
+    s = Register();
+    if (s.ok() || NowMs() >= deadline) break;
+    if (attempt == 0) {
+      std::fprintf(stderr, "sluice worker: coordinator %s not reachable yet (%s); retrying\n",
+                   options_.coordinator_address.c_str(), std::string(s.message()).c_str());
+    }
+    absl::SleepFor(absl::Milliseconds(std::min<int64_t>(200 * (attempt + 1), 2000)));
+  }
+  if (!s.ok()) {
+    Stop();
+    return absl::UnavailableError(absl::StrCat("cannot register with coordinator ", options_.coordinator_address,
+                                               " after ", options_.register_timeout_ms / 1000, " s: ",
+                                               std::string(s.message())));
+  }
+  heartbeat_ = std::jthread([this](std::stop_token stop) { HeartbeatLoop(stop); });
+  return absl::OkStatus();
+}
+
+absl::Status Worker::Register() {
+  proto::RegisterWorkerRequest req;
+  req.set_address(address_);
+  req.set_slots(options_.slots);
+  proto::RegisterWorkerResponse resp;
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 5000);
+  RETURN_IF_ERROR(FromGrpcStatus(coordinator_->RegisterWorker(&ctx, req, &resp), "RegisterWorker"));
+  absl::MutexLock lock(&mu_);
+  worker_id_ = resp.worker_id();
+  return absl::OkStatus();
+}
+
+void Worker::Stop() {
+  std::vector<std::unique_ptr<Task>> tasks;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    tasks.swap(tasks_);
+  }
+  for (auto& t : tasks) t->Cancel();
+  tasks.clear();  // joins
+  if (heartbeat_.joinable()) {
+    heartbeat_.request_stop();
+    heartbeat_.join();
+  }
+  if (server_ != nullptr) {
+    if (address_.starts_with("inproc:")) UnregisterInProcessServer(address_);
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
+  if (!address_.empty()) ExchangeRegistry::Get().RemoveLocalWorker(address_);
+  if (!stopped_.HasBeenNotified()) stopped_.Notify();
+}
+
+void Worker::Wait() { stopped_.WaitForNotification(); }
+
+grpc::Status Worker::DeployTasks(grpc::ServerContext*, const proto::DeployTasksRequest* req,
+                                 proto::DeployTasksResponse*) {
+  auto plan = std::make_shared<const proto::ExecutionPlan>(req->plan());
+  std::vector<std::unique_ptr<Task>> created;
+  for (const auto& a : plan->assignments()) {
+    if (a.worker_id() != req->worker_id()) continue;
+    auto task = std::make_unique<Task>(plan, a.task(), a.subtask(), req->worker_id(), this);
+    absl::Status s = task->Prepare();
+    if (!s.ok()) return ToGrpcStatus(s);
+    created.push_back(std::move(task));
+  }
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "worker is stopping");
+  for (auto& t : created) {
+    t->Start();
+    tasks_.push_back(std::move(t));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Worker::CancelTasks(grpc::ServerContext*, const proto::CancelTasksRequest* req,
+                                 proto::CancelTasksResponse*) {
+  absl::MutexLock lock(&mu_);
+  for (auto& t : tasks_) {
+    if (t->job_id() == req->job_id()) t->Cancel();
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Worker::Exchange(grpc::ServerContext* ctx, grpc::ServerReader<proto::DataFrame>* reader,
+                              proto::ExchangeAck*) {
+  return ServeExchange(ctx, reader);
+}
+
+void Worker::OnTaskEnded(Task& task, const proto::SubtaskStatus& final_status) {
+  proto::TaskStateReport report;
+  report.set_job_id(task.job_id());
+  report.set_worker_id(final_status.worker_id());
+  *report.mutable_status() = final_status;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    proto::TaskStateAck ack;
+    grpc::ClientContext ctx;
+    SetDeadlineMs(&ctx, 5000);
+    if (coordinator_->ReportTaskState(&ctx, report, &ack).ok()) return;
+    absl::SleepFor(absl::Milliseconds(200 * (attempt + 1)));
+  }
+  std::fprintf(stderr, "sluice worker: could not report end of task %d subtask %d of job %s\n", task.task_index(),
+               task.subtask(), task.job_id().c_str());
+}
+
+std::vector<std::unique_ptr<Task>> Worker::TakeFinishedTasks() {
+  std::vector<std::unique_ptr<Task>> finished;
+  absl::MutexLock lock(&mu_);
+  for (auto it = tasks_.begin(); it != tasks_.end();) {
+    if ((*it)->done()) {
+      finished.push_back(std::move(*it));
+      it = tasks_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return finished;
+}
+
+void Worker::HeartbeatLoop(std::stop_token stop) {
+  int failures = 0;
+  while (!stop.stop_requested()) {
+    TakeFinishedTasks();  // joins threads of ended tasks outside the lock
+    proto::HeartbeatRequest req;
+    {
+      absl::MutexLock lock(&mu_);
+      req.set_worker_id(worker_id_);
+      for (const auto& t : tasks_) *req.add_subtasks() = t->Status();
+    }
+    proto::HeartbeatResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadlineMs(&ctx, 2000);
+    grpc::Status s = coordinator_->Heartbeat(&ctx, req, &resp);
+    if (!s.ok()) {
+      if (++failures == 3) {
+        std::fprintf(stderr, "sluice worker: coordinator %s unreachable: %s; retrying\n",
+                     options_.coordinator_address.c_str(), s.error_message().c_str());
+      }
+    } else {
+      failures = 0;
+      if (resp.unknown_worker()) Register().IgnoreError();
+    }
+    for (int64_t waited = 0; waited < options_.heartbeat_interval_ms && !stop.stop_requested(); waited += 50) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+}
+
+}  // namespace sluice

@@ -1,0 +1,80 @@
+#pragma once
+
+// A worker process's core: serves WorkerService (deploy/cancel tasks, data
+// exchange), registers with the coordinator and heartbeats, runs tasks and
+// reports how they end.
+//
+// Threads: gRPC handler threads (Deploy/Cancel/Exchange), one heartbeat
+// thread, one thread per task. `mu_` guards the task table; no RPC is made
+// while holding it.
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/sluice.grpc.pb.h"
+#include "worker/task.h"
+
+namespace sluice {
+
+struct WorkerOptions {
+  std::string coordinator_address;  // HOST:PORT or inproc:NAME
+  // HOST:PORT to listen on (port 0 picks one), or inproc:NAME for embedded mode.
+  std::string listen_address;
+  int slots = 1;
+  int64_t heartbeat_interval_ms = 500;
+  // How long Start() keeps retrying an unreachable coordinator.
+  int64_t register_timeout_ms = 60'000;
+};
+
+class Worker final : public proto::WorkerService::Service, public TaskListener {
+ public:
+  explicit Worker(WorkerOptions options);
+  ~Worker() override;
+
+  // Starts serving, then registers with the coordinator (retrying until
+  // register_timeout_ms) and starts heartbeating.
+  absl::Status Start();
+  // Cancels running tasks, stops heartbeats and the server.
+  void Stop();
+  // Blocks until Stop() or a fatal error.
+  void Wait();
+
+  const std::string& address() const { return address_; }
+  std::string worker_id() const;
+
+  grpc::Status DeployTasks(grpc::ServerContext*, const proto::DeployTasksRequest* req,
+                           proto::DeployTasksResponse*) override;
+  grpc::Status CancelTasks(grpc::ServerContext*, const proto::CancelTasksRequest* req,
+                           proto::CancelTasksResponse*) override;
+  grpc::Status Exchange(grpc::ServerContext* ctx, grpc::ServerReader<proto::DataFrame>* reader,
+                        proto::ExchangeAck*) override;
+
+  void OnTaskEnded(Task& task, const proto::SubtaskStatus& final_status) override;
+
+ private:
+  absl::Status Register();
+  void HeartbeatLoop(std::stop_token stop);
+  std::vector<std::unique_ptr<Task>> TakeFinishedTasks();
+
+  const WorkerOptions options_;
+  std::string address_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<proto::CoordinatorService::Stub> coordinator_;
+
+  mutable absl::Mutex mu_;
+  std::string worker_id_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::jthread heartbeat_;
+  absl::Notification stopped_;
+};
+
+}  // namespace sluice
