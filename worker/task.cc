@@ -139,6 +139,7 @@ void Task::Join() {
 
 proto::SubtaskStatus Task::Status() const {
   proto::SubtaskStatus s;
+  s.set_job_id(plan_->job_id());
   s.set_task(task_);
   s.set_subtask(subtask_);
   s.set_worker_id(worker_id_);

@@ -1,0 +1,23 @@
+#pragma once
+
+// Expands a job graph into tasks (chains of operators) and the edges
+// between them. An operator joins its upstream's task when it reads the
+// upstream's main output, is that output's only reader, has the same
+// parallelism and needs no repartitioning (a window needs a keyed exchange
+// unless both sides run with parallelism 1). Otherwise it heads a new task
+// whose input edge is forward (equal parallelism), hash (window: by key_by)
+// or rebalance.
+
+#include "absl/status/statusor.h"
+#include "proto/sluice.pb.h"
+
+namespace sluice {
+
+// Fills plan.tasks from plan.graph (which must be valid).
+absl::Status BuildTasks(proto::ExecutionPlan* plan);
+
+// Slots a plan needs under slot sharing: subtask i of every task shares
+// slot i, so the widest task decides.
+int SlotsNeeded(const proto::ExecutionPlan& plan);
+
+}  // namespace sluice
