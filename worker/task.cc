@@ -149,6 +149,11 @@ proto::SubtaskStatus Task::Status() const {
     s.set_failure(failure_);
   }
   for (const auto& st : stats_) st->Snapshot(s.add_operators());
+  if (gate_ == nullptr && s.operators_size() > 0) {
+    // A source reads what it emits plus what it dead-letters.
+    auto* head = s.mutable_operators(0);
+    head->set_records_in(head->records_out() + head->dead_letter());
+  }
   return s;
 }
 

@@ -1,0 +1,239 @@
+#include "tools/commands.h"
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_util.h"
+#include "common/job_file.h"
+#include "common/metrics.h"
+#include "coordinator/coordinator.h"
+#include "tools/embedded_cluster.h"
+#include "tools/job_client.h"
+#include "worker/operators/file_source.h"
+#include "worker/worker.h"
+
+namespace sluice {
+namespace {
+
+volatile bool g_interrupted = false;
+
+void OnInterrupt(int) { g_interrupted = true; }
+
+// Blocks SIGINT/SIGTERM in every thread created afterwards and returns the
+// set, so the main thread can sigwait for a clean shutdown.
+sigset_t BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+std::unique_ptr<prometheus::Exposer> MaybeServeMetrics(int port, int* exit_code) {
+  if (port <= 0) return nullptr;
+  auto exposer = StartMetricsServer(port);
+  if (!exposer.ok()) {
+    std::cerr << "sluice: " << exposer.status().message() << "\n";
+    *exit_code = 3;
+    return nullptr;
+  }
+  return std::move(*exposer);
+}
+
+int ExitCodeFor(const absl::Status& s) {
+  if (absl::IsInvalidArgument(s) || absl::IsNotFound(s)) return 2;
+  if (absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) return 3;
+  return 1;
+}
+
+std::unique_ptr<proto::CoordinatorService::Stub> Connect(const std::string& address) {
+  return proto::CoordinatorService::NewStub(ChannelTo(address));
+}
+
+void PrintSinkOutputs(const proto::JobGraph& graph, const proto::JobStatus& status) {
+  for (const auto& op : graph.operators()) {
+    if (!op.has_file_sink()) continue;
+    int64_t records = 0;
+    for (const auto& st : status.subtasks()) {
+      for (const auto& m : st.operators()) {
+        if (m.operator_id() == op.id()) records += m.records_in();
+      }
+    }
+    auto files = FileSource::ListFiles(op.file_sink().path());
+    int mine = 0;
+    if (files.ok()) {
+      for (const auto& f : *files) mine += f.find(absl::StrCat("part-", status.job_id(), "-")) != std::string::npos;
+    }
+    std::cout << "output of '" << op.id() << "': " << records << " records in " << mine << " part file(s) under "
+              << op.file_sink().path() << "/part-" << status.job_id() << "-*.jsonl\n";
+  }
+}
+
+}  // namespace
+
+int RunEmbedded(const RunArgs& args) {
+  auto graph = LoadJobFile(args.job_file);
+  if (!graph.ok()) {
+    std::cerr << "sluice: " << graph.status().message() << "\n";
+    return 2;
+  }
+  int needed = 1;
+  for (const auto& op : graph->operators()) needed = std::max(needed, op.parallelism());
+  const int workers = std::max(1, args.workers);
+  const int slots = args.slots > 0 ? args.slots : (needed + workers - 1) / workers;
+  if (workers * slots < needed) {
+    std::cerr << "sluice: the job needs " << needed << " task slots; --workers " << workers << " --slots " << slots
+              << " gives " << workers * slots << "\n";
+    return 2;
+  }
+  int code = 0;
+  auto exposer = MaybeServeMetrics(args.metrics_port, &code);
+  if (code != 0) return code;
+  auto cluster = EmbeddedCluster::Start(workers, slots);
+  if (!cluster.ok()) {
+    std::cerr << "sluice: cannot start embedded cluster: " << cluster.status().message() << "\n";
+    return 1;
+  }
+  auto job_id = SubmitJob((*cluster)->coordinator(), *graph);
+  if (!job_id.ok()) {
+    std::cerr << "sluice: " << job_id.status().message() << "\n";
+    return ExitCodeFor(job_id.status());
+  }
+  std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
+  auto status = WaitForJob((*cluster)->coordinator(), *job_id, &g_interrupted);
+  if (!status.ok()) {
+    std::cerr << "sluice: " << status.status().message() << "\n";
+    return 1;
+  }
+  PrintJobStatus(*status, std::cout);
+  if (status->state() != proto::FINISHED) {
+    std::cerr << "sluice: job " << proto::JobState_Name(status->state())
+              << (status->failure().empty() ? "" : absl::StrCat(": ", status->failure())) << "\n";
+    return g_interrupted ? 130 : 1;
+  }
+  PrintSinkOutputs(*graph, *status);
+  return 0;
+}
+
+int RunCoordinatorProcess(const CoordinatorArgs& args) {
+  sigset_t signals = BlockShutdownSignals();
+  int code = 0;
+  auto exposer = MaybeServeMetrics(args.metrics_port, &code);
+  if (code != 0) return code;
+  CoordinatorOptions opts;
+  opts.listen_address = args.listen;
+  opts.heartbeat_timeout_ms = static_cast<int64_t>(args.heartbeat_timeout_s * 1000);
+  opts.slot_wait_ms = static_cast<int64_t>(args.slot_wait_s * 1000);
+  Coordinator coordinator(opts);
+  absl::Status s = coordinator.Start();
+  if (!s.ok()) {
+    std::cerr << "sluice coordinator: " << s.message() << "\n";
+    return 3;
+  }
+  std::cout << "sluice coordinator listening on " << coordinator.address() << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  coordinator.Stop();
+  return 0;
+}
+
+int RunWorkerProcess(const WorkerArgs& args) {
+  sigset_t signals = BlockShutdownSignals();
+  int code = 0;
+  auto exposer = MaybeServeMetrics(args.metrics_port, &code);
+  if (code != 0) return code;
+  WorkerOptions opts;
+  opts.coordinator_address = args.coordinator;
+  opts.listen_address = args.listen;
+  opts.slots = args.slots;
+  Worker worker(opts);
+  absl::Status s = worker.Start();
+  if (!s.ok()) {
+    std::cerr << "sluice worker: " << s.message() << "\n";
+    return 3;
+  }
+  std::cout << "sluice worker " << worker.worker_id() << " listening on " << worker.address() << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  worker.Stop();
+  return 0;
+}
+
+int SubmitCommand(const ClientArgs& args) {
+  auto graph = LoadJobFile(args.job_file);
+  if (!graph.ok()) {
+    std::cerr << "sluice: " << graph.status().message() << "\n";
+    return 2;
+  }
+  auto stub = Connect(args.coordinator);
+  auto job_id = SubmitJob(*stub, *graph);
+  if (!job_id.ok()) {
+    std::cerr << "sluice: " << job_id.status().message() << "\n";
+    return ExitCodeFor(job_id.status());
+  }
+  if (!args.wait) {
+    std::cout << *job_id << std::endl;
+    return 0;
+  }
+  std::signal(SIGINT, OnInterrupt);
+  auto status = WaitForJob(*stub, *job_id, &g_interrupted);
+  if (!status.ok()) {
+    std::cerr << "sluice: " << status.status().message() << "\n";
+    std::cout << *job_id << std::endl;
+    return 3;
+  }
+  PrintJobStatus(*status, std::cerr);
+  std::cout << *job_id << std::endl;
+  return status->state() == proto::FINISHED ? 0 : 1;
+}
+
+int JobsCommand(const ClientArgs& args) {
+  auto stub = Connect(args.coordinator);
+  proto::ListJobsRequest req;
+  proto::ListJobsResponse resp;
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 10'000);
+  absl::Status s = FromGrpcStatus(stub->ListJobs(&ctx, req, &resp), "jobs");
+  if (!s.ok()) {
+    std::cerr << "sluice: " << s.message() << "\n";
+    return ExitCodeFor(s);
+  }
+  for (const auto& j : resp.jobs()) {
+    std::cout << j.job_id() << "  " << proto::JobState_Name(j.state()) << "  " << j.name()
+              << (j.failure().empty() ? "" : absl::StrCat("  (", j.failure(), ")")) << "\n";
+  }
+  return 0;
+}
+
+int StatusCommand(const ClientArgs& args) {
+  auto stub = Connect(args.coordinator);
+  auto status = DescribeJob(*stub, args.job_id);
+  if (!status.ok()) {
+    std::cerr << "sluice: " << status.status().message() << "\n";
+    return ExitCodeFor(status.status());
+  }
+  PrintJobStatus(*status, std::cout);
+  return 0;
+}
+
+int CancelCommand(const ClientArgs& args) {
+  auto stub = Connect(args.coordinator);
+  proto::CancelJobRequest req;
+  req.set_job_id(args.job_id);
+  proto::CancelJobResponse resp;
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 10'000);
+  absl::Status s = FromGrpcStatus(stub->CancelJob(&ctx, req, &resp), "cancel");
+  if (!s.ok()) {
+    std::cerr << "sluice: " << s.message() << "\n";
+    return ExitCodeFor(s);
+  }
+  std::cout << "canceled " << args.job_id << "\n";
+  return 0;
+}
+
+}  // namespace sluice

@@ -1,0 +1,46 @@
+#pragma once
+
+// The `sluice` subcommands, without the argument parsing (main.cc owns
+// CLI11). Each returns the process exit code: 0 success, 1 job or runtime
+// failure, 2 bad input (job file, arguments), 3 unreachable server.
+
+#include <string>
+
+namespace sluice {
+
+struct RunArgs {
+  std::string job_file;
+  int workers = 1;
+  int slots = 0;  // 0: as many as the job needs
+  int metrics_port = 0;
+};
+int RunEmbedded(const RunArgs& args);
+
+struct CoordinatorArgs {
+  std::string listen = "127.0.0.1:7700";
+  int metrics_port = 0;
+  double heartbeat_timeout_s = 5;
+  double slot_wait_s = 60;
+};
+int RunCoordinatorProcess(const CoordinatorArgs& args);
+
+struct WorkerArgs {
+  std::string coordinator = "127.0.0.1:7700";
+  std::string listen = "127.0.0.1:0";
+  int slots = 1;
+  int metrics_port = 0;
+};
+int RunWorkerProcess(const WorkerArgs& args);
+
+struct ClientArgs {
+  std::string coordinator = "127.0.0.1:7700";
+  std::string job_file;
+  std::string job_id;
+  bool wait = false;
+};
+int SubmitCommand(const ClientArgs& args);
+int JobsCommand(const ClientArgs& args);
+int StatusCommand(const ClientArgs& args);
+int CancelCommand(const ClientArgs& args);
+
+}  // namespace sluice

@@ -1,0 +1,98 @@
+#include "tools/job_client.h"
+
+#include <algorithm>
+#include <iomanip>
+#include <map>
+#include <ostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/grpc_util.h"
+
+namespace sluice {
+
+bool IsTerminalJobState(proto::JobState s) {
+  return s == proto::FINISHED || s == proto::FAILED || s == proto::CANCELED;
+}
+
+absl::StatusOr<std::string> SubmitJob(proto::CoordinatorService::Stub& stub, const proto::JobGraph& graph) {
+  proto::SubmitJobRequest req;
+  *req.mutable_graph() = graph;
+  proto::SubmitJobResponse resp;
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 30'000);
+  absl::Status s = FromGrpcStatus(stub.SubmitJob(&ctx, req, &resp), "submit");
+  if (!s.ok()) return s;
+  return resp.job_id();
+}
+
+absl::StatusOr<proto::JobStatus> DescribeJob(proto::CoordinatorService::Stub& stub, const std::string& job_id) {
+  proto::DescribeJobRequest req;
+  req.set_job_id(job_id);
+  proto::JobStatus resp;
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 10'000);
+  absl::Status s = FromGrpcStatus(stub.DescribeJob(&ctx, req, &resp), "status");
+  if (!s.ok()) return s;
+  return resp;
+}
+
+absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stub, const std::string& job_id,
+                                            const volatile bool* interrupted) {
+  bool cancel_sent = false;
+  int failures = 0;
+  while (true) {
+    if (interrupted != nullptr && *interrupted && !cancel_sent) {
+      proto::CancelJobRequest req;
+      req.set_job_id(job_id);
+      proto::CancelJobResponse resp;
+      grpc::ClientContext ctx;
+      SetDeadlineMs(&ctx, 10'000);
+      stub.CancelJob(&ctx, req, &resp);
+      cancel_sent = true;
+    }
+    auto st = DescribeJob(stub, job_id);
+    if (st.ok()) {
+      failures = 0;
+      if (IsTerminalJobState(st->state())) return st;
+    } else if (++failures >= 20) {
+      return st.status();  // coordinator unreachable for ~10 s
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
+  out << "job " << status.job_id() << " (" << status.name() << "): " << proto::JobState_Name(status.state()) << "\n";
+  if (!status.failure().empty()) out << "  failure: " << status.failure() << "\n";
+  if (status.end_time_ms() > 0 && status.submit_time_ms() > 0) {
+    out << "  duration: " << (status.end_time_ms() - status.submit_time_ms()) / 1000.0 << " s\n";
+  }
+  struct Row {
+    int subtask;
+    std::string worker, state;
+    proto::OperatorMetrics m;
+  };
+  std::map<std::string, std::vector<Row>> rows;
+  for (const auto& st : status.subtasks()) {
+    std::string state = proto::TaskState_Name(st.state());
+    if (state.starts_with("TASK_")) state = state.substr(5);
+    for (const auto& m : st.operators()) rows[m.operator_id()].push_back({st.subtask(), st.worker_id(), state, m});
+  }
+  if (rows.empty()) return;
+  out << std::left << std::setw(16) << "operator" << std::setw(9) << "subtask" << std::setw(11) << "worker"
+      << std::setw(11) << "state" << std::right << std::setw(12) << "records_in" << std::setw(13) << "records_out"
+      << std::setw(13) << "dead_letter" << std::setw(8) << "late" << "\n";
+  for (const auto& op : status.operator_ids()) {
+    auto& list = rows[op];
+    std::sort(list.begin(), list.end(), [](const Row& a, const Row& b) { return a.subtask < b.subtask; });
+    for (const Row& r : list) {
+      out << std::left << std::setw(16) << op << std::setw(9) << r.subtask << std::setw(11) << r.worker
+          << std::setw(11) << r.state << std::right << std::setw(12) << r.m.records_in() << std::setw(13)
+          << r.m.records_out() << std::setw(13) << r.m.dead_letter() << std::setw(8) << r.m.late() << "\n";
+    }
+  }
+}
+
+}  // namespace sluice
