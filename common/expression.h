@@ -45,9 +45,9 @@ struct Value {
 struct Expr {
   enum class Kind { kLiteral, kField, kUnary, kBinary, kCall };
   Kind kind;
-  size_t pos;         // 1-based
-  Value literal;      // kLiteral
-  std::string name;   // field name, operator or function name
+  size_t pos;        // 1-based
+  Value literal;     // kLiteral
+  std::string name;  // field name, operator or function name
   std::vector<std::unique_ptr<Expr>> args;
 };
 

@@ -22,7 +22,6 @@ struct BoundExpression::Node {
 
 namespace {
 
-
 int Compare(const Value& a, const Value& b) {
   if (a.type == FieldType::kString) return a.s.compare(b.s) < 0 ? -1 : (a.s == b.s ? 0 : 1);
   if (a.type == FieldType::kBool) return static_cast<int>(a.b) - static_cast<int>(b.b);
@@ -78,7 +77,6 @@ bool IsNumber(const Value& v) {
   return v.type == FieldType::kInt64 || v.type == FieldType::kDouble;
 }
 }  // namespace
-
 
 absl::StatusOr<BoundExpression> BoundExpression::Bind(const Expr& expr, const SchemaRef& schema) {
   FieldTypeLookup lookup = [&](std::string_view name) -> std::optional<FieldType> {

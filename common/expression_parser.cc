@@ -31,15 +31,18 @@ absl::StatusOr<std::vector<Token>> Tokenize(std::string_view s) {
       continue;
     }
     size_t start = i;
-    if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && i + 1 < s.size() &&
-                                                        std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
-      while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '.' ||
-                              ((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E')))) {
+    if (std::isdigit(static_cast<unsigned char>(c)) ||
+        (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
+      while (i < s.size() &&
+             (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '.' ||
+              ((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E')))) {
         ++i;
       }
       out.push_back({Token::Type::kNumber, std::string(s.substr(start, i - start)), start + 1});
     } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
-      while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '.')) ++i;
+      while (i < s.size() &&
+             (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '.'))
+        ++i;
       out.push_back({Token::Type::kIdent, std::string(s.substr(start, i - start)), start + 1});
     } else if (c == '\'' || c == '"') {
       std::string text;
@@ -311,8 +314,8 @@ absl::StatusOr<FieldType> CheckExpression(const Expr& e, const FieldTypeLookup& 
   }
   auto want = [&](size_t i, bool ok, std::string_view what) -> absl::Status {
     if (ok) return absl::OkStatus();
-    return ErrorAt(e.args[i]->pos, absl::StrCat("'", e.name, "' expects ", std::string(what), ", got ",
-                                                Describe(args[i])));
+    return ErrorAt(e.args[i]->pos, absl::StrCat("'", e.name, "' expects ", std::string(what),
+                                                ", got ", Describe(args[i])));
   };
   switch (e.kind) {
     case Expr::Kind::kLiteral:
@@ -324,7 +327,8 @@ absl::StatusOr<FieldType> CheckExpression(const Expr& e, const FieldTypeLookup& 
     }
     case Expr::Kind::kUnary:
       if (e.name == "not") {
-        RETURN_IF_ERROR(want(0, args[0] == FieldType::kBool || args[0] == FieldType::kNull, "a bool"));
+        RETURN_IF_ERROR(
+            want(0, args[0] == FieldType::kBool || args[0] == FieldType::kNull, "a bool"));
         return FieldType::kBool;
       }
       RETURN_IF_ERROR(want(0, IsNumeric(args[0]), "a number"));
@@ -333,15 +337,18 @@ absl::StatusOr<FieldType> CheckExpression(const Expr& e, const FieldTypeLookup& 
       const std::string& op = e.name;
       if (op == "and" || op == "or") {
         for (size_t i = 0; i < 2; ++i) {
-          RETURN_IF_ERROR(want(i, args[i] == FieldType::kBool || args[i] == FieldType::kNull, "bool operands"));
+          RETURN_IF_ERROR(
+              want(i, args[i] == FieldType::kBool || args[i] == FieldType::kNull, "bool operands"));
         }
         return FieldType::kBool;
       }
       if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=") {
         FieldType a = args[0], b = args[1];
-        bool ok = a == FieldType::kNull || b == FieldType::kNull || (IsNumeric(a) && IsNumeric(b)) || a == b;
+        bool ok = a == FieldType::kNull || b == FieldType::kNull ||
+                  (IsNumeric(a) && IsNumeric(b)) || a == b;
         if (!ok) {
-          return ErrorAt(e.pos, absl::StrCat("cannot compare ", Describe(a), " with ", Describe(b)));
+          return ErrorAt(e.pos,
+                         absl::StrCat("cannot compare ", Describe(a), " with ", Describe(b)));
         }
         return FieldType::kBool;
       }
@@ -355,8 +362,10 @@ absl::StatusOr<FieldType> CheckExpression(const Expr& e, const FieldTypeLookup& 
       const std::string& f = e.name;
       auto arity = [&](size_t lo, size_t hi) -> absl::Status {
         if (args.size() >= lo && args.size() <= hi) return absl::OkStatus();
-        return ErrorAt(e.pos, absl::StrCat(f, "() takes ", lo == hi ? absl::StrCat(lo) : absl::StrCat(lo, " to ", hi),
-                                           " argument(s), got ", args.size()));
+        return ErrorAt(
+            e.pos,
+            absl::StrCat(f, "() takes ", lo == hi ? absl::StrCat(lo) : absl::StrCat(lo, " to ", hi),
+                         " argument(s), got ", args.size()));
       };
       if (f == "abs") {
         RETURN_IF_ERROR(arity(1, 1));
@@ -365,18 +374,20 @@ absl::StatusOr<FieldType> CheckExpression(const Expr& e, const FieldTypeLookup& 
       }
       if (f == "round" || f == "floor" || f == "ceil" || f == "sqrt") {
         RETURN_IF_ERROR(arity(1, f == "round" ? 2 : 1));
-        for (size_t i = 0; i < args.size(); ++i) RETURN_IF_ERROR(want(i, IsNumeric(args[i]), "a number"));
+        for (size_t i = 0; i < args.size(); ++i)
+          RETURN_IF_ERROR(want(i, IsNumeric(args[i]), "a number"));
         return FieldType::kDouble;
       }
       if (f == "min" || f == "max") {
         RETURN_IF_ERROR(arity(2, 2));
         for (size_t i = 0; i < 2; ++i) RETURN_IF_ERROR(want(i, IsNumeric(args[i]), "numbers"));
         return args[0] == FieldType::kInt64 && args[1] == FieldType::kInt64 ? FieldType::kInt64
-                                                                           : FieldType::kDouble;
+                                                                            : FieldType::kDouble;
       }
       if (f == "lower" || f == "upper" || f == "length") {
         RETURN_IF_ERROR(arity(1, 1));
-        RETURN_IF_ERROR(want(0, args[0] == FieldType::kString || args[0] == FieldType::kNull, "a string"));
+        RETURN_IF_ERROR(
+            want(0, args[0] == FieldType::kString || args[0] == FieldType::kNull, "a string"));
         return f == "length" ? FieldType::kInt64 : FieldType::kString;
       }
       if (f == "concat") {

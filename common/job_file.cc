@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/expression.h"
 #include "common/key_group.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -21,7 +22,8 @@ class Ctx {
  public:
   Ctx(const std::string& file, std::string op) : file_(file), op_(std::move(op)) {}
 
-  absl::Status Error(const YAML::Node& node, const std::string& field, const std::string& msg) const {
+  absl::Status Error(const YAML::Node& node, const std::string& field,
+                     const std::string& msg) const {
     int line = node.IsDefined() ? node.Mark().line + 1 : 0;
     return ErrorAtLine(line, field, msg);
   }
@@ -36,7 +38,8 @@ class Ctx {
   std::string op_;
 };
 
-absl::StatusOr<std::string> GetString(const Ctx& ctx, const YAML::Node& n, const std::string& field) {
+absl::StatusOr<std::string> GetString(const Ctx& ctx, const YAML::Node& n,
+                                      const std::string& field) {
   if (!n.IsScalar()) return ctx.Error(n, field, "expected a scalar value");
   return n.as<std::string>();
 }
@@ -76,30 +79,35 @@ absl::Status CheckKeys(const Ctx& ctx, const YAML::Node& map,
     bool ok = false;
     for (const char* a : allowed) ok = ok || key == a;
     if (!ok) {
-      return ctx.Error(kv.first, key,
-                       absl::StrCat("unknown field (expected one of: ", absl::StrJoin(allowed, ", "), ")"));
+      return ctx.Error(
+          kv.first, key,
+          absl::StrCat("unknown field (expected one of: ", absl::StrJoin(allowed, ", "), ")"));
     }
   }
   return absl::OkStatus();
 }
 
 absl::Status ParseWatermark(const Ctx& ctx, const YAML::Node& n, proto::WatermarkConfig* wm) {
-  if (!n.IsMap()) return ctx.Error(n, "watermark", "expected a map such as {max_out_of_orderness: 30s}");
+  if (!n.IsMap())
+    return ctx.Error(n, "watermark", "expected a map such as {max_out_of_orderness: 30s}");
   RETURN_IF_ERROR(CheckKeys(ctx, n, {"max_out_of_orderness"}));
   if (n["max_out_of_orderness"]) {
-    ASSIGN_OR_RETURN(int64_t ms, GetDuration(ctx, n["max_out_of_orderness"], "watermark.max_out_of_orderness"));
+    ASSIGN_OR_RETURN(int64_t ms,
+                     GetDuration(ctx, n["max_out_of_orderness"], "watermark.max_out_of_orderness"));
     wm->set_max_out_of_orderness_ms(ms);
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<proto::FieldType> ParseFieldType(const Ctx& ctx, const YAML::Node& n, const std::string& field) {
+absl::StatusOr<proto::FieldType> ParseFieldType(const Ctx& ctx, const YAML::Node& n,
+                                                const std::string& field) {
   ASSIGN_OR_RETURN(std::string t, GetString(ctx, n, field));
   if (t == "string") return proto::FIELD_TYPE_STRING;
   if (t == "int64" || t == "int" || t == "long") return proto::FIELD_TYPE_INT64;
   if (t == "double" || t == "float") return proto::FIELD_TYPE_DOUBLE;
   if (t == "bool" || t == "boolean") return proto::FIELD_TYPE_BOOL;
-  return ctx.Error(n, field, absl::StrCat("unknown type '", t, "' (use string, int64, double or bool)"));
+  return ctx.Error(n, field,
+                   absl::StrCat("unknown type '", t, "' (use string, int64, double or bool)"));
 }
 
 absl::Status ParseAggregate(const Ctx& ctx, const YAML::Node& key, const YAML::Node& value,
@@ -110,33 +118,43 @@ absl::Status ParseAggregate(const Ctx& ctx, const YAML::Node& key, const YAML::N
   std::string s(absl::StripAsciiWhitespace(text));
   size_t open = s.find('('), close = s.rfind(')');
   if (open == std::string::npos || close != s.size() - 1 || close < open) {
-    return ctx.Error(value, field, absl::StrCat("expected FUNCTION(FIELD) such as avg(temperature), got '", s, "'"));
+    return ctx.Error(
+        value, field,
+        absl::StrCat("expected FUNCTION(FIELD) such as avg(temperature), got '", s, "'"));
   }
   std::string fn = absl::AsciiStrToLower(absl::StripAsciiWhitespace(s.substr(0, open)));
   std::string arg(absl::StripAsciiWhitespace(s.substr(open + 1, close - open - 1)));
   static const std::pair<const char*, proto::AggregateFunction> kFns[] = {
-      {"count", proto::AGGREGATE_COUNT}, {"sum", proto::AGGREGATE_SUM}, {"min", proto::AGGREGATE_MIN},
-      {"max", proto::AGGREGATE_MAX},     {"avg", proto::AGGREGATE_AVG}};
+      {"count", proto::AGGREGATE_COUNT},
+      {"sum", proto::AGGREGATE_SUM},
+      {"min", proto::AGGREGATE_MIN},
+      {"max", proto::AGGREGATE_MAX},
+      {"avg", proto::AGGREGATE_AVG}};
   for (const auto& [name, f] : kFns) {
     if (fn == name) agg->set_function(f);
   }
   if (agg->function() == proto::AGGREGATE_FUNCTION_UNSPECIFIED) {
-    return ctx.Error(value, field, absl::StrCat("unknown aggregate '", fn, "' (use count, sum, min, max or avg)"));
+    return ctx.Error(
+        value, field,
+        absl::StrCat("unknown aggregate '", fn, "' (use count, sum, min, max or avg)"));
   }
   if (agg->function() == proto::AGGREGATE_COUNT) {
     if (!arg.empty() && arg != "*") return ctx.Error(value, field, "count() takes no field");
   } else if (arg.empty()) {
-    return ctx.Error(value, field, absl::StrCat(fn, "() needs a field, such as ", fn, "(temperature)"));
+    return ctx.Error(value, field,
+                     absl::StrCat(fn, "() needs a field, such as ", fn, "(temperature)"));
   }
   agg->set_field(agg->function() == proto::AGGREGATE_COUNT ? "" : arg);
   return absl::OkStatus();
 }
 
-absl::Status ParseOperator(const std::string& file, const std::string& base_dir, const YAML::Node& n,
-                           proto::OperatorSpec* op) {
+absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
+                           const YAML::Node& n, proto::OperatorSpec* op) {
   Ctx top(file, "");
   if (!n.IsMap()) return top.Error(n, "operators", "each operator must be a map");
   op->set_line(n.Mark().line + 1);
+  for (const auto& kv : n)
+    (*op->mutable_field_lines())[kv.first.as<std::string>()] = kv.first.Mark().line + 1;
   if (!n["id"]) return top.Error(n, "id", "missing; every operator needs an id");
   ASSIGN_OR_RETURN(std::string id, GetString(top, n["id"], "id"));
   op->set_id(id);
@@ -151,7 +169,8 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
   if (n["parallelism"]) {
     ASSIGN_OR_RETURN(int64_t p, GetInt(ctx, n["parallelism"], "parallelism"));
     if (p < 1 || p > kDefaultMaxParallelism) {
-      return ctx.Error(n["parallelism"], "parallelism", absl::StrCat("must be between 1 and ", kDefaultMaxParallelism));
+      return ctx.Error(n["parallelism"], "parallelism",
+                       absl::StrCat("must be between 1 and ", kDefaultMaxParallelism));
     }
     op->set_parallelism(static_cast<int>(p));
   }
@@ -160,8 +179,10 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     return ctx.Error(n, field, absl::StrCat("missing; a ", type, " operator needs it"));
   };
   if (type == "generator") {
-    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "devices", "count", "rate", "start_time",
-                                       "interval", "jitter", "duplicate_rate", "seed", "watermark"}));
+    RETURN_IF_ERROR(
+        CheckKeys(ctx, n,
+                  {"id", "type", "parallelism", "devices", "count", "rate", "start_time",
+                   "interval", "jitter", "duplicate_rate", "seed", "watermark"}));
     auto* g = op->mutable_generator();
     g->set_devices(1000);
     g->set_interval_ms(1000);
@@ -185,7 +206,8 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     if (n["start_time"]) {
       ASSIGN_OR_RETURN(std::string s, GetString(ctx, n["start_time"], "start_time"));
       auto t = ParseTimestampMs(s);
-      if (!t.ok()) return ctx.Error(n["start_time"], "start_time", std::string(t.status().message()));
+      if (!t.ok())
+        return ctx.Error(n["start_time"], "start_time", std::string(t.status().message()));
       g->set_start_time_ms(*t);
     } else {
       g->set_start_time_ms(NowMs());
@@ -200,7 +222,8 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     }
     if (n["duplicate_rate"]) {
       ASSIGN_OR_RETURN(double v, GetDouble(ctx, n["duplicate_rate"], "duplicate_rate"));
-      if (v < 0 || v > 1) return ctx.Error(n["duplicate_rate"], "duplicate_rate", "must be between 0 and 1");
+      if (v < 0 || v > 1)
+        return ctx.Error(n["duplicate_rate"], "duplicate_rate", "must be between 0 and 1");
       g->set_duplicate_rate(v);
     }
     if (n["seed"]) {
@@ -208,9 +231,11 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
       g->set_seed(static_cast<uint64_t>(v));
     }
     g->mutable_watermark()->set_max_out_of_orderness_ms(g->jitter_ms());
-    if (n["watermark"]) RETURN_IF_ERROR(ParseWatermark(ctx, n["watermark"], g->mutable_watermark()));
+    if (n["watermark"])
+      RETURN_IF_ERROR(ParseWatermark(ctx, n["watermark"], g->mutable_watermark()));
   } else if (type == "file_source") {
-    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "path", "event_time", "watermark", "schema"}));
+    RETURN_IF_ERROR(CheckKeys(
+        ctx, n, {"id", "type", "parallelism", "path", "event_time", "watermark", "schema"}));
     RETURN_IF_ERROR(require("path"));
     RETURN_IF_ERROR(require("event_time"));
     auto* f = op->mutable_file_source();
@@ -227,17 +252,21 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     if (et["unit"]) {
       ASSIGN_OR_RETURN(unit, GetString(ctx, et["unit"], "event_time.unit"));
       if (!ParseTimeUnit(unit).ok()) {
-        return ctx.Error(et["unit"], "event_time.unit", absl::StrCat("unknown unit '", unit, "' (use s, ms, us or ns)"));
+        return ctx.Error(et["unit"], "event_time.unit",
+                         absl::StrCat("unknown unit '", unit, "' (use s, ms, us or ns)"));
       }
     }
     f->mutable_event_time()->set_unit(unit);
-    if (n["watermark"]) RETURN_IF_ERROR(ParseWatermark(ctx, n["watermark"], f->mutable_watermark()));
+    if (n["watermark"])
+      RETURN_IF_ERROR(ParseWatermark(ctx, n["watermark"], f->mutable_watermark()));
     if (n["schema"]) {
-      if (!n["schema"].IsMap()) return ctx.Error(n["schema"], "schema", "expected a map of field: type");
+      if (!n["schema"].IsMap())
+        return ctx.Error(n["schema"], "schema", "expected a map of field: type");
       for (const auto& kv : n["schema"]) {
         auto* fs = f->add_schema();
         fs->set_name(kv.first.as<std::string>());
-        ASSIGN_OR_RETURN(auto t, ParseFieldType(ctx, kv.second, absl::StrCat("schema.", fs->name())));
+        ASSIGN_OR_RETURN(auto t,
+                         ParseFieldType(ctx, kv.second, absl::StrCat("schema.", fs->name())));
         fs->set_type(t);
       }
     }
@@ -245,6 +274,11 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "where"}));
     RETURN_IF_ERROR(require("where"));
     ASSIGN_OR_RETURN(std::string where, GetString(ctx, n["where"], "where"));
+    auto parsed = ParseExpression(where);
+    if (!parsed.ok()) {
+      return ctx.Error(n["where"], "where",
+                       absl::StrCat(std::string(parsed.status().message()), " in \"", where, "\""));
+    }
     op->mutable_filter()->set_where(where);
   } else if (type == "map") {
     RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "set"}));
@@ -254,10 +288,17 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
       auto* a = op->mutable_map()->add_set();
       a->set_field(kv.first.as<std::string>());
       ASSIGN_OR_RETURN(std::string e, GetString(ctx, kv.second, absl::StrCat("set.", a->field())));
+      auto parsed = ParseExpression(e);
+      if (!parsed.ok()) {
+        return ctx.Error(kv.second, absl::StrCat("set.", a->field()),
+                         absl::StrCat(std::string(parsed.status().message()), " in \"", e, "\""));
+      }
+      (*op->mutable_field_lines())[absl::StrCat("set.", a->field())] = kv.second.Mark().line + 1;
       a->set_expression(e);
     }
   } else if (type == "window") {
-    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "key_by", "window", "aggregates"}));
+    RETURN_IF_ERROR(CheckKeys(
+        ctx, n, {"id", "type", "parallelism", "input", "key_by", "window", "aggregates"}));
     RETURN_IF_ERROR(require("window"));
     RETURN_IF_ERROR(require("aggregates"));
     auto* w = op->mutable_window();
@@ -272,14 +313,16 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
       }
     }
     const YAML::Node win = n["window"];
-    if (!win.IsMap()) return ctx.Error(win, "window", "expected a map such as {type: tumbling, size: 1m}");
+    if (!win.IsMap())
+      return ctx.Error(win, "window", "expected a map such as {type: tumbling, size: 1m}");
     RETURN_IF_ERROR(CheckKeys(ctx, win, {"type", "size"}));
     std::string wtype = "tumbling";
     if (win["type"]) {
       ASSIGN_OR_RETURN(wtype, GetString(ctx, win["type"], "window.type"));
     }
     if (wtype != "tumbling") {
-      return ctx.Error(win["type"], "window.type", absl::StrCat("unsupported window type '", wtype, "' (use tumbling)"));
+      return ctx.Error(win["type"], "window.type",
+                       absl::StrCat("unsupported window type '", wtype, "' (use tumbling)"));
     }
     w->set_type(wtype);
     if (!win["size"]) return ctx.Error(win, "window.size", "missing");
@@ -287,10 +330,13 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     if (size <= 0) return ctx.Error(win["size"], "window.size", "must be positive");
     w->set_size_ms(size);
     if (!n["aggregates"].IsMap() || n["aggregates"].size() == 0) {
-      return ctx.Error(n["aggregates"], "aggregates", "expected a map such as {avg_temp: avg(temperature)}");
+      return ctx.Error(n["aggregates"], "aggregates",
+                       "expected a map such as {avg_temp: avg(temperature)}");
     }
     for (const auto& kv : n["aggregates"]) {
       RETURN_IF_ERROR(ParseAggregate(ctx, kv.first, kv.second, w->add_aggregates()));
+      (*op->mutable_field_lines())[absl::StrCat("aggregates.", kv.first.as<std::string>())] =
+          kv.second.Mark().line + 1;
     }
   } else if (type == "file_sink") {
     RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "path"}));
@@ -299,16 +345,20 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     op->mutable_file_sink()->set_path(ResolvePath(base_dir, path));
   } else if (type == "stdout_sink" || type == "blackhole_sink") {
     RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input"}));
-    if (type == "stdout_sink") op->mutable_stdout_sink();
-    else op->mutable_blackhole_sink();
+    if (type == "stdout_sink")
+      op->mutable_stdout_sink();
+    else
+      op->mutable_blackhole_sink();
   } else {
     return ctx.Error(n["type"], "type",
                      absl::StrCat("unknown operator type '", type,
                                   "' (use generator, file_source, filter, map, window, file_sink, "
                                   "stdout_sink or blackhole_sink)"));
   }
-  if (!IsSourceType(type) && !n["input"]) return ctx.Error(n, "input", "missing; name the upstream operator");
-  if (IsSourceType(type) && n["input"]) return ctx.Error(n["input"], "input", "a source takes no input");
+  if (!IsSourceType(type) && !n["input"])
+    return ctx.Error(n, "input", "missing; name the upstream operator");
+  if (IsSourceType(type) && n["input"])
+    return ctx.Error(n["input"], "input", "a source takes no input");
   return absl::OkStatus();
 }
 
@@ -325,7 +375,8 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
   } catch (const YAML::Exception& e) {
     return top.ErrorAtLine(e.mark.line + 1, "(syntax)", e.msg);
   }
-  if (!root.IsMap()) return top.ErrorAtLine(1, "(document)", "expected a map with name and operators");
+  if (!root.IsMap())
+    return top.ErrorAtLine(1, "(document)", "expected a map with name and operators");
   proto::JobGraph graph;
   graph.set_source_file(file_name);
   graph.set_max_parallelism(kDefaultMaxParallelism);
@@ -338,7 +389,8 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
     if (root["parallelism"]) {
       ASSIGN_OR_RETURN(int64_t p, GetInt(top, root["parallelism"], "parallelism"));
       if (p < 1 || p > kDefaultMaxParallelism) {
-        return top.Error(root["parallelism"], "parallelism", absl::StrCat("must be between 1 and ", kDefaultMaxParallelism));
+        return top.Error(root["parallelism"], "parallelism",
+                         absl::StrCat("must be between 1 and ", kDefaultMaxParallelism));
       }
       graph.set_parallelism(static_cast<int>(p));
     }
@@ -346,7 +398,8 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
     if (!ops || !ops.IsSequence() || ops.size() == 0) {
       return top.Error(ops ? ops : root, "operators", "expected a non-empty list of operators");
     }
-    for (const auto& n : ops) RETURN_IF_ERROR(ParseOperator(file_name, base_dir, n, graph.add_operators()));
+    for (const auto& n : ops)
+      RETURN_IF_ERROR(ParseOperator(file_name, base_dir, n, graph.add_operators()));
   } catch (const YAML::Exception& e) {
     return top.ErrorAtLine(e.mark.line + 1, "(value)", e.msg);
   }

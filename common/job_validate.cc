@@ -41,18 +41,25 @@ FieldType FromProto(proto::FieldType t) {
   }
 }
 
-absl::Status OpError(const proto::JobGraph& g, const proto::OperatorSpec& op, const std::string& field,
-                     const std::string& msg) {
-  return absl::InvalidArgumentError(absl::StrCat(g.source_file(), op.line() > 0 ? absl::StrCat(":", op.line()) : "",
-                                                 ": operator '", op.id(), "', field '", field, "': ", msg));
+absl::Status OpError(const proto::JobGraph& g, const proto::OperatorSpec& op,
+                     const std::string& field, const std::string& msg) {
+  // The field's own line when known, else the operator's.
+  auto it = op.field_lines().find(field);
+  int line = it != op.field_lines().end() ? it->second : op.line();
+  return absl::InvalidArgumentError(
+      absl::StrCat(g.source_file(), line > 0 ? absl::StrCat(":", line) : "", ": operator '",
+                   op.id(), "', field '", field, "': ", msg));
 }
 
-absl::Status CheckExpr(const proto::JobGraph& g, const proto::OperatorSpec& op, const std::string& field,
-                       const std::string& text, const StaticSchema& in, FieldType* type) {
+absl::Status CheckExpr(const proto::JobGraph& g, const proto::OperatorSpec& op,
+                       const std::string& field, const std::string& text, const StaticSchema& in,
+                       FieldType* type) {
   auto parsed = ParseExpression(text);
-  if (!parsed.ok()) return OpError(g, op, field, absl::StrCat(parsed.status().message(), " in \"", text, "\""));
+  if (!parsed.ok())
+    return OpError(g, op, field, absl::StrCat(parsed.status().message(), " in \"", text, "\""));
   auto t = CheckExpression(**parsed, [&](std::string_view n) { return in.Lookup(n); });
-  if (!t.ok()) return OpError(g, op, field, absl::StrCat(t.status().message(), " in \"", text, "\""));
+  if (!t.ok())
+    return OpError(g, op, field, absl::StrCat(t.status().message(), " in \"", text, "\""));
   *type = *t;
   return absl::OkStatus();
 }
@@ -76,7 +83,8 @@ absl::StatusOr<StaticSchema> OutputSchema(const proto::JobGraph& g, const proto:
       FieldType t;
       RETURN_IF_ERROR(CheckExpr(g, op, "where", op.filter().where(), in, &t));
       if (t != FieldType::kBool && t != FieldType::kNull) {
-        return OpError(g, op, "where", absl::StrCat("condition must be bool, got ", std::string(FieldTypeName(t))));
+        return OpError(g, op, "where",
+                       absl::StrCat("condition must be bool, got ", std::string(FieldTypeName(t))));
       }
       return in;
     }
@@ -91,22 +99,27 @@ absl::StatusOr<StaticSchema> OutputSchema(const proto::JobGraph& g, const proto:
     }
     case proto::OperatorSpec::kWindow: {
       for (const auto& k : op.window().key_by()) {
-        if (!in.Lookup(k).has_value()) return OpError(g, op, "key_by", absl::StrCat("unknown field '", k, "'"));
+        if (!in.Lookup(k).has_value())
+          return OpError(g, op, "key_by", absl::StrCat("unknown field '", k, "'"));
         out.fields[k] = *in.Lookup(k);
       }
       out.fields["window_start"] = FieldType::kInt64;
       out.fields["window_end"] = FieldType::kInt64;
       for (const auto& a : op.window().aggregates()) {
         std::string field = absl::StrCat("aggregates.", a.name());
-        if (out.fields.count(a.name())) return OpError(g, op, field, "name used twice in the output");
+        if (out.fields.count(a.name()))
+          return OpError(g, op, field, "name used twice in the output");
         if (a.function() == proto::AGGREGATE_COUNT) {
           out.fields[a.name()] = FieldType::kInt64;
           continue;
         }
         auto t = in.Lookup(a.field());
-        if (!t.has_value()) return OpError(g, op, field, absl::StrCat("unknown field '", a.field(), "'"));
+        if (!t.has_value())
+          return OpError(g, op, field, absl::StrCat("unknown field '", a.field(), "'"));
         if (*t == FieldType::kString || *t == FieldType::kBool) {
-          return OpError(g, op, field, absl::StrCat("field '", a.field(), "' is ", std::string(FieldTypeName(*t)), ", not a number"));
+          return OpError(g, op, field,
+                         absl::StrCat("field '", a.field(), "' is ", std::string(FieldTypeName(*t)),
+                                      ", not a number"));
         }
         out.fields[a.name()] = FieldType::kDouble;
       }
@@ -139,22 +152,27 @@ absl::Status ValidateJobGraph(const proto::JobGraph& g) {
   std::function<absl::Status(int)> visit = [&](int i) -> absl::Status {
     if (state[i] == 2) return absl::OkStatus();
     const auto& op = g.operators(i);
-    if (state[i] == 1) return OpError(g, op, "input", "the graph has a cycle through this operator");
+    if (state[i] == 1)
+      return OpError(g, op, "input", "the graph has a cycle through this operator");
     state[i] = 1;
     StaticSchema in;
     if (!IsSourceType(op.type())) {
       auto [up, port] = SplitInput(op.input());
       auto it = index.find(up);
-      if (it == index.end()) return OpError(g, op, "input", absl::StrCat("no operator named '", up, "'"));
+      if (it == index.end())
+        return OpError(g, op, "input", absl::StrCat("no operator named '", up, "'"));
       const auto& upstream = g.operators(it->second);
       if (upstream.has_file_sink() || upstream.has_stdout_sink() || upstream.has_blackhole_sink()) {
         return OpError(g, op, "input", absl::StrCat("'", up, "' is a sink and has no output"));
       }
       if (port == kDeadLetterPort && !IsSourceType(upstream.type())) {
-        return OpError(g, op, "input", absl::StrCat("'", up, "' is not a source; only sources have a dead_letter output"));
+        return OpError(
+            g, op, "input",
+            absl::StrCat("'", up, "' is not a source; only sources have a dead_letter output"));
       }
       if (port == kLatePort && !upstream.has_window()) {
-        return OpError(g, op, "input", absl::StrCat("'", up, "' is not a window; only windows have a late output"));
+        return OpError(g, op, "input",
+                       absl::StrCat("'", up, "' is not a window; only windows have a late output"));
       }
       RETURN_IF_ERROR(visit(it->second));
       if (port == kDeadLetterPort) {

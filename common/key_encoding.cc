@@ -4,7 +4,8 @@
 
 namespace sluice {
 
-KeyEncoder::KeyEncoder(const Schema& schema, std::vector<int> columns) : columns_(std::move(columns)) {
+KeyEncoder::KeyEncoder(const Schema& schema, std::vector<int> columns)
+    : columns_(std::move(columns)) {
   for (int c : columns_) types_.push_back(c >= 0 ? schema.field(c).type : FieldType::kNull);
   raw_string_ = types_.size() == 1 && types_[0] == FieldType::kString;
 }

@@ -4,17 +4,16 @@
 
 namespace sluice {
 
-prometheus::Registry& MetricsRegistry() {
-  static auto* registry = new std::shared_ptr<prometheus::Registry>(std::make_shared<prometheus::Registry>());
-  return **registry;
-}
-
 namespace {
-std::shared_ptr<prometheus::Registry> SharedRegistry() {
-  // Exposer wants a shared_ptr; alias the leaked process-wide registry.
-  return std::shared_ptr<prometheus::Registry>(std::shared_ptr<void>(), &MetricsRegistry());
+// Leaked on purpose: counters may be touched by threads still running at exit.
+const std::shared_ptr<prometheus::Registry>& SharedRegistry() {
+  static auto* registry =
+      new std::shared_ptr<prometheus::Registry>(std::make_shared<prometheus::Registry>());
+  return *registry;
 }
 }  // namespace
+
+prometheus::Registry& MetricsRegistry() { return *SharedRegistry(); }
 
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsServer(int port) {
   try {
@@ -22,7 +21,8 @@ absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsServer(int port
     exposer->RegisterCollectable(SharedRegistry());
     return exposer;
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("cannot serve metrics on port ", port, ": ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on port ", port, ": ", e.what()));
   }
 }
 

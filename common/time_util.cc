@@ -16,18 +16,25 @@ absl::StatusOr<int64_t> ParseDurationMs(std::string_view text) {
   auto [p, ec] = std::from_chars(begin, end, value);
   if (ec != std::errc() || value < 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("bad duration '", std::string(text), "': expected a number with a unit such as 500ms, 30s, 1m, 1h, 1d"));
+        absl::StrCat("bad duration '", std::string(text),
+                     "': expected a number with a unit such as 500ms, 30s, 1m, 1h, 1d"));
   }
   std::string_view unit(p, end - p);
   double scale = 0;
-  if (unit.empty() || unit == "ms") scale = 1;
-  else if (unit == "s") scale = 1000;
-  else if (unit == "m" || unit == "min") scale = 60'000;
-  else if (unit == "h") scale = 3'600'000;
-  else if (unit == "d") scale = 86'400'000;
+  if (unit.empty() || unit == "ms")
+    scale = 1;
+  else if (unit == "s")
+    scale = 1000;
+  else if (unit == "m" || unit == "min")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
+  else if (unit == "d")
+    scale = 86'400'000;
   else
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad duration '", std::string(text), "': unknown unit '", std::string(unit), "' (use ms, s, m, h or d)"));
+    return absl::InvalidArgumentError(absl::StrCat("bad duration '", std::string(text),
+                                                   "': unknown unit '", std::string(unit),
+                                                   "' (use ms, s, m, h or d)"));
   return static_cast<int64_t>(value * scale);
 }
 
@@ -35,8 +42,8 @@ absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text) {
   absl::Time t;
   std::string err;
   if (!absl::ParseTime(absl::RFC3339_full, std::string(text), &t, &err)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad timestamp '", std::string(text), "': expected RFC 3339 such as 2026-01-01T00:00:00Z"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad timestamp '", std::string(text), "': expected RFC 3339 such as 2026-01-01T00:00:00Z"));
   }
   return absl::ToUnixMillis(t);
 }
@@ -46,7 +53,8 @@ absl::StatusOr<TimeUnitScale> ParseTimeUnit(std::string_view unit) {
   if (unit == "s") return TimeUnitScale{1000, 1};
   if (unit == "us") return TimeUnitScale{1, 1000};
   if (unit == "ns") return TimeUnitScale{1, 1'000'000};
-  return absl::InvalidArgumentError(absl::StrCat("bad time unit '", std::string(unit), "' (use s, ms, us or ns)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("bad time unit '", std::string(unit), "' (use s, ms, us or ns)"));
 }
 
 int64_t NowMs() {

@@ -45,16 +45,19 @@ absl::Status Coordinator::Start() {
   builder.RegisterService(this);
   const bool in_process = options_.listen_address.starts_with("inproc:");
   int port = 0;
-  if (!in_process) builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &port);
+  if (!in_process)
+    builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &port);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || (!in_process && port == 0)) {
-    return absl::UnavailableError(absl::StrCat("coordinator cannot listen on ", options_.listen_address));
+    return absl::UnavailableError(
+        absl::StrCat("coordinator cannot listen on ", options_.listen_address));
   }
   if (in_process) {
     address_ = options_.listen_address;
     RegisterInProcessServer(address_, server_.get());
   } else {
-    address_ = absl::StrCat(options_.listen_address.substr(0, options_.listen_address.rfind(':')), ":", port);
+    address_ = absl::StrCat(options_.listen_address.substr(0, options_.listen_address.rfind(':')),
+                            ":", port);
   }
   control_ = std::jthread([this](std::stop_token stop) { ControlLoop(stop); });
   return absl::OkStatus();
@@ -113,7 +116,8 @@ grpc::Status Coordinator::CancelJob(grpc::ServerContext*, const proto::CancelJob
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(req->job_id());
     if (it == jobs_.end()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("no job '", req->job_id(), "'"));
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat("no job '", req->job_id(), "'"));
     }
     if (!IsTerminal(it->second.status.state())) EndJob(it->second, proto::CANCELED, "", &actions);
   }
@@ -143,9 +147,11 @@ grpc::Status Coordinator::DescribeJob(grpc::ServerContext*, const proto::Describ
   return grpc::Status::OK;
 }
 
-grpc::Status Coordinator::RegisterWorker(grpc::ServerContext*, const proto::RegisterWorkerRequest* req,
+grpc::Status Coordinator::RegisterWorker(grpc::ServerContext*,
+                                         const proto::RegisterWorkerRequest* req,
                                          proto::RegisterWorkerResponse* resp) {
-  if (req->slots() < 1) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a worker needs at least 1 slot");
+  if (req->slots() < 1)
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a worker needs at least 1 slot");
   std::vector<Action> actions;
   {
     absl::MutexLock lock(&mu_);
@@ -211,14 +217,14 @@ grpc::Status Coordinator::ReportTaskState(grpc::ServerContext*, const proto::Tas
     if (job.status.state() == proto::RUNNING) {
       if (st.state() == proto::TASK_FAILED) {
         std::string ops = absl::StrJoin(job.plan->tasks(st.task()).operator_ids(), "->");
-        EndJob(job,
-               proto::FAILED,
-               absl::StrCat("task ", ops, " subtask ", st.subtask(), " on ", req->worker_id(), " failed: ",
-                            st.failure()),
+        EndJob(job, proto::FAILED,
+               absl::StrCat("task ", ops, " subtask ", st.subtask(), " on ", req->worker_id(),
+                            " failed: ", st.failure()),
                &actions);
       } else {
         bool all_done = true;
-        for (const auto& s : job.status.subtasks()) all_done = all_done && s.state() == proto::TASK_FINISHED;
+        for (const auto& s : job.status.subtasks())
+          all_done = all_done && s.state() == proto::TASK_FINISHED;
         if (all_done) EndJob(job, proto::FINISHED, "", &actions);
       }
     }
@@ -227,7 +233,8 @@ grpc::Status Coordinator::ReportTaskState(grpc::ServerContext*, const proto::Tas
   return grpc::Status::OK;
 }
 
-void Coordinator::EndJob(Job& job, proto::JobState state, const std::string& failure, std::vector<Action>* actions) {
+void Coordinator::EndJob(Job& job, proto::JobState state, const std::string& failure,
+                         std::vector<Action>* actions) {
   const bool was_running = job.status.state() == proto::RUNNING;
   job.status.set_state(state);
   job.status.set_failure(failure);
@@ -237,18 +244,20 @@ void Coordinator::EndJob(Job& job, proto::JobState state, const std::string& fai
     if (w == workers_.end()) continue;
     w->second.used_slots -= slots;
     if (was_running && state != proto::FINISHED) {
-      actions->push_back({Action::Kind::kCancel, job.status.job_id(), worker_id, w->second.address, nullptr});
+      actions->push_back(
+          {Action::Kind::kCancel, job.status.job_id(), worker_id, w->second.address, nullptr});
     }
   }
   job.slots_by_worker.clear();
   if (state == proto::FAILED) {
-    std::fprintf(stderr, "sluice coordinator: job %s (%s) failed: %s\n", job.status.job_id().c_str(),
-                 job.status.name().c_str(), failure.c_str());
+    std::fprintf(stderr, "sluice coordinator: job %s (%s) failed: %s\n",
+                 job.status.job_id().c_str(), job.status.name().c_str(), failure.c_str());
   }
   PublishMetrics();
 }
 
-void Coordinator::LoseWorker(const std::string& worker_id, const std::string& reason, std::vector<Action>* actions) {
+void Coordinator::LoseWorker(const std::string& worker_id, const std::string& reason,
+                             std::vector<Action>* actions) {
   for (auto& [id, job] : jobs_) {
     if (job.status.state() == proto::RUNNING && job.slots_by_worker.contains(worker_id)) {
       job.slots_by_worker.erase(worker_id);
@@ -300,9 +309,9 @@ void Coordinator::SchedulePending(std::vector<Action>* actions) {
         int free_slots = 0;
         for (const WorkerInfo* w : by_order) free_slots += w->slots - w->used_slots;
         EndJob(job, proto::FAILED,
-               absl::StrCat("not enough free task slots: the job needs ", needed, ", the cluster has ", free_slots,
-                            " free on ", by_order.size(), " worker(s) after waiting ",
-                            options_.slot_wait_ms / 1000, " s"),
+               absl::StrCat("not enough free task slots: the job needs ", needed,
+                            ", the cluster has ", free_slots, " free on ", by_order.size(),
+                            " worker(s) after waiting ", options_.slot_wait_ms / 1000, " s"),
                actions);
       }
       continue;
@@ -330,7 +339,8 @@ void Coordinator::SchedulePending(std::vector<Action>* actions) {
     }
     job.status.set_state(proto::RUNNING);
     for (const auto& [worker_id, n] : job.slots_by_worker) {
-      actions->push_back({Action::Kind::kDeploy, id, worker_id, workers_[worker_id].address, job.plan});
+      actions->push_back(
+          {Action::Kind::kDeploy, id, worker_id, workers_[worker_id].address, job.plan});
     }
     PublishMetrics();
   }
@@ -355,8 +365,8 @@ void Coordinator::RunActions(std::vector<Action> actions) {
           auto it = jobs_.find(a.job_id);
           if (it != jobs_.end() && it->second.status.state() == proto::RUNNING) {
             EndJob(it->second, proto::FAILED,
-                   absl::StrCat("cannot deploy tasks to worker ", a.worker_id, " (", a.worker_address,
-                                "): ", s.error_message()),
+                   absl::StrCat("cannot deploy tasks to worker ", a.worker_id, " (",
+                                a.worker_address, "): ", s.error_message()),
                    &more);
           }
         }

@@ -43,14 +43,20 @@ class Coordinator final : public proto::CoordinatorService::Service {
   void Wait();
   const std::string& address() const { return address_; }
 
-  grpc::Status SubmitJob(grpc::ServerContext*, const proto::SubmitJobRequest*, proto::SubmitJobResponse*) override;
-  grpc::Status CancelJob(grpc::ServerContext*, const proto::CancelJobRequest*, proto::CancelJobResponse*) override;
-  grpc::Status ListJobs(grpc::ServerContext*, const proto::ListJobsRequest*, proto::ListJobsResponse*) override;
-  grpc::Status DescribeJob(grpc::ServerContext*, const proto::DescribeJobRequest*, proto::JobStatus*) override;
+  grpc::Status SubmitJob(grpc::ServerContext*, const proto::SubmitJobRequest*,
+                         proto::SubmitJobResponse*) override;
+  grpc::Status CancelJob(grpc::ServerContext*, const proto::CancelJobRequest*,
+                         proto::CancelJobResponse*) override;
+  grpc::Status ListJobs(grpc::ServerContext*, const proto::ListJobsRequest*,
+                        proto::ListJobsResponse*) override;
+  grpc::Status DescribeJob(grpc::ServerContext*, const proto::DescribeJobRequest*,
+                           proto::JobStatus*) override;
   grpc::Status RegisterWorker(grpc::ServerContext*, const proto::RegisterWorkerRequest*,
                               proto::RegisterWorkerResponse*) override;
-  grpc::Status Heartbeat(grpc::ServerContext*, const proto::HeartbeatRequest*, proto::HeartbeatResponse*) override;
-  grpc::Status ReportTaskState(grpc::ServerContext*, const proto::TaskStateReport*, proto::TaskStateAck*) override;
+  grpc::Status Heartbeat(grpc::ServerContext*, const proto::HeartbeatRequest*,
+                         proto::HeartbeatResponse*) override;
+  grpc::Status ReportTaskState(grpc::ServerContext*, const proto::TaskStateReport*,
+                               proto::TaskStateAck*) override;
 
  private:
   struct WorkerInfo {
@@ -79,10 +85,10 @@ class Coordinator final : public proto::CoordinatorService::Service {
   void CheckHeartbeats(std::vector<Action>* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SchedulePending(std::vector<Action>* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a job in a terminal state, releases its slots, cancels its tasks.
-  void EndJob(Job& job, proto::JobState state, const std::string& failure, std::vector<Action>* actions)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void LoseWorker(const std::string& worker_id, const std::string& reason, std::vector<Action>* actions)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndJob(Job& job, proto::JobState state, const std::string& failure,
+              std::vector<Action>* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LoseWorker(const std::string& worker_id, const std::string& reason,
+                  std::vector<Action>* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishMetrics() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const CoordinatorOptions options_;

@@ -7,7 +7,10 @@ namespace sluice {
 namespace {
 
 prometheus::Family<prometheus::Gauge>& Jobs() {
-  static auto* f = &prometheus::BuildGauge().Name("sluice_jobs").Help("Jobs by state").Register(MetricsRegistry());
+  static auto* f = &prometheus::BuildGauge()
+                        .Name("sluice_jobs")
+                        .Help("Jobs by state")
+                        .Register(MetricsRegistry());
   return *f;
 }
 

@@ -72,8 +72,9 @@ absl::Status BuildTasks(proto::ExecutionPlan* plan) {
       it = pending.erase(it);
     }
     if (pending.size() == before) {
-      return absl::InvalidArgumentError(absl::StrCat("operator '", pending.front()->id(),
-                                                     "' cannot be placed: its input is missing or cyclic"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("operator '", pending.front()->id(),
+                       "' cannot be placed: its input is missing or cyclic"));
     }
   }
   return absl::OkStatus();

@@ -37,7 +37,8 @@ class WindowTable {
 
   // Calls `fn` for every key of every window with start < `before`, in
   // window order, then drops those windows.
-  using FireFn = std::function<void(int64_t window_start, std::string_view key, const Accumulator* accs)>;
+  using FireFn =
+      std::function<void(int64_t window_start, std::string_view key, const Accumulator* accs)>;
   void FireBefore(int64_t before, const FireFn& fn);
 
   size_t num_windows() const { return windows_.size(); }

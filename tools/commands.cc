@@ -65,10 +65,12 @@ void PrintSinkOutputs(const proto::JobGraph& graph, const proto::JobStatus& stat
     auto files = FileSource::ListFiles(op.file_sink().path());
     int mine = 0;
     if (files.ok()) {
-      for (const auto& f : *files) mine += f.find(absl::StrCat("part-", status.job_id(), "-")) != std::string::npos;
+      for (const auto& f : *files)
+        mine += f.find(absl::StrCat("part-", status.job_id(), "-")) != std::string::npos;
     }
-    std::cout << "output of '" << op.id() << "': " << records << " records in " << mine << " part file(s) under "
-              << op.file_sink().path() << "/part-" << status.job_id() << "-*.jsonl\n";
+    std::cout << "output of '" << op.id() << "': " << records << " records in " << mine
+              << " part file(s) under " << op.file_sink().path() << "/part-" << status.job_id()
+              << "-*.jsonl\n";
   }
 }
 
@@ -85,8 +87,8 @@ int RunEmbedded(const RunArgs& args) {
   const int workers = std::max(1, args.workers);
   const int slots = args.slots > 0 ? args.slots : (needed + workers - 1) / workers;
   if (workers * slots < needed) {
-    std::cerr << "sluice: the job needs " << needed << " task slots; --workers " << workers << " --slots " << slots
-              << " gives " << workers * slots << "\n";
+    std::cerr << "sluice: the job needs " << needed << " task slots; --workers " << workers
+              << " --slots " << slots << " gives " << workers * slots << "\n";
     return 2;
   }
   int code = 0;
@@ -156,7 +158,8 @@ int RunWorkerProcess(const WorkerArgs& args) {
     std::cerr << "sluice worker: " << s.message() << "\n";
     return 3;
   }
-  std::cout << "sluice worker " << worker.worker_id() << " listening on " << worker.address() << std::endl;
+  std::cout << "sluice worker " << worker.worker_id() << " listening on " << worker.address()
+            << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);
   worker.Stop();
@@ -197,6 +200,7 @@ int JobsCommand(const ClientArgs& args) {
   proto::ListJobsResponse resp;
   grpc::ClientContext ctx;
   SetDeadlineMs(&ctx, 10'000);
+  ctx.set_wait_for_ready(true);
   absl::Status s = FromGrpcStatus(stub->ListJobs(&ctx, req, &resp), "jobs");
   if (!s.ok()) {
     std::cerr << "sluice: " << s.message() << "\n";
@@ -227,6 +231,7 @@ int CancelCommand(const ClientArgs& args) {
   proto::CancelJobResponse resp;
   grpc::ClientContext ctx;
   SetDeadlineMs(&ctx, 10'000);
+  ctx.set_wait_for_ready(true);
   absl::Status s = FromGrpcStatus(stub->CancelJob(&ctx, req, &resp), "cancel");
   if (!s.ok()) {
     std::cerr << "sluice: " << s.message() << "\n";

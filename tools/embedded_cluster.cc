@@ -8,7 +8,8 @@
 
 namespace sluice {
 
-absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int workers, int slots_per_worker) {
+absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int workers,
+                                                                        int slots_per_worker) {
   // Unique names let several clusters share a process (tests).
   static std::atomic<int> instance{0};
   const int n = instance++;

@@ -16,29 +16,34 @@ bool IsTerminalJobState(proto::JobState s) {
   return s == proto::FINISHED || s == proto::FAILED || s == proto::CANCELED;
 }
 
-absl::StatusOr<std::string> SubmitJob(proto::CoordinatorService::Stub& stub, const proto::JobGraph& graph) {
+absl::StatusOr<std::string> SubmitJob(proto::CoordinatorService::Stub& stub,
+                                      const proto::JobGraph& graph) {
   proto::SubmitJobRequest req;
   *req.mutable_graph() = graph;
   proto::SubmitJobResponse resp;
   grpc::ClientContext ctx;
   SetDeadlineMs(&ctx, 30'000);
+  ctx.set_wait_for_ready(true);  // a coordinator still starting is waited for, not failed
   absl::Status s = FromGrpcStatus(stub.SubmitJob(&ctx, req, &resp), "submit");
   if (!s.ok()) return s;
   return resp.job_id();
 }
 
-absl::StatusOr<proto::JobStatus> DescribeJob(proto::CoordinatorService::Stub& stub, const std::string& job_id) {
+absl::StatusOr<proto::JobStatus> DescribeJob(proto::CoordinatorService::Stub& stub,
+                                             const std::string& job_id) {
   proto::DescribeJobRequest req;
   req.set_job_id(job_id);
   proto::JobStatus resp;
   grpc::ClientContext ctx;
   SetDeadlineMs(&ctx, 10'000);
+  ctx.set_wait_for_ready(true);
   absl::Status s = FromGrpcStatus(stub.DescribeJob(&ctx, req, &resp), "status");
   if (!s.ok()) return s;
   return resp;
 }
 
-absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stub, const std::string& job_id,
+absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stub,
+                                            const std::string& job_id,
                                             const volatile bool* interrupted) {
   bool cancel_sent = false;
   int failures = 0;
@@ -49,6 +54,7 @@ absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stu
       proto::CancelJobResponse resp;
       grpc::ClientContext ctx;
       SetDeadlineMs(&ctx, 10'000);
+      ctx.set_wait_for_ready(true);
       stub.CancelJob(&ctx, req, &resp);
       cancel_sent = true;
     }
@@ -64,7 +70,8 @@ absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stu
 }
 
 void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
-  out << "job " << status.job_id() << " (" << status.name() << "): " << proto::JobState_Name(status.state()) << "\n";
+  out << "job " << status.job_id() << " (" << status.name()
+      << "): " << proto::JobState_Name(status.state()) << "\n";
   if (!status.failure().empty()) out << "  failure: " << status.failure() << "\n";
   if (status.end_time_ms() > 0 && status.submit_time_ms() > 0) {
     out << "  duration: " << (status.end_time_ms() - status.submit_time_ms()) / 1000.0 << " s\n";
@@ -78,19 +85,23 @@ void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
   for (const auto& st : status.subtasks()) {
     std::string state = proto::TaskState_Name(st.state());
     if (state.starts_with("TASK_")) state = state.substr(5);
-    for (const auto& m : st.operators()) rows[m.operator_id()].push_back({st.subtask(), st.worker_id(), state, m});
+    for (const auto& m : st.operators())
+      rows[m.operator_id()].push_back({st.subtask(), st.worker_id(), state, m});
   }
   if (rows.empty()) return;
-  out << std::left << std::setw(16) << "operator" << std::setw(9) << "subtask" << std::setw(11) << "worker"
-      << std::setw(11) << "state" << std::right << std::setw(12) << "records_in" << std::setw(13) << "records_out"
-      << std::setw(13) << "dead_letter" << std::setw(8) << "late" << "\n";
+  out << std::left << std::setw(16) << "operator" << std::setw(9) << "subtask" << std::setw(11)
+      << "worker" << std::setw(11) << "state" << std::right << std::setw(12) << "records_in"
+      << std::setw(13) << "records_out" << std::setw(13) << "dead_letter" << std::setw(8) << "late"
+      << "\n";
   for (const auto& op : status.operator_ids()) {
     auto& list = rows[op];
-    std::sort(list.begin(), list.end(), [](const Row& a, const Row& b) { return a.subtask < b.subtask; });
+    std::sort(list.begin(), list.end(),
+              [](const Row& a, const Row& b) { return a.subtask < b.subtask; });
     for (const Row& r : list) {
-      out << std::left << std::setw(16) << op << std::setw(9) << r.subtask << std::setw(11) << r.worker
-          << std::setw(11) << r.state << std::right << std::setw(12) << r.m.records_in() << std::setw(13)
-          << r.m.records_out() << std::setw(13) << r.m.dead_letter() << std::setw(8) << r.m.late() << "\n";
+      out << std::left << std::setw(16) << op << std::setw(9) << r.subtask << std::setw(11)
+          << r.worker << std::setw(11) << r.state << std::right << std::setw(12) << r.m.records_in()
+          << std::setw(13) << r.m.records_out() << std::setw(13) << r.m.dead_letter()
+          << std::setw(8) << r.m.late() << "\n";
     }
   }
 }

@@ -10,11 +10,14 @@
 
 namespace sluice {
 
-absl::StatusOr<std::string> SubmitJob(proto::CoordinatorService::Stub& stub, const proto::JobGraph& graph);
-absl::StatusOr<proto::JobStatus> DescribeJob(proto::CoordinatorService::Stub& stub, const std::string& job_id);
+absl::StatusOr<std::string> SubmitJob(proto::CoordinatorService::Stub& stub,
+                                      const proto::JobGraph& graph);
+absl::StatusOr<proto::JobStatus> DescribeJob(proto::CoordinatorService::Stub& stub,
+                                             const std::string& job_id);
 // Polls until the job reaches a terminal state; `interrupted` (may be null)
 // is checked between polls and cancels the job when set.
-absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stub, const std::string& job_id,
+absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stub,
+                                            const std::string& job_id,
                                             const volatile bool* interrupted);
 
 // Human-readable status: state, failure, and per operator and subtask its

@@ -8,47 +8,62 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   sluice::RunArgs run;
-  auto* run_cmd = app.add_subcommand("run", "Run a job in embedded mode (coordinator and workers in this process)");
+  auto* run_cmd = app.add_subcommand(
+      "run", "Run a job in embedded mode (coordinator and workers in this process)");
   run_cmd->add_option("job", run.job_file, "Job file (YAML)")->required();
-  run_cmd->add_option("--workers", run.workers, "Number of in-process workers")->capture_default_str();
+  run_cmd->add_option("--workers", run.workers, "Number of in-process workers")
+      ->capture_default_str();
   run_cmd->add_option("--slots", run.slots, "Task slots per worker (default: enough for the job)");
   run_cmd->add_option("--metrics-port", run.metrics_port, "Serve Prometheus metrics on this port");
 
   sluice::CoordinatorArgs coord;
   auto* coord_cmd = app.add_subcommand("coordinator", "Run the coordinator (control plane)");
   coord_cmd->add_option("--listen", coord.listen, "HOST:PORT to serve on")->capture_default_str();
-  coord_cmd->add_option("--metrics-port", coord.metrics_port, "Serve Prometheus metrics on this port");
-  coord_cmd->add_option("--heartbeat-timeout", coord.heartbeat_timeout_s,
-                        "Seconds without heartbeat before a worker is declared lost")->capture_default_str();
-  coord_cmd->add_option("--slot-wait", coord.slot_wait_s,
-                        "Seconds a job may wait for free task slots before it fails")->capture_default_str();
+  coord_cmd->add_option("--metrics-port", coord.metrics_port,
+                        "Serve Prometheus metrics on this port");
+  coord_cmd
+      ->add_option("--heartbeat-timeout", coord.heartbeat_timeout_s,
+                   "Seconds without heartbeat before a worker is declared lost")
+      ->capture_default_str();
+  coord_cmd
+      ->add_option("--slot-wait", coord.slot_wait_s,
+                   "Seconds a job may wait for free task slots before it fails")
+      ->capture_default_str();
 
   sluice::WorkerArgs worker;
   auto* worker_cmd = app.add_subcommand("worker", "Run a worker that executes tasks");
-  worker_cmd->add_option("--coordinator", worker.coordinator, "Coordinator HOST:PORT")->capture_default_str();
-  worker_cmd->add_option("--listen", worker.listen, "HOST:PORT to serve on (port 0 picks one)")->capture_default_str();
+  worker_cmd->add_option("--coordinator", worker.coordinator, "Coordinator HOST:PORT")
+      ->capture_default_str();
+  worker_cmd->add_option("--listen", worker.listen, "HOST:PORT to serve on (port 0 picks one)")
+      ->capture_default_str();
   worker_cmd->add_option("--slots", worker.slots, "Task slots offered")->capture_default_str();
-  worker_cmd->add_option("--metrics-port", worker.metrics_port, "Serve Prometheus metrics on this port");
+  worker_cmd->add_option("--metrics-port", worker.metrics_port,
+                         "Serve Prometheus metrics on this port");
 
   sluice::ClientArgs submit;
   auto* submit_cmd = app.add_subcommand("submit", "Submit a job; prints its id as the last line");
   submit_cmd->add_option("job", submit.job_file, "Job file (YAML)")->required();
-  submit_cmd->add_option("--coordinator", submit.coordinator, "Coordinator HOST:PORT")->capture_default_str();
-  submit_cmd->add_flag("--wait", submit.wait, "Block until the job ends; exit 0 only if it FINISHED");
+  submit_cmd->add_option("--coordinator", submit.coordinator, "Coordinator HOST:PORT")
+      ->capture_default_str();
+  submit_cmd->add_flag("--wait", submit.wait,
+                       "Block until the job ends; exit 0 only if it FINISHED");
 
   sluice::ClientArgs jobs;
   auto* jobs_cmd = app.add_subcommand("jobs", "List jobs");
-  jobs_cmd->add_option("--coordinator", jobs.coordinator, "Coordinator HOST:PORT")->capture_default_str();
+  jobs_cmd->add_option("--coordinator", jobs.coordinator, "Coordinator HOST:PORT")
+      ->capture_default_str();
 
   sluice::ClientArgs status;
   auto* status_cmd = app.add_subcommand("status", "Show a job's state and per-operator counts");
   status_cmd->add_option("job_id", status.job_id, "Job id")->required();
-  status_cmd->add_option("--coordinator", status.coordinator, "Coordinator HOST:PORT")->capture_default_str();
+  status_cmd->add_option("--coordinator", status.coordinator, "Coordinator HOST:PORT")
+      ->capture_default_str();
 
   sluice::ClientArgs cancel;
   auto* cancel_cmd = app.add_subcommand("cancel", "Cancel a job");
   cancel_cmd->add_option("job_id", cancel.job_id, "Job id")->required();
-  cancel_cmd->add_option("--coordinator", cancel.coordinator, "Coordinator HOST:PORT")->capture_default_str();
+  cancel_cmd->add_option("--coordinator", cancel.coordinator, "Coordinator HOST:PORT")
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

@@ -22,7 +22,7 @@ class LocalChannelWriter : public ChannelWriter {
   absl::Status Send(StreamElement element) override {
     if (gate_ == nullptr) {
       ASSIGN_OR_RETURN(gate_, ExchangeRegistry::Get().WaitForGate(to_.job_id, to_.task, to_.subtask,
-                                                                     kGateWaitMs, stop_));
+                                                                  kGateWaitMs, stop_));
     }
     return gate_->Push(to_.channel, std::move(element));
   }
@@ -54,6 +54,10 @@ class RemoteChannelWriter : public ChannelWriter {
       frame_.set_target_task(to_.task);
       frame_.set_target_subtask(to_.subtask);
       frame_.set_channel(to_.channel);
+      frame_.set_sender_worker_id(to_.from_worker_id);
+      frame_.set_sender_address(to_.from_address);
+      frame_.set_sender_task(to_.from_task);
+      frame_.set_sender_subtask(to_.from_subtask);
     }
     switch (element.kind) {
       case StreamElement::Kind::kBatch:
@@ -92,8 +96,8 @@ class RemoteChannelWriter : public ChannelWriter {
   }
   absl::Status Failure(const grpc::Status& s) {
     return absl::UnavailableError(absl::StrCat("lost data channel to worker ", to_.worker_id, " (",
-                                               to_.worker_address, ") for task ", to_.task, " subtask ",
-                                               to_.subtask, ": ", s.error_message()));
+                                               to_.worker_address, ") for task ", to_.task,
+                                               " subtask ", to_.subtask, ": ", s.error_message()));
   }
 
   ChannelAddress to_;
@@ -122,8 +126,9 @@ void ExchangeRegistry::UnregisterGate(const std::string& job_id, int task, int s
   gates_.erase(GateKey(job_id, task, subtask));
 }
 
-absl::StatusOr<std::shared_ptr<InputGate>> ExchangeRegistry::WaitForGate(const std::string& job_id, int task,
-                                                                         int subtask, int64_t timeout_ms,
+absl::StatusOr<std::shared_ptr<InputGate>> ExchangeRegistry::WaitForGate(const std::string& job_id,
+                                                                         int task, int subtask,
+                                                                         int64_t timeout_ms,
                                                                          std::stop_token stop) {
   const std::string key = GateKey(job_id, task, subtask);
   const absl::Time deadline = absl::Now() + absl::Milliseconds(timeout_ms);
@@ -133,9 +138,9 @@ absl::StatusOr<std::shared_ptr<InputGate>> ExchangeRegistry::WaitForGate(const s
     if (it != gates_.end()) return it->second;
     if (stop.stop_requested()) return absl::CancelledError("task canceled");
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("receiver task ", task, " subtask ", subtask, " of job ", job_id, " did not start within ",
-                       timeout_ms, " ms"));
+      return absl::DeadlineExceededError(absl::StrCat("receiver task ", task, " subtask ", subtask,
+                                                      " of job ", job_id, " did not start within ",
+                                                      timeout_ms, " ms"));
     }
     mu_.AwaitWithTimeout(absl::Condition::kTrue, absl::Milliseconds(50));
   }
@@ -163,13 +168,18 @@ std::unique_ptr<ChannelWriter> MakeChannelWriter(const ChannelAddress& to, std::
   return std::make_unique<RemoteChannelWriter>(to);
 }
 
-grpc::Status ServeExchange(grpc::ServerContext* context, grpc::ServerReader<proto::DataFrame>* reader) {
+grpc::Status ServeExchange(grpc::ServerContext* context,
+                           grpc::ServerReader<proto::DataFrame>* reader) {
   proto::DataFrame frame;
   if (!reader->Read(&frame)) return grpc::Status::OK;  // sender went away before sending
   const std::string job_id = frame.job_id();
   const int task = frame.target_task(), subtask = frame.target_subtask(), channel = frame.channel();
+  const std::string sender =
+      absl::StrCat("task ", frame.sender_task(), " subtask ", frame.sender_subtask(), " on worker ",
+                   frame.sender_worker_id(), " (", frame.sender_address(), ")");
   std::stop_source never;
-  auto gate_or = ExchangeRegistry::Get().WaitForGate(job_id, task, subtask, kGateWaitMs, never.get_token());
+  auto gate_or =
+      ExchangeRegistry::Get().WaitForGate(job_id, task, subtask, kGateWaitMs, never.get_token());
   if (!gate_or.ok()) return ToGrpcStatus(gate_or.status());
   std::shared_ptr<InputGate> gate = *gate_or;
   BatchDecoder decoder;
@@ -191,12 +201,10 @@ grpc::Status ServeExchange(grpc::ServerContext* context, grpc::ServerReader<prot
     }
     if (!s.ok()) return ToGrpcStatus(s);  // the receiving task ended or was canceled
   } while (reader->Read(&frame));
-  if (!ended && !context->IsCancelled()) {
-    gate->Fail(absl::UnavailableError(absl::StrCat("input channel ", channel, " of task ", task, " subtask ",
-                                                   subtask, " broke before end of stream (sender lost)")));
-  } else if (!ended) {
-    gate->Fail(absl::UnavailableError(absl::StrCat("input channel ", channel, " of task ", task, " subtask ",
-                                                   subtask, " was canceled by its sender")));
+  if (!ended) {
+    gate->Fail(absl::UnavailableError(
+        absl::StrCat("lost input from ", sender, ": the stream ended before end of stream",
+                     context->IsCancelled() ? " (canceled or connection lost)" : "")));
   }
   return grpc::Status::OK;
 }

@@ -31,21 +31,28 @@ struct ChannelAddress {
   std::string job_id;
   int task = 0;
   int subtask = 0;
-  int channel = 0;                // index at the receiver's gate
-  std::string worker_id;          // receiver's worker, for messages
+  int channel = 0;        // index at the receiver's gate
+  std::string worker_id;  // receiver's worker, for messages
   std::string worker_address;
+  // The sender, named in errors on either side.
+  std::string from_worker_id;
+  std::string from_address;
+  int from_task = 0;
+  int from_subtask = 0;
 };
 
 class ExchangeRegistry {
  public:
   static ExchangeRegistry& Get();
 
-  void RegisterGate(const std::string& job_id, int task, int subtask, std::shared_ptr<InputGate> gate);
+  void RegisterGate(const std::string& job_id, int task, int subtask,
+                    std::shared_ptr<InputGate> gate);
   void UnregisterGate(const std::string& job_id, int task, int subtask);
   // Waits up to `timeout_ms` for the gate to be registered (receivers on
   // other workers may deploy a little later than their senders).
-  absl::StatusOr<std::shared_ptr<InputGate>> WaitForGate(const std::string& job_id, int task, int subtask,
-                                                         int64_t timeout_ms, std::stop_token stop);
+  absl::StatusOr<std::shared_ptr<InputGate>> WaitForGate(const std::string& job_id, int task,
+                                                         int subtask, int64_t timeout_ms,
+                                                         std::stop_token stop);
 
   void AddLocalWorker(const std::string& address);
   void RemoveLocalWorker(const std::string& address);
@@ -71,7 +78,8 @@ class ChannelWriter {
 std::unique_ptr<ChannelWriter> MakeChannelWriter(const ChannelAddress& to, std::stop_token stop);
 
 // Server side of WorkerService.Exchange: feeds frames into the gate.
-grpc::Status ServeExchange(grpc::ServerContext* context, grpc::ServerReader<proto::DataFrame>* reader);
+grpc::Status ServeExchange(grpc::ServerContext* context,
+                           grpc::ServerReader<proto::DataFrame>* reader);
 
 // Gate wait for late-deploying receivers.
 inline constexpr int64_t kGateWaitMs = 30'000;

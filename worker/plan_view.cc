@@ -15,7 +15,8 @@ absl::StatusOr<const proto::SubtaskAssignment*> PlanView::Assignment(int task, i
   for (const auto& a : plan_.assignments()) {
     if (a.task() == task && a.subtask() == subtask) return &a;
   }
-  return absl::NotFoundError(absl::StrCat("plan assigns no worker to task ", task, " subtask ", subtask));
+  return absl::NotFoundError(
+      absl::StrCat("plan assigns no worker to task ", task, " subtask ", subtask));
 }
 
 const proto::OutputEdge* PlanView::EdgeBetween(int source_task, int target_task) const {
@@ -29,8 +30,9 @@ int PlanView::NumInputChannels(int task) const {
   int n = 0;
   for (const auto& in : plan_.tasks(task).inputs()) {
     const proto::OutputEdge* e = EdgeBetween(in.source_task(), task);
-    n += (e != nullptr && e->partitioning() == proto::PARTITIONING_FORWARD) ? 1
-                                                                            : plan_.tasks(in.source_task()).parallelism();
+    n += (e != nullptr && e->partitioning() == proto::PARTITIONING_FORWARD)
+             ? 1
+             : plan_.tasks(in.source_task()).parallelism();
   }
   return n;
 }

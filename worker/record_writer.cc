@@ -5,7 +5,8 @@
 
 namespace sluice {
 
-RecordWriter::RecordWriter(const proto::OutputEdge& edge, std::vector<std::unique_ptr<ChannelWriter>> channels,
+RecordWriter::RecordWriter(const proto::OutputEdge& edge,
+                           std::vector<std::unique_ptr<ChannelWriter>> channels,
                            int max_parallelism)
     : edge_(edge), channels_(std::move(channels)), max_parallelism_(max_parallelism) {}
 
@@ -43,7 +44,8 @@ absl::Status RecordWriter::WriteHashed(const Batch& batch) {
   }
   for (size_t r = 0; r < rows; ++r) parts[targets_[r]].AppendRowFrom(batch, r);
   for (int t = 0; t < parallelism; ++t) {
-    if (!parts[t].empty()) RETURN_IF_ERROR(channels_[t]->Send(StreamElement::Records(std::move(parts[t]))));
+    if (!parts[t].empty())
+      RETURN_IF_ERROR(channels_[t]->Send(StreamElement::Records(std::move(parts[t]))));
   }
   return absl::OkStatus();
 }

@@ -93,9 +93,13 @@ class Task::Link : public Output {
   int logged_ = 0;
 };
 
-Task::Task(std::shared_ptr<const proto::ExecutionPlan> plan, int task, int subtask, std::string worker_id,
-           TaskListener* listener)
-    : plan_(std::move(plan)), task_(task), subtask_(subtask), worker_id_(std::move(worker_id)), listener_(listener) {
+Task::Task(std::shared_ptr<const proto::ExecutionPlan> plan, int task, int subtask,
+           std::string worker_id, TaskListener* listener)
+    : plan_(std::move(plan)),
+      task_(task),
+      subtask_(subtask),
+      worker_id_(std::move(worker_id)),
+      listener_(listener) {
   for (const auto& id : plan_->tasks(task_).operator_ids()) {
     stats_.push_back(std::make_unique<OperatorStats>(plan_->job_id(), id, subtask_));
   }
@@ -160,6 +164,8 @@ proto::SubtaskStatus Task::Status() const {
 absl::Status Task::BuildWriters() {
   PlanView view(*plan_);
   const proto::TaskSpec& spec = plan_->tasks(task_);
+  ASSIGN_OR_RETURN(const proto::SubtaskAssignment* self, view.Assignment(task_, subtask_));
+  const std::string self_address = self->worker_address();
   for (const auto& edge : spec.outputs()) {
     const proto::TaskSpec& target = plan_->tasks(edge.target_task());
     std::vector<int> targets;
@@ -176,10 +182,15 @@ absl::Status Task::BuildWriters() {
                         s,
                         view.ChannelIndex(edge.target_task(), task_, subtask_),
                         a->worker_id(),
-                        a->worker_address()};
+                        a->worker_address(),
+                        worker_id_,
+                        self_address,
+                        task_,
+                        subtask_};
       channels.push_back(MakeChannelWriter(to, stop_.get_token()));
     }
-    writers_.push_back(std::make_unique<RecordWriter>(edge, std::move(channels), plan_->graph().max_parallelism()));
+    writers_.push_back(std::make_unique<RecordWriter>(edge, std::move(channels),
+                                                      plan_->graph().max_parallelism()));
     writer_edges_.push_back(&edge);
   }
   absl::MutexLock lock(&mu_);
@@ -222,7 +233,8 @@ absl::Status Task::RunChain() {
   for (int k = n - 1; k >= 0; --k) {
     bool last = k == n - 1;
     links[k] = std::make_unique<Link>(stats_[k].get(), last ? nullptr : ops[k + 1].get(),
-                                      last ? nullptr : links[k + 1].get(), last ? nullptr : stats_[k + 1].get());
+                                      last ? nullptr : links[k + 1].get(),
+                                      last ? nullptr : stats_[k + 1].get());
     links[k]->set_operator_id(specs[k]->id());
   }
   for (size_t w = 0; w < writers_.size(); ++w) {

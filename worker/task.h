@@ -35,8 +35,8 @@ class TaskListener {
 
 class Task {
  public:
-  Task(std::shared_ptr<const proto::ExecutionPlan> plan, int task, int subtask, std::string worker_id,
-       TaskListener* listener);
+  Task(std::shared_ptr<const proto::ExecutionPlan> plan, int task, int subtask,
+       std::string worker_id, TaskListener* listener);
   ~Task();
 
   absl::Status Prepare();
@@ -64,7 +64,7 @@ class Task {
   TaskListener* listener_;
 
   std::stop_source stop_;
-  std::shared_ptr<InputGate> gate_;  // null for source tasks
+  std::shared_ptr<InputGate> gate_;                    // null for source tasks
   std::vector<std::unique_ptr<OperatorStats>> stats_;  // per chained operator
   std::vector<std::unique_ptr<RecordWriter>> writers_;
   std::vector<const proto::OutputEdge*> writer_edges_;

@@ -17,10 +17,22 @@ const Families& GetFamilies() {
   static const Families* f = [] {
     auto& r = MetricsRegistry();
     return new Families{
-        &prometheus::BuildCounter().Name("sluice_records_in_total").Help("Records received by an operator").Register(r),
-        &prometheus::BuildCounter().Name("sluice_records_out_total").Help("Records emitted on an operator's main output").Register(r),
-        &prometheus::BuildCounter().Name("sluice_dead_letter_records_total").Help("Malformed records routed to a dead-letter output").Register(r),
-        &prometheus::BuildCounter().Name("sluice_late_records_total").Help("Records later than their window, routed to the late output").Register(r),
+        &prometheus::BuildCounter()
+             .Name("sluice_records_in_total")
+             .Help("Records received by an operator")
+             .Register(r),
+        &prometheus::BuildCounter()
+             .Name("sluice_records_out_total")
+             .Help("Records emitted on an operator's main output")
+             .Register(r),
+        &prometheus::BuildCounter()
+             .Name("sluice_dead_letter_records_total")
+             .Help("Malformed records routed to a dead-letter output")
+             .Register(r),
+        &prometheus::BuildCounter()
+             .Name("sluice_late_records_total")
+             .Help("Records later than their window, routed to the late output")
+             .Register(r),
     };
   }();
   return *f;

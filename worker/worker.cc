@@ -27,16 +27,19 @@ absl::Status Worker::Start() {
   builder.RegisterService(this);
   const bool in_process = options_.listen_address.starts_with("inproc:");
   int port = 0;
-  if (!in_process) builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &port);
+  if (!in_process)
+    builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &port);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || (!in_process && port == 0)) {
-    return absl::UnavailableError(absl::StrCat("worker cannot listen on ", options_.listen_address));
+    return absl::UnavailableError(
+        absl::StrCat("worker cannot listen on ", options_.listen_address));
   }
   if (in_process) {
     address_ = options_.listen_address;
     RegisterInProcessServer(address_, server_.get());
   } else {
-    address_ = absl::StrCat(options_.listen_address.substr(0, options_.listen_address.rfind(':')), ":", port);
+    address_ = absl::StrCat(options_.listen_address.substr(0, options_.listen_address.rfind(':')),
+                            ":", port);
   }
   ExchangeRegistry::Get().AddLocalWorker(address_);
   coordinator_ = proto::CoordinatorService::NewStub(ChannelTo(options_.coordinator_address));
@@ -54,9 +57,9 @@ absl::Status Worker::Start() {
   }
   if (!s.ok()) {
     Stop();
-    return absl::UnavailableError(absl::StrCat("cannot register with coordinator ", options_.coordinator_address,
-                                               " after ", options_.register_timeout_ms / 1000, " s: ",
-                                               std::string(s.message())));
+    return absl::UnavailableError(
+        absl::StrCat("cannot register with coordinator ", options_.coordinator_address, " after ",
+                     options_.register_timeout_ms / 1000, " s: ", std::string(s.message())));
   }
   heartbeat_ = std::jthread([this](std::stop_token stop) { HeartbeatLoop(stop); });
   return absl::OkStatus();
@@ -128,8 +131,8 @@ grpc::Status Worker::CancelTasks(grpc::ServerContext*, const proto::CancelTasksR
   return grpc::Status::OK;
 }
 
-grpc::Status Worker::Exchange(grpc::ServerContext* ctx, grpc::ServerReader<proto::DataFrame>* reader,
-                              proto::ExchangeAck*) {
+grpc::Status Worker::Exchange(grpc::ServerContext* ctx,
+                              grpc::ServerReader<proto::DataFrame>* reader, proto::ExchangeAck*) {
   return ServeExchange(ctx, reader);
 }
 
@@ -145,8 +148,8 @@ void Worker::OnTaskEnded(Task& task, const proto::SubtaskStatus& final_status) {
     if (coordinator_->ReportTaskState(&ctx, report, &ack).ok()) return;
     absl::SleepFor(absl::Milliseconds(200 * (attempt + 1)));
   }
-  std::fprintf(stderr, "sluice worker: could not report end of task %d subtask %d of job %s\n", task.task_index(),
-               task.subtask(), task.job_id().c_str());
+  std::fprintf(stderr, "sluice worker: could not report end of task %d subtask %d of job %s\n",
+               task.task_index(), task.subtask(), task.job_id().c_str());
 }
 
 std::vector<std::unique_ptr<Task>> Worker::TakeFinishedTasks() {
@@ -186,7 +189,8 @@ void Worker::HeartbeatLoop(std::stop_token stop) {
       failures = 0;
       if (resp.unknown_worker()) Register().IgnoreError();
     }
-    for (int64_t waited = 0; waited < options_.heartbeat_interval_ms && !stop.stop_requested(); waited += 50) {
+    for (int64_t waited = 0; waited < options_.heartbeat_interval_ms && !stop.stop_requested();
+         waited += 50) {
       absl::SleepFor(absl::Milliseconds(50));
     }
   }

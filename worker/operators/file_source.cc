@@ -78,9 +78,10 @@ class LineDecoder {
     if (!std::isfinite(raw_ts) || std::fabs(raw_ts) > 9e15) {
       return Dead(file, line_no, absl::StrCat("event-time field '", tf, "' is out of range"), line);
     }
-    const int64_t ts = static_cast<int64_t>(
-        ts_it->is_number_integer() ? ts_it->get<int64_t>() * unit_.num / unit_.den
-                                   : raw_ts * static_cast<double>(unit_.num) / static_cast<double>(unit_.den));
+    const int64_t ts = static_cast<int64_t>(ts_it->is_number_integer()
+                                                ? ts_it->get<int64_t>() * unit_.num / unit_.den
+                                                : raw_ts * static_cast<double>(unit_.num) /
+                                                      static_cast<double>(unit_.den));
 
     // Type-check every value against the schema before appending anything.
     std::vector<Field> grown = schema_->fields();
@@ -102,10 +103,12 @@ class LineDecoder {
         changed = true;
         continue;
       }
-      return Dead(file, line_no,
-                  absl::StrCat("field '", key, "': expected ", std::string(FieldTypeName(want)), ", got ",
-                               std::string(TypeOf(value) == FieldType::kInt64 ? "int64" : value.type_name())),
-                  line);
+      return Dead(
+          file, line_no,
+          absl::StrCat(
+              "field '", key, "': expected ", std::string(FieldTypeName(want)), ", got ",
+              std::string(TypeOf(value) == FieldType::kInt64 ? "int64" : value.type_name())),
+          line);
     }
     if (changed) {
       RETURN_IF_ERROR(Flush());
@@ -178,7 +181,8 @@ absl::StatusOr<std::vector<std::string>> FileSource::ListFiles(const std::string
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec)) return std::vector<std::string>{path};
   if (!std::filesystem::is_directory(path, ec)) {
-    return absl::NotFoundError(absl::StrCat("file_source path '", path, "' is neither a file nor a directory"));
+    return absl::NotFoundError(
+        absl::StrCat("file_source path '", path, "' is neither a file nor a directory"));
   }
   std::vector<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {

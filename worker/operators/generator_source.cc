@@ -40,7 +40,8 @@ GeneratedEvent EventModel::Make(int64_t i) const {
   GeneratedEvent e;
   e.event_id = i;
   e.device = i % devices_;
-  e.ts = start_ + (i / devices_) * interval_ - (jitter_ > 0 ? static_cast<int64_t>(r1 % (jitter_ + 1)) : 0);
+  e.ts = start_ + (i / devices_) * interval_ -
+         (jitter_ > 0 ? static_cast<int64_t>(r1 % (jitter_ + 1)) : 0);
   double base = 15.0 + static_cast<double>(Mix(seed_ + e.device) % 1000) / 100.0;
   e.temperature = base + (Unit(r2) - 0.5) * 4.0;
   e.humidity = 30.0 + Unit(Mix(r2)) * 40.0;
@@ -75,7 +76,8 @@ absl::Status GeneratorSource::Run(const OperatorContext& ctx, Output& out) {
   const double rate = config_.rate() / static_cast<double>(p);  // per subtask
   const int64_t ooo = config_.watermark().max_out_of_orderness_ms();
   size_t batch_rows = kTargetBatchRows;
-  if (rate > 0) batch_rows = std::clamp<size_t>(static_cast<size_t>(rate / 20), 1, kTargetBatchRows);
+  if (rate > 0)
+    batch_rows = std::clamp<size_t>(static_cast<size_t>(rate / 20), 1, kTargetBatchRows);
 
   const auto started = std::chrono::steady_clock::now();
   int64_t emitted = 0;
@@ -110,9 +112,10 @@ absl::Status GeneratorSource::Run(const OperatorContext& ctx, Output& out) {
     if (max_ts != kMinWatermark) RETURN_IF_ERROR(out.EmitWatermark(max_ts - ooo - 1));
     if (rate > 0) {
       auto due = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                std::chrono::duration<double>(static_cast<double>(emitted) / rate));
+                               std::chrono::duration<double>(static_cast<double>(emitted) / rate));
       while (!ctx.stop.stop_requested() && std::chrono::steady_clock::now() < due) {
-        std::this_thread::sleep_until(std::min(due, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+        std::this_thread::sleep_until(
+            std::min(due, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
       }
     }
   }

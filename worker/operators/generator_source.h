@@ -45,7 +45,8 @@ class EventModel {
 
 class GeneratorSource : public SourceOperator {
  public:
-  explicit GeneratorSource(const proto::GeneratorConfig& config) : config_(config), model_(config) {}
+  explicit GeneratorSource(const proto::GeneratorConfig& config)
+      : config_(config), model_(config) {}
   absl::Status Run(const OperatorContext& ctx, Output& out) override;
 
   // Schema of generated records.

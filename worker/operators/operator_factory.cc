@@ -39,8 +39,8 @@ absl::StatusOr<std::unique_ptr<Operator>> CreateOperator(const proto::OperatorSp
     case proto::OperatorSpec::kBlackholeSink:
       return std::make_unique<BlackholeSink>();
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("operator '", spec.id(), "' of type '", spec.type(), "' cannot run inside a task"));
+      return absl::InvalidArgumentError(absl::StrCat("operator '", spec.id(), "' of type '",
+                                                     spec.type(), "' cannot run inside a task"));
   }
 }
 

@@ -6,7 +6,8 @@
 namespace sluice {
 namespace {
 
-absl::Status BindError(const OperatorContext& ctx, const std::string& field, const absl::Status& s) {
+absl::Status BindError(const OperatorContext& ctx, const std::string& field,
+                       const absl::Status& s) {
   return absl::InvalidArgumentError(absl::StrCat("operator '", ctx.spec->id(), "', field '", field,
                                                  "': ", std::string(s.message())));
 }
@@ -15,7 +16,8 @@ bool SameSchema(const SchemaRef& a, const SchemaRef& b) { return a == b || (a &&
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<FilterOperator>> FilterOperator::Create(const proto::FilterConfig& config) {
+absl::StatusOr<std::unique_ptr<FilterOperator>> FilterOperator::Create(
+    const proto::FilterConfig& config) {
   auto op = std::make_unique<FilterOperator>();
   ASSIGN_OR_RETURN(op->where_, ParseExpression(config.where()));
   return op;
@@ -87,7 +89,8 @@ absl::Status MapOperator::ProcessBatch(Batch batch, Output& out) {
     col.Reserve(rows);
     for (size_t r = 0; r < rows; ++r) {
       Value v = bound_[e].Eval(batch, r);
-      if (v.is_null() || (v.type != col.type && !(col.type == FieldType::kDouble && v.type == FieldType::kInt64))) {
+      if (v.is_null() || (v.type != col.type &&
+                          !(col.type == FieldType::kDouble && v.type == FieldType::kInt64))) {
         col.AppendNull();
         continue;
       }

@@ -37,8 +37,8 @@ class MapOperator : public Operator {
   // For the current input schema:
   SchemaRef input_schema_, output_schema_;
   std::vector<BoundExpression> bound_;
-  std::vector<int> target_;      // output column per expression
-  std::vector<int> passthrough_; // input column per output column, -1 if computed
+  std::vector<int> target_;       // output column per expression
+  std::vector<int> passthrough_;  // input column per output column, -1 if computed
 };
 
 }  // namespace sluice

@@ -30,9 +30,9 @@ absl::Status WindowOperator::Bind(const SchemaRef& input) {
     for (size_t k = 0; k < key_cols.size(); ++k) {
       if (out_fields[k].type != output_schema_->field(k).type) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "operator '", ctx_.spec->id(), "': key field '", out_fields[k].name, "' changed type from ",
-            std::string(FieldTypeName(output_schema_->field(k).type)), " to ",
-            std::string(FieldTypeName(out_fields[k].type))));
+            "operator '", ctx_.spec->id(), "': key field '", out_fields[k].name,
+            "' changed type from ", std::string(FieldTypeName(output_schema_->field(k).type)),
+            " to ", std::string(FieldTypeName(out_fields[k].type))));
       }
     }
   }
@@ -46,15 +46,15 @@ absl::Status WindowOperator::Bind(const SchemaRef& input) {
       if (idx >= 0) {
         FieldType t = input->field(idx).type;
         if (t != FieldType::kInt64 && t != FieldType::kDouble) {
-          return absl::InvalidArgumentError(absl::StrCat("operator '", ctx_.spec->id(), "', aggregate '", a.name(),
-                                                         "': field '", a.field(), "' is ",
-                                                         std::string(FieldTypeName(t)), ", not a number"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("operator '", ctx_.spec->id(), "', aggregate '", a.name(), "': field '",
+                           a.field(), "' is ", std::string(FieldTypeName(t)), ", not a number"));
         }
       }
     }
     agg_columns_.push_back(idx);
-    out_fields.push_back(
-        {a.name(), a.function() == proto::AGGREGATE_COUNT ? FieldType::kInt64 : FieldType::kDouble});
+    out_fields.push_back({a.name(), a.function() == proto::AGGREGATE_COUNT ? FieldType::kInt64
+                                                                           : FieldType::kDouble});
   }
   input_schema_ = input;
   if (output_schema_ == nullptr || output_schema_->fields() != out_fields) {
@@ -65,7 +65,8 @@ absl::Status WindowOperator::Bind(const SchemaRef& input) {
 }
 
 absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
-  if (input_schema_ != batch.schema() && (input_schema_ == nullptr || !(*input_schema_ == *batch.schema()))) {
+  if (input_schema_ != batch.schema() &&
+      (input_schema_ == nullptr || !(*input_schema_ == *batch.schema()))) {
     RETURN_IF_ERROR(Bind(batch.schema()));
   }
   const size_t num_aggs = agg_columns_.size();
@@ -116,7 +117,8 @@ absl::Status WindowOperator::FireBefore(int64_t before, Output& out) {
   std::vector<Column*> key_cols(num_keys);
   absl::Status status;
   auto flush = [&]() {
-    if (result.has_value() && result->num_rows() > 0 && status.ok()) status = out.Emit(std::move(*result));
+    if (result.has_value() && result->num_rows() > 0 && status.ok())
+      status = out.Emit(std::move(*result));
     result.reset();
   };
   table_.FireBefore(before, [&](int64_t start, std::string_view key, const Accumulator* acc) {
@@ -135,12 +137,16 @@ absl::Status WindowOperator::FireBefore(int64_t before, Output& out) {
           col.AppendInt(acc[a].count);
           break;
         case proto::AGGREGATE_AVG:
-          if (acc[a].count == 0) col.AppendNull();
-          else col.AppendDouble(acc[a].value / static_cast<double>(acc[a].count));
+          if (acc[a].count == 0)
+            col.AppendNull();
+          else
+            col.AppendDouble(acc[a].value / static_cast<double>(acc[a].count));
           break;
         default:
-          if (acc[a].count == 0) col.AppendNull();
-          else col.AppendDouble(acc[a].value);
+          if (acc[a].count == 0)
+            col.AppendNull();
+          else
+            col.AppendDouble(acc[a].value);
           break;
       }
     }
