@@ -72,7 +72,8 @@ Result RunLoop(int64_t events, int64_t devices) {
   double checksum = 0;
   auto fire_before = [&](int64_t before) {
     for (auto it = windows.begin(); it != windows.end() && it->first < before;) {
-      for (const auto& [key, acc] : it->second) checksum += acc.sum / static_cast<double>(acc.count);
+      for (const auto& [key, acc] : it->second)
+        checksum += acc.sum / static_cast<double>(acc.count);
       results += static_cast<int64_t>(it->second.size());
       if (current == &it->second) current = nullptr;
       it = windows.erase(it);
@@ -134,7 +135,8 @@ Result RunEngine(int64_t events, int64_t devices, int parallelism) {
 
   auto cluster = sluice::EmbeddedCluster::Start(1, parallelism);
   if (!cluster.ok()) {
-    std::fprintf(stderr, "cannot start cluster: %s\n", std::string(cluster.status().message()).c_str());
+    std::fprintf(stderr, "cannot start cluster: %s\n",
+                 std::string(cluster.status().message()).c_str());
     std::exit(1);
   }
   const double wall0 = WallSeconds(), cpu0 = CpuSeconds();
@@ -146,8 +148,9 @@ Result RunEngine(int64_t events, int64_t devices, int parallelism) {
   auto status = sluice::WaitForJob((*cluster)->coordinator(), *job, nullptr);
   const double wall = WallSeconds() - wall0, cpu = CpuSeconds() - cpu0;
   if (!status.ok() || status->state() != sluice::proto::FINISHED) {
-    std::fprintf(stderr, "job did not finish: %s\n",
-                 status.ok() ? status->failure().c_str() : std::string(status.status().message()).c_str());
+    std::fprintf(
+        stderr, "job did not finish: %s\n",
+        status.ok() ? status->failure().c_str() : std::string(status.status().message()).c_str());
     std::exit(1);
   }
   int64_t results = 0;
@@ -165,26 +168,30 @@ int main(int argc, char** argv) {
   int64_t events = 20'000'000, devices = 1'000'000;
   int parallelism = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--events") == 0) events = std::atoll(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--devices") == 0) devices = std::atoll(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--parallelism") == 0) parallelism = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--events") == 0)
+      events = std::atoll(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--devices") == 0)
+      devices = std::atoll(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--parallelism") == 0)
+      parallelism = std::atoi(argv[i + 1]);
   }
-  std::printf("events=%lld devices=%lld window=10s parallelism=%d\n", static_cast<long long>(events),
-              static_cast<long long>(devices), parallelism);
+  std::printf("events=%lld devices=%lld window=10s parallelism=%d\n",
+              static_cast<long long>(events), static_cast<long long>(devices), parallelism);
   Result loop = RunLoop(events, devices);
   Result engine = RunEngine(events, devices, parallelism);
   auto report = [&](const char* name, const Result& r) {
-    std::printf("%-14s wall %7.2f s  cpu %7.2f s  %12.0f events/s  %12.0f events/cpu-s  results %lld\n", name,
-                r.wall, r.cpu, static_cast<double>(events) / r.wall, static_cast<double>(events) / r.cpu,
-                static_cast<long long>(r.results));
+    std::printf(
+        "%-14s wall %7.2f s  cpu %7.2f s  %12.0f events/s  %12.0f events/cpu-s  results %lld\n",
+        name, r.wall, r.cpu, static_cast<double>(events) / r.wall,
+        static_cast<double>(events) / r.cpu, static_cast<long long>(r.results));
   };
   report("hand loop", loop);
   report("sluice", engine);
-  std::printf("ratio sluice/loop: %.2f of events/s, %.2f of events/cpu-s\n", loop.wall / engine.wall,
-              loop.cpu / engine.cpu);
+  std::printf("ratio sluice/loop: %.2f of events/s, %.2f of events/cpu-s\n",
+              loop.wall / engine.wall, loop.cpu / engine.cpu);
   if (loop.results != engine.results) {
-    std::printf("MISMATCH: the loop produced %lld results, sluice %lld\n", static_cast<long long>(loop.results),
-                static_cast<long long>(engine.results));
+    std::printf("MISMATCH: the loop produced %lld results, sluice %lld\n",
+                static_cast<long long>(loop.results), static_cast<long long>(engine.results));
     return 1;
   }
   return 0;

@@ -142,7 +142,9 @@ absl::StatusOr<std::shared_ptr<InputGate>> ExchangeRegistry::WaitForGate(const s
                                                       " of job ", job_id, " did not start within ",
                                                       timeout_ms, " ms"));
     }
-    mu_.AwaitWithTimeout(absl::Condition::kTrue, absl::Milliseconds(50));
+    auto registered = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return gates_.contains(key); };
+    // Wakes on registration; the timeout re-checks cancellation and the deadline.
+    mu_.AwaitWithTimeout(absl::Condition(&registered), absl::Milliseconds(50));
   }
 }
 

@@ -1,0 +1,111 @@
+#include "common/expression.h"
+
+#include "gtest/gtest.h"
+
+namespace sluice {
+namespace {
+
+class ExpressionTest : public ::testing::Test {
+ protected:
+  ExpressionTest() {
+    schema_ = std::make_shared<const Schema>(std::vector<Field>{{"t", FieldType::kDouble},
+                                                                {"n", FieldType::kInt64},
+                                                                {"dev", FieldType::kString},
+                                                                {"flag", FieldType::kBool}});
+    BatchBuilder b(schema_);
+    b.SetDouble(0, 21.5);
+    b.SetInt(1, 7);
+    b.SetString(2, "Dev-01");
+    b.SetBool(3, true);
+    b.FinishRow(0);
+    b.FinishRow(0);  // all null
+    batch_ = b.Take();
+  }
+
+  Value Eval(const std::string& text, size_t row = 0) {
+    auto e = ParseExpression(text);
+    EXPECT_TRUE(e.ok()) << text << ": " << e.status();
+    auto bound = BoundExpression::Bind(**e, schema_);
+    EXPECT_TRUE(bound.ok()) << text << ": " << bound.status();
+    return bound->Eval(batch_, row);
+  }
+
+  SchemaRef schema_;
+  Batch batch_;
+};
+
+TEST_F(ExpressionTest, ArithmeticAndComparison) {
+  EXPECT_EQ(Eval("n * 2 + 1").i, 15);
+  EXPECT_DOUBLE_EQ(Eval("t / 2").d, 10.75);
+  EXPECT_DOUBLE_EQ(Eval("n / 2").d, 3.5);
+  EXPECT_EQ(Eval("n % 4").i, 3);
+  EXPECT_TRUE(Eval("t > -50 and t < 150").b);
+  EXPECT_FALSE(Eval("not (t >= 21.5)").b);
+  EXPECT_TRUE(Eval("dev == 'Dev-01' or n = 3").b);
+  EXPECT_TRUE(Eval("-n < 0 && flag").b);
+}
+
+TEST_F(ExpressionTest, Functions) {
+  EXPECT_EQ(Eval("lower(dev)").s, "dev-01");
+  EXPECT_EQ(Eval("upper(dev)").s, "DEV-01");
+  EXPECT_EQ(Eval("length(dev)").i, 6);
+  EXPECT_DOUBLE_EQ(Eval("round(t * 1.8 + 32, 1)").d, 70.7);
+  EXPECT_DOUBLE_EQ(Eval("abs(-t)").d, 21.5);
+  EXPECT_EQ(Eval("max(n, 3)").i, 7);
+  EXPECT_EQ(Eval("concat(dev, ':', n)").s, "Dev-01:7");
+}
+
+TEST_F(ExpressionTest, NullsPropagateAndNeverPassAFilter) {
+  EXPECT_TRUE(Eval("t > 0", 1).is_null());
+  EXPECT_TRUE(Eval("n + 1", 1).is_null());
+  EXPECT_FALSE(Eval("t > 0 and false", 1).b);  // false wins over null
+  EXPECT_TRUE(Eval("t > 0 or true", 1).b);
+  EXPECT_TRUE(Eval("missing_field > 1").is_null());
+  EXPECT_TRUE(Eval("n / 0").is_null());
+}
+
+TEST(ExpressionParseTest, ErrorsCarryPositions) {
+  struct Case {
+    const char* text;
+    const char* message;
+  } cases[] = {
+      {"temperature > > 3", "position 15: unexpected '>'"},
+      {"(a + 1", "position 7: expected ')'"},
+      {"a = 'open", "position 5: unterminated string literal"},
+      {"a # 2", "position 3: unexpected character '#'"},
+      {"", "position 1: unexpected end of expression"},
+  };
+  for (const auto& c : cases) {
+    auto e = ParseExpression(c.text);
+    ASSERT_FALSE(e.ok()) << c.text;
+    EXPECT_NE(std::string(e.status().message()).find(c.message), std::string::npos)
+        << c.text << " -> " << e.status().message();
+  }
+}
+
+TEST(ExpressionCheckTest, TypeErrorsAgainstKnownFields) {
+  FieldTypeLookup lookup = [](std::string_view name) -> std::optional<FieldType> {
+    if (name == "t") return FieldType::kDouble;
+    if (name == "dev") return FieldType::kString;
+    return std::nullopt;
+  };
+  auto check = [&](const char* text) {
+    auto e = ParseExpression(text);
+    EXPECT_TRUE(e.ok());
+    return CheckExpression(**e, lookup);
+  };
+  EXPECT_EQ(*check("t > 1 and dev == 'x'"), FieldType::kBool);
+  EXPECT_NE(
+      std::string(check("dev > 1").status().message()).find("cannot compare string with int64"),
+      std::string::npos);
+  EXPECT_NE(
+      std::string(check("temp > 1").status().message()).find("position 1: unknown field 'temp'"),
+      std::string::npos);
+  EXPECT_NE(std::string(check("t and true").status().message()).find("expects bool operands"),
+            std::string::npos);
+  EXPECT_NE(std::string(check("frob(t)").status().message()).find("unknown function 'frob'"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,134 @@
+#include "common/job_file.h"
+
+#include "gtest/gtest.h"
+
+namespace sluice {
+namespace {
+
+constexpr char kJob[] = R"(name: sensor-averages
+parallelism: 2
+operators:
+  - id: readings
+    type: file_source
+    path: data/readings.jsonl
+    event_time: {field: ts, unit: ms}
+    watermark: {max_out_of_orderness: 30s}
+  - id: valid
+    type: filter
+    input: readings
+    where: "temperature > -50 and temperature < 150"
+  - id: per_device
+    type: window
+    input: valid
+    key_by: [device_id]
+    window: {type: tumbling, size: 1m}
+    aggregates: {avg_temp: avg(temperature), readings: count(), max_temp: max(temperature)}
+  - id: out
+    type: file_sink
+    input: per_device
+    path: out/averages
+)";
+
+std::string ErrorOf(const std::string& yaml) {
+  auto g = ParseJobYaml(yaml, "job.yaml", "/jobs");
+  return g.ok() ? "" : std::string(g.status().message());
+}
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  size_t pos = s.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  return s.replace(pos, from.size(), to);
+}
+
+TEST(JobFileTest, ParsesTheDocumentedExample) {
+  auto g = ParseJobYaml(kJob, "job.yaml", "/jobs");
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->operators_size(), 4);
+  const auto& src = g->operators(0).file_source();
+  EXPECT_EQ(src.path(), "/jobs/data/readings.jsonl");  // relative to the job file
+  EXPECT_EQ(src.watermark().max_out_of_orderness_ms(), 30'000);
+  EXPECT_EQ(g->operators(1).parallelism(), 2);
+  const auto& w = g->operators(2).window();
+  EXPECT_EQ(w.size_ms(), 60'000);
+  ASSERT_EQ(w.aggregates_size(), 3);
+  EXPECT_EQ(w.aggregates(0).name(), "avg_temp");
+  EXPECT_EQ(w.aggregates(0).function(), proto::AGGREGATE_AVG);
+  EXPECT_EQ(w.aggregates(0).field(), "temperature");
+  EXPECT_EQ(w.aggregates(1).function(), proto::AGGREGATE_COUNT);
+  EXPECT_EQ(g->operators(3).file_sink().path(), "/jobs/out/averages");
+}
+
+TEST(JobFileTest, ErrorsNameFileLineOperatorAndField) {
+  struct Case {
+    std::string yaml;
+    std::string want;
+  } cases[] = {
+      {Replace(kJob, "temperature > -50 and", "temperature > > 3 and"),
+       "job.yaml:12: operator 'valid', field 'where': position 15: unexpected '>'"},
+      {Replace(kJob, "size: 1m", "size: 1 fortnight"),
+       "job.yaml:17: operator 'per_device', field 'window.size'"},
+      {Replace(kJob, "input: valid", "input: vaild"),
+       "job.yaml:15: operator 'per_device', field 'input': no operator named 'vaild'"},
+      {Replace(Replace(kJob, "max(temperature)", "max(temprature)"),
+               "    watermark: {max_out_of_orderness: 30s}",
+               "    watermark: {max_out_of_orderness: 30s}\n    schema: {device_id: string, ts: "
+               "int64, temperature: double}"),
+       "job.yaml:19: operator 'per_device', field 'aggregates.max_temp': unknown field "
+       "'temprature'"},
+      {Replace(kJob, "max(temperature)", "median(temperature)"), "unknown aggregate 'median'"},
+      {Replace(kJob, "    where:", "    wher:"),
+       "job.yaml:12: operator 'valid', field 'wher': unknown field"},
+      {Replace(kJob, "type: filter", "type: filtre"),
+       "job.yaml:10: operator 'valid', field 'type': unknown operator type"},
+      {Replace(kJob, "input: per_device", "input: valid.dead_letter"),
+       "field 'input': 'valid' is not a source; only sources have a dead_letter output"},
+      {Replace(kJob, "id: out", "id: valid"),
+       "operator 'valid', field 'id': used by two operators"},
+      {Replace(kJob, "parallelism: 2", "parallelism: two"),
+       "job.yaml:2: field 'parallelism': expected an integer"},
+      {"name: x\noperators: [\n", "job.yaml:"},
+  };
+  for (const auto& c : cases) {
+    std::string err = ErrorOf(c.yaml);
+    EXPECT_NE(err.find(c.want), std::string::npos) << "want: " << c.want << "\n got: " << err;
+  }
+}
+
+TEST(JobFileTest, TypeChecksExpressionsAgainstGeneratorSchema) {
+  std::string yaml = R"(name: g
+operators:
+  - id: s
+    type: generator
+    count: 10
+  - id: f
+    type: filter
+    input: s
+    where: "device_id > 3"
+  - id: o
+    type: stdout_sink
+    input: f
+)";
+  EXPECT_NE(
+      ErrorOf(yaml).find(
+          "job.yaml:9: operator 'f', field 'where': position 11: cannot compare string with int64"),
+      std::string::npos)
+      << ErrorOf(yaml);
+}
+
+TEST(JobFileTest, RejectsCycles) {
+  std::string yaml = R"(name: c
+operators:
+  - id: a
+    type: filter
+    input: b
+    where: "true"
+  - id: b
+    type: filter
+    input: a
+    where: "true"
+)";
+  EXPECT_NE(ErrorOf(yaml).find("cycle"), std::string::npos) << ErrorOf(yaml);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,59 @@
+#include "coordinator/plan_builder.h"
+
+#include "common/job_file.h"
+#include "gtest/gtest.h"
+
+namespace sluice {
+namespace {
+
+proto::ExecutionPlan Plan(const std::string& yaml) {
+  auto g = ParseJobYaml(yaml, "job.yaml", "");
+  EXPECT_TRUE(g.ok()) << g.status();
+  proto::ExecutionPlan plan;
+  *plan.mutable_graph() = *g;
+  EXPECT_TRUE(BuildTasks(&plan).ok());
+  return plan;
+}
+
+TEST(PlanBuilderTest, ChainsOneToOneOperatorsAndSplitsAtKeyedExchanges) {
+  auto plan = Plan(R"(name: j
+parallelism: 2
+operators:
+  - {id: src, type: generator, count: 10}
+  - {id: f, type: filter, input: src, where: "temperature > 0"}
+  - {id: m, type: map, input: f, set: {x: "temperature * 2"}}
+  - {id: w, type: window, input: m, key_by: device_id, window: {size: 1m}, aggregates: {n: count()}}
+  - {id: out, type: blackhole_sink, input: w}
+  - {id: dl, type: stdout_sink, input: src.dead_letter, parallelism: 1}
+)");
+  ASSERT_EQ(plan.tasks_size(), 3);
+  EXPECT_EQ(plan.tasks(0).operator_ids_size(), 3);  // src -> f -> m
+  EXPECT_EQ(plan.tasks(0).operator_ids(2), "m");
+  ASSERT_EQ(plan.tasks(0).outputs_size(), 2);
+  // window + sink chained behind a hash exchange
+  const auto* keyed = &plan.tasks(0).outputs(0);
+  const auto* dead = &plan.tasks(0).outputs(1);
+  if (keyed->port() == "dead_letter") std::swap(keyed, dead);
+  EXPECT_EQ(keyed->partitioning(), proto::PARTITIONING_HASH);
+  EXPECT_EQ(keyed->key_fields(0), "device_id");
+  EXPECT_EQ(plan.tasks(keyed->target_task()).operator_ids_size(), 2);
+  // dead letters: parallelism 2 -> 1 is a rebalance
+  EXPECT_EQ(dead->partitioning(), proto::PARTITIONING_REBALANCE);
+  EXPECT_EQ(dead->from_operator(), "src");
+  EXPECT_EQ(SlotsNeeded(plan), 2);
+}
+
+TEST(PlanBuilderTest, FanOutBreaksTheChain) {
+  auto plan = Plan(R"(name: j
+operators:
+  - {id: src, type: generator, count: 10}
+  - {id: a, type: stdout_sink, input: src}
+  - {id: b, type: blackhole_sink, input: src}
+)");
+  ASSERT_EQ(plan.tasks_size(), 3);
+  EXPECT_EQ(plan.tasks(0).outputs_size(), 2);
+  EXPECT_EQ(plan.tasks(0).outputs(0).partitioning(), proto::PARTITIONING_FORWARD);
+}
+
+}  // namespace
+}  // namespace sluice
