@@ -13,6 +13,7 @@ import glob
 import json
 import os
 import random
+import shutil
 import sys
 import time
 import unittest
@@ -140,8 +141,12 @@ class DistributedTest(unittest.TestCase):
 
     def tearDown(self):
         self.cluster.stop()
-        if self._outcome.result and (self._outcome.result.errors or self._outcome.result.failures):
+        result = self._outcome.result
+        if result and (result.errors or result.failures):
             print(self.cluster.logs(), file=sys.stderr)
+            print(f"work directory kept: {self.cluster.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.cluster.dir, ignore_errors=True)
 
     def test_keyed_job_across_two_workers_matches_independent_computation(self):
         work = self.cluster.dir
