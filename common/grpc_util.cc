@@ -58,6 +58,36 @@ void UnregisterInProcessServer(const std::string& address) {
   s.servers.erase(address);
 }
 
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& listen_address,
+                                                          grpc::Service* service,
+                                                          std::string* address) {
+  grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.RegisterService(service);
+  const bool in_process = listen_address.starts_with("inproc:");
+  int port = 0;
+  if (!in_process)
+    builder.AddListeningPort(listen_address, grpc::InsecureServerCredentials(), &port);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || (!in_process && port == 0)) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen_address, " (address in use or not local?)"));
+  }
+  if (in_process) {
+    *address = listen_address;
+    RegisterInProcessServer(*address, server.get());
+  } else {
+    *address = absl::StrCat(listen_address.substr(0, listen_address.rfind(':')), ":", port);
+  }
+  return server;
+}
+
+void StopServer(grpc::Server* server, const std::string& address) {
+  if (server == nullptr) return;
+  if (address.starts_with("inproc:")) UnregisterInProcessServer(address);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
 void SetDeadlineMs(grpc::ClientContext* ctx, int64_t ms) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
 }

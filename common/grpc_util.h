@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 
 namespace sluice {
@@ -24,6 +25,15 @@ std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
 // every channel created for it; unregister before shutting it down.
 void RegisterInProcessServer(const std::string& address, grpc::Server* server);
 void UnregisterInProcessServer(const std::string& address);
+
+// Builds and starts a server for `service` on `listen_address`: HOST:PORT
+// (port 0 picks one) or inproc:NAME (registered for ChannelTo). Sets
+// `*address` to where clients reach it.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& listen_address,
+                                                          grpc::Service* service,
+                                                          std::string* address);
+// Unregisters an in-process server and shuts `server` down (2 s grace).
+void StopServer(grpc::Server* server, const std::string& address);
 
 // Deadline helper for unary calls.
 void SetDeadlineMs(grpc::ClientContext* ctx, int64_t ms);

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/batch.h"
 #include "proto/sluice.pb.h"
 
 namespace sluice {
@@ -24,6 +25,9 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
 // Graph checks: unique ids, known inputs and ports, no cycles, expressions
 // that parse and type-check, aggregates over existing numeric fields.
 absl::Status ValidateJobGraph(const proto::JobGraph& graph);
+
+// The in-memory type of a declared field type (kNull for unspecified).
+FieldType FieldTypeFromProto(proto::FieldType type);
 
 // True for operator types that have no input.
 bool IsSourceType(std::string_view type);

@@ -26,21 +26,6 @@ struct StaticSchema {
   }
 };
 
-FieldType FromProto(proto::FieldType t) {
-  switch (t) {
-    case proto::FIELD_TYPE_BOOL:
-      return FieldType::kBool;
-    case proto::FIELD_TYPE_INT64:
-      return FieldType::kInt64;
-    case proto::FIELD_TYPE_DOUBLE:
-      return FieldType::kDouble;
-    case proto::FIELD_TYPE_STRING:
-      return FieldType::kString;
-    default:
-      return FieldType::kNull;
-  }
-}
-
 absl::Status OpError(const proto::JobGraph& g, const proto::OperatorSpec& op,
                      const std::string& field, const std::string& msg) {
   // The field's own line when known, else the operator's.
@@ -77,7 +62,8 @@ absl::StatusOr<StaticSchema> OutputSchema(const proto::JobGraph& g, const proto:
       return out;
     case proto::OperatorSpec::kFileSource:
       out.open = op.file_source().schema_size() == 0;
-      for (const auto& f : op.file_source().schema()) out.fields[f.name()] = FromProto(f.type());
+      for (const auto& f : op.file_source().schema())
+        out.fields[f.name()] = FieldTypeFromProto(f.type());
       return out;
     case proto::OperatorSpec::kFilter: {
       FieldType t;
@@ -131,6 +117,21 @@ absl::StatusOr<StaticSchema> OutputSchema(const proto::JobGraph& g, const proto:
 }
 
 }  // namespace
+
+FieldType FieldTypeFromProto(proto::FieldType t) {
+  switch (t) {
+    case proto::FIELD_TYPE_BOOL:
+      return FieldType::kBool;
+    case proto::FIELD_TYPE_INT64:
+      return FieldType::kInt64;
+    case proto::FIELD_TYPE_DOUBLE:
+      return FieldType::kDouble;
+    case proto::FIELD_TYPE_STRING:
+      return FieldType::kString;
+    default:
+      return FieldType::kNull;
+  }
+}
 
 absl::Status ValidateJobGraph(const proto::JobGraph& g) {
   absl::flat_hash_map<std::string, int> index;

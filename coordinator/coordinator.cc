@@ -41,24 +41,10 @@ Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(option
 Coordinator::~Coordinator() { Stop(); }
 
 absl::Status Coordinator::Start() {
-  grpc::ServerBuilder builder;
-  builder.RegisterService(this);
-  const bool in_process = options_.listen_address.starts_with("inproc:");
-  int port = 0;
-  if (!in_process)
-    builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &port);
-  server_ = builder.BuildAndStart();
-  if (server_ == nullptr || (!in_process && port == 0)) {
-    return absl::UnavailableError(
-        absl::StrCat("coordinator cannot listen on ", options_.listen_address));
-  }
-  if (in_process) {
-    address_ = options_.listen_address;
-    RegisterInProcessServer(address_, server_.get());
-  } else {
-    address_ = absl::StrCat(options_.listen_address.substr(0, options_.listen_address.rfind(':')),
-                            ":", port);
-  }
+  auto server = StartServer(options_.listen_address, this, &address_);
+  if (!server.ok())
+    return absl::UnavailableError(absl::StrCat("coordinator ", server.status().message()));
+  server_ = std::move(*server);
   control_ = std::jthread([this](std::stop_token stop) { ControlLoop(stop); });
   return absl::OkStatus();
 }
@@ -70,10 +56,7 @@ void Coordinator::Stop() {
     control_.request_stop();
     control_.join();
   }
-  if (server_ != nullptr) {
-    if (address_.starts_with("inproc:")) UnregisterInProcessServer(address_);
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  }
+  StopServer(server_.get(), address_);
 }
 
 void Coordinator::Wait() {

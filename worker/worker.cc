@@ -22,25 +22,10 @@ std::string Worker::worker_id() const {
 }
 
 absl::Status Worker::Start() {
-  grpc::ServerBuilder builder;
-  builder.SetMaxReceiveMessageSize(64 << 20);
-  builder.RegisterService(this);
-  const bool in_process = options_.listen_address.starts_with("inproc:");
-  int port = 0;
-  if (!in_process)
-    builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &port);
-  server_ = builder.BuildAndStart();
-  if (server_ == nullptr || (!in_process && port == 0)) {
-    return absl::UnavailableError(
-        absl::StrCat("worker cannot listen on ", options_.listen_address));
-  }
-  if (in_process) {
-    address_ = options_.listen_address;
-    RegisterInProcessServer(address_, server_.get());
-  } else {
-    address_ = absl::StrCat(options_.listen_address.substr(0, options_.listen_address.rfind(':')),
-                            ":", port);
-  }
+  auto server = StartServer(options_.listen_address, this, &address_);
+  if (!server.ok())
+    return absl::UnavailableError(absl::StrCat("worker ", server.status().message()));
+  server_ = std::move(*server);
   ExchangeRegistry::Get().AddLocalWorker(address_);
   coordinator_ = proto::CoordinatorService::NewStub(ChannelTo(options_.coordinator_address));
 
@@ -92,10 +77,7 @@ void Worker::Stop() {
     heartbeat_.request_stop();
     heartbeat_.join();
   }
-  if (server_ != nullptr) {
-    if (address_.starts_with("inproc:")) UnregisterInProcessServer(address_);
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  }
+  StopServer(server_.get(), address_);
   if (!address_.empty()) ExchangeRegistry::Get().RemoveLocalWorker(address_);
   if (!stopped_.HasBeenNotified()) stopped_.Notify();
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/job_file.h"
 #include "common/ports.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -36,19 +37,6 @@ FieldType TypeOf(const json& v) {
   }
 }
 
-FieldType FromProto(proto::FieldType t) {
-  switch (t) {
-    case proto::FIELD_TYPE_BOOL:
-      return FieldType::kBool;
-    case proto::FIELD_TYPE_INT64:
-      return FieldType::kInt64;
-    case proto::FIELD_TYPE_DOUBLE:
-      return FieldType::kDouble;
-    default:
-      return FieldType::kString;
-  }
-}
-
 // Turns lines of one file into batches, tracking the (possibly evolving) schema.
 class LineDecoder {
  public:
@@ -57,7 +45,8 @@ class LineDecoder {
       : config_(config), ctx_(ctx), out_(out), unit_(unit), dead_(DeadLetterSchema()) {
     declared_ = config.schema_size() > 0;
     std::vector<Field> fields;
-    for (const auto& f : config.schema()) fields.push_back({f.name(), FromProto(f.type())});
+    for (const auto& f : config.schema())
+      fields.push_back({f.name(), FieldTypeFromProto(f.type())});
     SetSchema(std::move(fields));
   }
 
