@@ -2,7 +2,7 @@
 
 // Process-wide Prometheus registry and its HTTP exposer.
 // Metric families are created by the module that updates them; names are
-// prefixed `sluice_`, labels are bounded (job, operator, subtask, state),
+// prefixed `sluice_`, labels are bounded (job_id, operator, subtask, state),
 // never a record key.
 
 #include <memory>

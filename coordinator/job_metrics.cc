@@ -33,7 +33,7 @@ void SetJobCounts(const std::map<proto::JobState, int>& counts) {
 }
 
 void SetJobStateMetric(const std::string& job_id, proto::JobState state) {
-  JobState().Add({{"job", job_id}}).Set(static_cast<double>(state));
+  JobState().Add({{"job_id", job_id}}).Set(static_cast<double>(state));
 }
 
 void SetWorkerCount(int n) {

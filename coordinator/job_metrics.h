@@ -1,7 +1,7 @@
 #pragma once
 
 // Coordinator metrics: sluice_jobs{state} (jobs per state),
-// sluice_job_state{job} (the job's state as its proto::JobState number:
+// sluice_job_state{job_id} (the job's state as its proto::JobState number:
 // 1 CREATED, 2 RUNNING, 3 FINISHED, 4 FAILED, 5 CANCELED) and
 // sluice_workers_registered. Thread-safe.
 

@@ -44,7 +44,7 @@ OperatorStats::OperatorStats(const std::string& job_id, const std::string& opera
     : operator_id_(operator_id) {
   const Families& f = GetFamilies();
   std::map<std::string, std::string> labels{
-      {"job", job_id}, {"operator", operator_id}, {"subtask", absl::StrCat(subtask)}};
+      {"job_id", job_id}, {"operator", operator_id}, {"subtask", absl::StrCat(subtask)}};
   in_counter_ = &f.in->Add(labels);
   out_counter_ = &f.out->Add(labels);
   dead_counter_ = &f.dead->Add(labels);

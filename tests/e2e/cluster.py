@@ -1,11 +1,13 @@
 """Starts and stops real sluice processes (coordinator, workers) on loopback."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 
@@ -92,3 +94,53 @@ def metric_sum(text, name, **labels):
         if all(f'{k}="{v}"' in line for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+class Prometheus:
+    """A real Prometheus server scraping the given HOST:PORT targets every second."""
+
+    def __init__(self, directory, targets):
+        self.port = free_port()
+        config = os.path.join(directory, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    "scrape_configs:\n  - job_name: sluice\n    static_configs:\n"
+                    f"      - targets: [{', '.join(repr(t) for t in targets)}]\n")
+        self.log = open(os.path.join(directory, "prometheus.log"), "w")
+        self.proc = subprocess.Popen(
+            ["prometheus", f"--config.file={config}",
+             f"--storage.tsdb.path={os.path.join(directory, 'tsdb')}",
+             f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+
+    def query(self, expr):
+        """Returns the instant-query result vector (a list of samples)."""
+        url = (f"http://127.0.0.1:{self.port}/api/v1/query?"
+               + urllib.parse.urlencode({"query": expr}))
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = json.loads(r.read().decode())
+        return body["data"]["result"]
+
+    def wait_for_value(self, expr, want, deadline_s=60):
+        """Polls `expr` until its single value equals `want`; returns the last value seen."""
+        end = time.time() + deadline_s
+        last = None
+        while time.time() < end:
+            try:
+                result = self.query(expr)
+                if result:
+                    last = float(result[0]["value"][1])
+                    if last == want:
+                        return last
+            except OSError:
+                pass
+            time.sleep(0.5)
+        return last
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

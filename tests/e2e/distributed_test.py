@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import Cluster, metric_sum  # noqa: E402
+from cluster import Cluster, Prometheus, metric_sum  # noqa: E402
 
 SLUICE = None
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -191,12 +191,36 @@ class DistributedTest(unittest.TestCase):
         total_sink_in = 0.0
         for w in ("worker0", "worker1"):
             text = self.cluster.wait_for_metrics(w)
-            total_dead += metric_sum(text, "sluice_dead_letter_records_total", job=job_id)
-            total_sink_in += metric_sum(text, "sluice_records_in_total", job=job_id, operator="out")
+            total_dead += metric_sum(text, "sluice_dead_letter_records_total", job_id=job_id)
+            total_sink_in += metric_sum(text, "sluice_records_in_total", job_id=job_id, operator="out")
         self.assertEqual(total_dead, len(malformed))
         self.assertEqual(total_sink_in, len(expected))
         coord = self.cluster.wait_for_metrics("coordinator")
-        self.assertEqual(metric_sum(coord, "sluice_job_state", job=job_id), 3.0)  # FINISHED
+        self.assertEqual(metric_sum(coord, "sluice_job_state", job_id=job_id), 3.0)  # FINISHED
+
+    def test_prometheus_scrapes_every_process(self):
+        work = self.cluster.dir
+        events, malformed = write_input(os.path.join(work, "input"), events_per_file=5_000, devices=100)
+        job = os.path.join(work, "job.yaml")
+        with open(job, "w") as f:
+            f.write(JOB)
+        targets = [f"127.0.0.1:{p}" for p in self.cluster.metrics.values()]
+        prom = Prometheus(work, targets)
+        try:
+            result = self.cluster.cli("submit", job, "--wait")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            job_id = result.stdout.strip().splitlines()[-1]
+            self.assertEqual(prom.wait_for_value(f'count(up{{job="sluice"}} == 1)', 3.0), 3.0)
+            self.assertEqual(prom.wait_for_value(f'sluice_job_state{{job_id="{job_id}"}}', 3.0), 3.0)
+            self.assertEqual(
+                prom.wait_for_value(f'sum(sluice_dead_letter_records_total{{job_id="{job_id}"}})', len(malformed)),
+                len(malformed))
+            windows = len(expected_windows(events))
+            self.assertEqual(
+                prom.wait_for_value(f'sum(sluice_records_in_total{{job_id="{job_id}",operator="out"}})', windows),
+                windows)
+        finally:
+            prom.stop()
 
     def test_worker_death_fails_job_with_reason(self):
         job = os.path.join(self.cluster.dir, "endless.yaml")
