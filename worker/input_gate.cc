@@ -13,7 +13,8 @@ InputGate::InputGate(int num_channels, size_t capacity_per_channel)
       ended_(num_channels, false),
       open_channels_(num_channels),
       combined_watermark_(std::numeric_limits<int64_t>::min()),
-      capacity_(capacity_per_channel) {}
+      capacity_(capacity_per_channel),
+      num_channels_(num_channels) {}
 
 absl::Status InputGate::Push(int channel, StreamElement element) {
   absl::MutexLock lock(&mu_);

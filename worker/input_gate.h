@@ -57,7 +57,7 @@ class InputGate {
   // channels; an error if the gate failed or was closed.
   absl::StatusOr<Event> Poll();
 
-  int num_channels() const { return static_cast<int>(queues_.size()); }
+  int num_channels() const { return num_channels_; }
 
  private:
   absl::Mutex mu_;
@@ -69,6 +69,7 @@ class InputGate {
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // round-robin start for fairness
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   const size_t capacity_;
+  const int num_channels_;
 };
 
 }  // namespace sluice
