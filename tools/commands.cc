@@ -49,6 +49,17 @@ int ExitCodeFor(const absl::Status& s) {
   return 1;
 }
 
+// Prints a client-side failure; an unreachable coordinator is named as such.
+int ReportClientError(const absl::Status& s, const std::string& coordinator) {
+  if (absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) {
+    std::cerr << "sluice: cannot reach the coordinator at " << coordinator
+              << " (retried until the deadline): " << s.message() << "\n";
+  } else {
+    std::cerr << "sluice: " << s.message() << "\n";
+  }
+  return ExitCodeFor(s);
+}
+
 std::unique_ptr<proto::CoordinatorService::Stub> Connect(const std::string& address) {
   return proto::CoordinatorService::NewStub(ChannelTo(address));
 }
@@ -151,6 +162,7 @@ int RunWorkerProcess(const WorkerArgs& args) {
   WorkerOptions opts;
   opts.coordinator_address = args.coordinator;
   opts.listen_address = args.listen;
+  opts.advertise_address = args.advertise;
   opts.slots = args.slots;
   Worker worker(opts);
   absl::Status s = worker.Start();
@@ -174,10 +186,7 @@ int SubmitCommand(const ClientArgs& args) {
   }
   auto stub = Connect(args.coordinator);
   auto job_id = SubmitJob(*stub, *graph);
-  if (!job_id.ok()) {
-    std::cerr << "sluice: " << job_id.status().message() << "\n";
-    return ExitCodeFor(job_id.status());
-  }
+  if (!job_id.ok()) return ReportClientError(job_id.status(), args.coordinator);
   if (!args.wait) {
     std::cout << *job_id << std::endl;
     return 0;
@@ -202,10 +211,7 @@ int JobsCommand(const ClientArgs& args) {
   SetDeadlineMs(&ctx, 10'000);
   ctx.set_wait_for_ready(true);
   absl::Status s = FromGrpcStatus(stub->ListJobs(&ctx, req, &resp), "jobs");
-  if (!s.ok()) {
-    std::cerr << "sluice: " << s.message() << "\n";
-    return ExitCodeFor(s);
-  }
+  if (!s.ok()) return ReportClientError(s, args.coordinator);
   for (const auto& j : resp.jobs()) {
     std::cout << j.job_id() << "  " << proto::JobState_Name(j.state()) << "  " << j.name()
               << (j.failure().empty() ? "" : absl::StrCat("  (", j.failure(), ")")) << "\n";
@@ -216,10 +222,7 @@ int JobsCommand(const ClientArgs& args) {
 int StatusCommand(const ClientArgs& args) {
   auto stub = Connect(args.coordinator);
   auto status = DescribeJob(*stub, args.job_id);
-  if (!status.ok()) {
-    std::cerr << "sluice: " << status.status().message() << "\n";
-    return ExitCodeFor(status.status());
-  }
+  if (!status.ok()) return ReportClientError(status.status(), args.coordinator);
   PrintJobStatus(*status, std::cout);
   return 0;
 }
@@ -233,10 +236,7 @@ int CancelCommand(const ClientArgs& args) {
   SetDeadlineMs(&ctx, 10'000);
   ctx.set_wait_for_ready(true);
   absl::Status s = FromGrpcStatus(stub->CancelJob(&ctx, req, &resp), "cancel");
-  if (!s.ok()) {
-    std::cerr << "sluice: " << s.message() << "\n";
-    return ExitCodeFor(s);
-  }
+  if (!s.ok()) return ReportClientError(s, args.coordinator);
   std::cout << "canceled " << args.job_id << "\n";
   return 0;
 }

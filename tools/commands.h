@@ -27,6 +27,7 @@ int RunCoordinatorProcess(const CoordinatorArgs& args);
 struct WorkerArgs {
   std::string coordinator = "127.0.0.1:7700";
   std::string listen = "127.0.0.1:0";
+  std::string advertise;
   int slots = 1;
   int metrics_port = 0;
 };

@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   worker_cmd->add_option("--listen", worker.listen, "HOST:PORT to serve on (port 0 picks one)")
       ->capture_default_str();
+  worker_cmd->add_option(
+      "--advertise", worker.advertise,
+      "HOST:PORT other processes use to reach this worker (default: the listen address)");
   worker_cmd->add_option("--slots", worker.slots, "Task slots offered")->capture_default_str();
   worker_cmd->add_option("--metrics-port", worker.metrics_port,
                          "Serve Prometheus metrics on this port");

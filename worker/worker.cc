@@ -26,6 +26,7 @@ absl::Status Worker::Start() {
   if (!server.ok())
     return absl::UnavailableError(absl::StrCat("worker ", server.status().message()));
   server_ = std::move(*server);
+  if (!options_.advertise_address.empty()) address_ = options_.advertise_address;
   ExchangeRegistry::Get().AddLocalWorker(address_);
   coordinator_ = proto::CoordinatorService::NewStub(ChannelTo(options_.coordinator_address));
 

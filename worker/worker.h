@@ -27,6 +27,9 @@ struct WorkerOptions {
   std::string coordinator_address;  // HOST:PORT or inproc:NAME
   // HOST:PORT to listen on (port 0 picks one), or inproc:NAME for embedded mode.
   std::string listen_address;
+  // HOST:PORT other processes use to reach this worker; defaults to the
+  // listen address (with the port it got). Needed when listening on 0.0.0.0.
+  std::string advertise_address;
   int slots = 1;
   int64_t heartbeat_interval_ms = 500;
   // How long Start() keeps retrying an unreachable coordinator.
