@@ -83,6 +83,27 @@ void Column::AppendFrom(const Column& src, size_t row) {
   }
 }
 
+void Column::AppendRows(const Column& src, const std::vector<uint32_t>& rows) {
+  if (!src.valid.empty() || !valid.empty()) {
+    for (uint32_t r : rows) AppendFrom(src, r);
+    return;
+  }
+  switch (type) {
+    case FieldType::kDouble:
+      for (uint32_t r : rows) doubles.push_back(src.doubles[r]);
+      break;
+    case FieldType::kString:
+      for (uint32_t r : rows) {
+        chars.append(src.chars, src.offsets[r], src.offsets[r + 1] - src.offsets[r]);
+        offsets.push_back(static_cast<uint32_t>(chars.size()));
+      }
+      break;
+    default:
+      for (uint32_t r : rows) ints.push_back(src.ints[r]);
+      break;
+  }
+}
+
 void Column::Reserve(size_t rows) {
   switch (type) {
     case FieldType::kDouble:
@@ -106,6 +127,11 @@ Batch::Batch(SchemaRef schema) : schema_(std::move(schema)) {
 void Batch::AppendRowFrom(const Batch& src, size_t row) {
   for (size_t c = 0; c < columns_.size(); ++c) columns_[c].AppendFrom(src.columns_[c], row);
   event_time_.push_back(src.event_time_[row]);
+}
+
+void Batch::AppendRows(const Batch& src, const std::vector<uint32_t>& rows) {
+  for (size_t c = 0; c < columns_.size(); ++c) columns_[c].AppendRows(src.columns_[c], rows);
+  for (uint32_t r : rows) event_time_.push_back(src.event_time_[r]);
 }
 
 void Batch::Reserve(size_t rows) {

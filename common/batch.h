@@ -71,6 +71,8 @@ struct Column {
   void AppendString(std::string_view v);
   // Appends row `row` of `src` (same type).
   void AppendFrom(const Column& src, size_t row);
+  // Appends the rows `rows` of `src` (same type), column at a time.
+  void AppendRows(const Column& src, const std::vector<uint32_t>& rows);
   void Reserve(size_t rows);
 
  private:
@@ -94,6 +96,8 @@ class Batch {
 
   // Appends row `row` of `src`, which must have an equal schema.
   void AppendRowFrom(const Batch& src, size_t row);
+  // Appends the rows `rows` of `src` (equal schema); faster than row by row.
+  void AppendRows(const Batch& src, const std::vector<uint32_t>& rows);
   void Reserve(size_t rows);
 
  private:

@@ -27,25 +27,20 @@ absl::Status RecordWriter::WriteHashed(const Batch& batch) {
   }
   const int parallelism = static_cast<int>(channels_.size());
   const size_t rows = batch.num_rows();
-  targets_.resize(rows);
-  std::vector<uint32_t> counts(parallelism, 0);
+  rows_by_target_.resize(parallelism);
+  for (auto& r : rows_by_target_) r.clear();
   for (size_t r = 0; r < rows; ++r) {
     encoder_->Encode(batch, r, &key_);
     int kg = KeyGroupForHash(StableHash(key_), max_parallelism_);
-    uint32_t t = static_cast<uint32_t>(SubtaskForKeyGroup(kg, max_parallelism_, parallelism));
-    targets_[r] = t;
-    ++counts[t];
+    rows_by_target_[SubtaskForKeyGroup(kg, max_parallelism_, parallelism)].push_back(
+        static_cast<uint32_t>(r));
   }
-  std::vector<Batch> parts;
-  parts.reserve(parallelism);
   for (int t = 0; t < parallelism; ++t) {
-    parts.emplace_back(batch.schema());
-    parts.back().Reserve(counts[t]);
-  }
-  for (size_t r = 0; r < rows; ++r) parts[targets_[r]].AppendRowFrom(batch, r);
-  for (int t = 0; t < parallelism; ++t) {
-    if (!parts[t].empty())
-      RETURN_IF_ERROR(channels_[t]->Send(StreamElement::Records(std::move(parts[t]))));
+    if (rows_by_target_[t].empty()) continue;
+    Batch part(batch.schema());
+    part.Reserve(rows_by_target_[t].size());
+    part.AppendRows(batch, rows_by_target_[t]);
+    RETURN_IF_ERROR(channels_[t]->Send(StreamElement::Records(std::move(part))));
   }
   return absl::OkStatus();
 }

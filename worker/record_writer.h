@@ -39,7 +39,7 @@ class RecordWriter {
   SchemaRef schema_;
   std::optional<KeyEncoder> encoder_;
   std::string key_;
-  std::vector<uint32_t> targets_;
+  std::vector<std::vector<uint32_t>> rows_by_target_;  // reused per batch
 };
 
 }  // namespace sluice

@@ -39,7 +39,7 @@ absl::Status FilterOperator::ProcessBatch(Batch batch, Output& out) {
   if (keep.empty()) return absl::OkStatus();
   Batch result(batch.schema());
   result.Reserve(keep.size());
-  for (uint32_t r : keep) result.AppendRowFrom(batch, r);
+  result.AppendRows(batch, keep);
   return out.Emit(std::move(result));
 }
 
