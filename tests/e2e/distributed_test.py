@@ -1,4 +1,6 @@
-"""End-to-end: a coordinator and two workers as separate processes on loopback.
+"""End-to-end tests of the `sluice` binary.
+
+DistributedTest: a coordinator and two workers as separate processes on loopback.
 
 The job reads ~100k sensor events over ~1000 devices (event times shuffled
 within the watermark's out-of-orderness bound, plus malformed lines), filters
@@ -6,6 +8,8 @@ them, computes 1-minute tumbling avg/count/max per device with parallelism 2
 (so the keyed exchange crosses workers) and writes part files. Every output
 row is compared with what this script computes itself from the input files,
 and the dead-letter output must hold exactly the malformed lines.
+
+EmbeddedRunTest: `sluice run` on the shipped example job.
 """
 
 import argparse
@@ -14,6 +18,8 @@ import json
 import os
 import random
 import shutil
+import subprocess
+import tempfile
 import sys
 import time
 import unittest
@@ -259,6 +265,62 @@ class DistributedTest(unittest.TestCase):
         self.assertIn("bad.yaml:13", result.stderr)
         self.assertIn("'valid'", result.stderr)
         self.assertIn("where", result.stderr)
+
+
+class EmbeddedRunTest(unittest.TestCase):
+    """`sluice run` on the shipped example, checked against the example's input file."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sluice-run-")
+        examples = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+        shutil.copytree(os.path.join(examples, "data"), os.path.join(self.dir, "data"))
+        shutil.copy(os.path.join(examples, "sensor-averages.yaml"), self.dir)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_example_job_runs_to_completion_with_correct_output(self):
+        job = os.path.join(self.dir, "sensor-averages.yaml")
+        result = subprocess.run([SLUICE, "run", job, "--workers", "2"], capture_output=True, text=True,
+                                timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("FINISHED", result.stdout)
+        out_dir = os.path.join(self.dir, "out", "averages")
+        self.assertIn(out_dir, result.stdout)  # says where the output went
+
+        events, malformed = [], 0
+        with open(os.path.join(self.dir, "data", "readings.jsonl")) as f:
+            for line in f:
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    malformed += 1
+                    continue
+                if not isinstance(ev.get("ts"), int):
+                    malformed += 1
+                    continue
+                events.append(ev)
+        expected = expected_windows(events)
+        got = {(r["device_id"], r["window_start"]): (r["readings"], r["avg_temp"], r["max_temp"])
+               for r in read_part_files(out_dir)}
+        self.assertEqual(set(got), set(expected))
+        for key, (count, avg, mx) in expected.items():
+            self.assertEqual(got[key][0], count)
+            self.assertAlmostEqual(got[key][1], avg, places=9)
+            self.assertEqual(got[key][2], mx)
+        dead = read_part_files(os.path.join(self.dir, "out", "dead_letter"))
+        self.assertEqual(len(dead), malformed)
+
+    def test_bad_job_file_exits_2_naming_the_line(self):
+        job = os.path.join(self.dir, "sensor-averages.yaml")
+        with open(job) as f:
+            text = f.read()
+        with open(job, "w") as f:
+            f.write(text.replace("size: 1m", "size: 1 minute"))
+        result = subprocess.run([SLUICE, "run", job], capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("sensor-averages.yaml:", result.stderr)
+        self.assertIn("field 'window.size'", result.stderr)
 
 
 if __name__ == "__main__":

@@ -97,6 +97,63 @@ operators:
   EXPECT_EQ(got, expected);
 }
 
+TEST_F(EmbeddedRunTest, LateEventsReachTheLateOutputNotTheWindow) {
+  // One file, read in order. The source emits a watermark after each batch
+  // of 4096 lines: after the first batch (max ts 8190, out-of-orderness 1 s)
+  // it is 7189, so the line at 500 ms that follows is late.
+  std::map<int64_t, int64_t> expected;
+  {
+    std::ofstream in(dir_ / "in.jsonl");
+    for (int i = 0; i < 4096; ++i) {
+      in << "{\"ts\": " << i * 2 << ", \"k\": \"a\", \"tag\": \"on-time\"}\n";
+      ++expected[i * 2 / 1000 * 1000];
+    }
+    in << "{\"ts\": 500, \"k\": \"a\", \"tag\": \"late\"}\n";
+    in << "{\"ts\": 8200, \"k\": \"a\", \"tag\": \"on-time\"}\n";
+    ++expected[8000];
+  }
+  proto::JobGraph graph = Graph(R"(name: late
+operators:
+  - id: src
+    type: file_source
+    path: in.jsonl
+    event_time: {field: ts}
+    watermark: {max_out_of_orderness: 1s}
+  - {id: w, type: window, input: src, key_by: k, window: {size: 1s}, aggregates: {n: count()}}
+  - {id: out, type: file_sink, input: w, path: out}
+  - {id: late, type: file_sink, input: w.late, path: late}
+)");
+  auto job = SubmitJob(cluster_->coordinator(), graph);
+  ASSERT_TRUE(job.ok()) << job.status();
+  auto status = WaitForJob(cluster_->coordinator(), *job, nullptr);
+  ASSERT_TRUE(status.ok());
+  ASSERT_EQ(status->state(), proto::FINISHED) << status->failure();
+  auto read_all = [](const std::filesystem::path& d) {
+    std::vector<nlohmann::json> rows;
+    for (const auto& entry : std::filesystem::directory_iterator(d)) {
+      std::ifstream in(entry.path());
+      std::string line;
+      while (std::getline(in, line)) rows.push_back(nlohmann::json::parse(line));
+    }
+    return rows;
+  };
+  auto late = read_all(dir_ / "late");
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0]["tag"], "late");
+  EXPECT_EQ(late[0]["ts"], 500);
+  std::map<int64_t, int64_t> counts;
+  for (const auto& r : read_all(dir_ / "out"))
+    counts[r["window_start"].get<int64_t>()] = r["n"].get<int64_t>();
+  EXPECT_EQ(counts, expected);
+  int64_t late_metric = 0;
+  for (const auto& st : status->subtasks()) {
+    for (const auto& m : st.operators()) {
+      if (m.operator_id() == "w") late_metric += m.late();
+    }
+  }
+  EXPECT_EQ(late_metric, 1);
+}
+
 TEST_F(EmbeddedRunTest, MissingInputFailsTheJobWithTheReason) {
   proto::JobGraph graph = Graph(R"(name: missing
 operators:
