@@ -124,10 +124,17 @@ void Worker::OnTaskEnded(Task& task, const proto::SubtaskStatus& final_status) {
   report.set_job_id(task.job_id());
   report.set_worker_id(final_status.worker_id());
   *report.mutable_status() = final_status;
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  bool stopping;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping = stopping_;
+  }
+  // While the worker shuts down, one short try: the coordinator may be gone too.
+  const int attempts = stopping ? 1 : 5;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
     proto::TaskStateAck ack;
     grpc::ClientContext ctx;
-    SetDeadlineMs(&ctx, 5000);
+    SetDeadlineMs(&ctx, stopping ? 1000 : 5000);
     if (coordinator_->ReportTaskState(&ctx, report, &ack).ok()) return;
     absl::SleepFor(absl::Milliseconds(200 * (attempt + 1)));
   }
