@@ -86,7 +86,8 @@ Result RunLoop(int64_t events, int64_t devices) {
     if (start != current_start || current == nullptr) {
       current = &windows[start];
       current_start = start;
-      current->reserve(static_cast<size_t>(devices));  // a window sees every device once per interval
+      current->reserve(
+          static_cast<size_t>(devices));  // a window sees every device once per interval
     }
     Acc& acc = (*current)[device];
     ++acc.count;
