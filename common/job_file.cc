@@ -182,7 +182,7 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     RETURN_IF_ERROR(
         CheckKeys(ctx, n,
                   {"id", "type", "parallelism", "devices", "count", "rate", "start_time",
-                   "interval", "jitter", "duplicate_rate", "seed", "watermark"}));
+                   "interval", "jitter", "duplicate_rate", "seed", "watermark", "temperature"}));
     auto* g = op->mutable_generator();
     g->set_devices(1000);
     g->set_interval_ms(1000);
@@ -229,6 +229,25 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     if (n["seed"]) {
       ASSIGN_OR_RETURN(int64_t v, GetInt(ctx, n["seed"], "seed"));
       g->set_seed(static_cast<uint64_t>(v));
+    }
+    g->set_temperature_min(15);
+    g->set_temperature_max(25);
+    g->set_temperature_noise(2);
+    if (n["temperature"]) {
+      const YAML::Node t = n["temperature"];
+      if (!t.IsMap())
+        return ctx.Error(t, "temperature", "expected a map such as {min: 15, max: 25, noise: 2}");
+      RETURN_IF_ERROR(CheckKeys(ctx, t, {"min", "max", "noise"}));
+      for (const char* key : {"min", "max", "noise"}) {
+        if (!t[key]) continue;
+        ASSIGN_OR_RETURN(double v, GetDouble(ctx, t[key], absl::StrCat("temperature.", key)));
+        if (std::string_view(key) == "min") g->set_temperature_min(v);
+        if (std::string_view(key) == "max") g->set_temperature_max(v);
+        if (std::string_view(key) == "noise") g->set_temperature_noise(v);
+      }
+      if (g->temperature_max() < g->temperature_min() || g->temperature_noise() < 0) {
+        return ctx.Error(t, "temperature", "needs min <= max and noise >= 0");
+      }
     }
     g->mutable_watermark()->set_max_out_of_orderness_ms(g->jitter_ms());
     if (n["watermark"])

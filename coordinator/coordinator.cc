@@ -288,9 +288,12 @@ void Coordinator::SchedulePending(std::vector<Action>* actions) {
       if (added == 0) break;
     }
     if (static_cast<int>(slots.size()) < needed) {
+      int free_slots = 0;
+      for (const WorkerInfo* w : by_order) free_slots += w->slots - w->used_slots;
+      job.status.set_pending_reason(absl::StrCat("waiting for task slots: the job needs ", needed,
+                                                 ", ", free_slots, " free on ", by_order.size(),
+                                                 " worker(s)"));
       if (NowMs() - job.status.submit_time_ms() > options_.slot_wait_ms) {
-        int free_slots = 0;
-        for (const WorkerInfo* w : by_order) free_slots += w->slots - w->used_slots;
         EndJob(job, proto::FAILED,
                absl::StrCat("not enough free task slots: the job needs ", needed,
                             ", the cluster has ", free_slots, " free on ", by_order.size(),
@@ -321,6 +324,7 @@ void Coordinator::SchedulePending(std::vector<Action>* actions) {
       ++workers_[slots[s]->id].used_slots;
     }
     job.status.set_state(proto::RUNNING);
+    job.status.clear_pending_reason();
     for (const auto& [worker_id, n] : job.slots_by_worker) {
       actions->push_back(
           {Action::Kind::kDeploy, id, worker_id, workers_[worker_id].address, job.plan});

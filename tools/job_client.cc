@@ -73,6 +73,9 @@ void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
   out << "job " << status.job_id() << " (" << status.name()
       << "): " << proto::JobState_Name(status.state()) << "\n";
   if (!status.failure().empty()) out << "  failure: " << status.failure() << "\n";
+  if (status.state() == proto::CREATED && !status.pending_reason().empty()) {
+    out << "  " << status.pending_reason() << "\n";
+  }
   if (status.end_time_ms() > 0 && status.submit_time_ms() > 0) {
     out << "  duration: " << (status.end_time_ms() - status.submit_time_ms()) / 1000.0 << " s\n";
   }

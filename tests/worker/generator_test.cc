@@ -94,5 +94,23 @@ TEST(GeneratorTest, DuplicatesKeepTheirEventIdAndFollowTheRate) {
   EXPECT_NEAR(dup / 20'000.0, 0.1, 0.01);
 }
 
+TEST(GeneratorTest, TemperaturesFollowTheConfiguredDistribution) {
+  proto::OperatorSpec spec = Spec(5'000, 0.0);
+  spec.mutable_generator()->set_temperature_min(-10);
+  spec.mutable_generator()->set_temperature_max(0);
+  spec.mutable_generator()->set_temperature_noise(1);
+  std::vector<CaptureOutput> outs;
+  auto events = RunAll(spec, 1, &outs);
+  double lo = 1e9, hi = -1e9;
+  for (const auto& [id, e] : events) {
+    lo = std::min(lo, std::get<2>(e));
+    hi = std::max(hi, std::get<2>(e));
+  }
+  EXPECT_GE(lo, -11.0);
+  EXPECT_LT(hi, 1.0);
+  EXPECT_LT(lo, -9.0);  // the range is actually used
+  EXPECT_GT(hi, -1.0);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -29,6 +29,11 @@ EventModel::EventModel(const proto::GeneratorConfig& c)
       jitter_(c.jitter_ms()),
       duplicate_rate_(c.duplicate_rate()),
       unbounded_(c.unbounded()) {
+  const bool unset =
+      c.temperature_min() == 0 && c.temperature_max() == 0 && c.temperature_noise() == 0;
+  temp_min_ = unset ? 15.0 : c.temperature_min();
+  temp_span_ = unset ? 10.0 : c.temperature_max() - c.temperature_min();
+  temp_noise_ = unset ? 2.0 : c.temperature_noise();
   digits_ = 1;
   for (int64_t v = devices_ - 1; v >= 10; v /= 10) ++digits_;
   digits_ = std::max(digits_, 5);
@@ -42,8 +47,8 @@ GeneratedEvent EventModel::Make(int64_t i) const {
   e.device = i % devices_;
   e.ts = start_ + (i / devices_) * interval_ -
          (jitter_ > 0 ? static_cast<int64_t>(r1 % (jitter_ + 1)) : 0);
-  double base = 15.0 + static_cast<double>(Mix(seed_ + e.device) % 1000) / 100.0;
-  e.temperature = base + (Unit(r2) - 0.5) * 4.0;
+  double base = temp_min_ + Unit(Mix(seed_ + static_cast<uint64_t>(e.device))) * temp_span_;
+  e.temperature = base + (Unit(r2) * 2.0 - 1.0) * temp_noise_;
   e.humidity = 30.0 + Unit(Mix(r2)) * 40.0;
   e.duplicate = duplicate_rate_ > 0 && Unit(r1 ^ 0x5bd1e995) < duplicate_rate_;
   return e;

@@ -4,7 +4,8 @@
 // (seed, i), so the same seed gives the same events at any parallelism:
 //   event_id = i, device = i % devices, ts = start + (i / devices) * interval
 //   minus a pseudo-random lag in [0, jitter] (bounded out-of-orderness),
-//   temperature around a per-device base, humidity in [30, 70).
+//   temperature = a per-device base in [temperature_min, temperature_max)
+//   plus noise in [-temperature_noise, +temperature_noise], humidity in [30, 70).
 // A fraction `duplicate_rate` of events is emitted twice (same event_id).
 // Subtask s of p emits the events with i % p == s.
 
@@ -39,6 +40,7 @@ class EventModel {
   uint64_t seed_;
   int64_t devices_, count_, start_, interval_, jitter_;
   double duplicate_rate_;
+  double temp_min_, temp_span_, temp_noise_;
   bool unbounded_;
   int digits_;
 };
