@@ -18,6 +18,9 @@ namespace {
 using json = nlohmann::json;
 
 constexpr size_t kMaxRawBytes = 64 * 1024;
+// Batches are cut by bytes as well as rows, so one stays far below the
+// 64 MiB gRPC message limit even when lines are long.
+constexpr size_t kMaxBatchBytes = 8 << 20;
 
 FieldType TypeOf(const json& v) {
   switch (v.type()) {
@@ -123,13 +126,16 @@ class LineDecoder {
     }
     builder_->FinishRow(ts);
     max_ts_ = std::max(max_ts_, ts);
-    if (builder_->num_rows() >= kTargetBatchRows) return Flush();
+    batch_bytes_ += line.size();
+    if (builder_->num_rows() >= kTargetBatchRows || batch_bytes_ >= kMaxBatchBytes) return Flush();
     return absl::OkStatus();
   }
 
   // Emits buffered records, then the watermark they justify.
   absl::Status Flush() {
+    dead_bytes_ = 0;
     if (dead_.num_rows() > 0) RETURN_IF_ERROR(out_.EmitSide(kDeadLetterPort, dead_.Take()));
+    batch_bytes_ = 0;
     if (builder_->num_rows() == 0) return absl::OkStatus();
     RETURN_IF_ERROR(out_.Emit(builder_->Take()));
     return out_.EmitWatermark(max_ts_ - config_.watermark().max_out_of_orderness_ms() - 1);
@@ -149,7 +155,11 @@ class LineDecoder {
     dead_.SetString(3, reason);
     dead_.SetString(4, std::string_view(line).substr(0, kMaxRawBytes));
     dead_.FinishRow(max_ts_ == kMinWatermark ? 0 : max_ts_);
-    if (dead_.num_rows() >= kTargetBatchRows) return out_.EmitSide(kDeadLetterPort, dead_.Take());
+    dead_bytes_ += line.size();
+    if (dead_.num_rows() >= kTargetBatchRows || dead_bytes_ >= kMaxBatchBytes) {
+      dead_bytes_ = 0;
+      return out_.EmitSide(kDeadLetterPort, dead_.Take());
+    }
     return absl::OkStatus();
   }
 
@@ -162,6 +172,7 @@ class LineDecoder {
   std::optional<BatchBuilder> builder_;
   BatchBuilder dead_;
   int64_t max_ts_ = kMinWatermark;
+  size_t batch_bytes_ = 0, dead_bytes_ = 0;  // input bytes behind the open batches
 };
 
 }  // namespace
