@@ -43,6 +43,15 @@ void KeyEncoder::Encode(const Batch& batch, size_t row, std::string* out) const 
   }
 }
 
+std::string_view KeyEncoder::View(const Batch& batch, size_t row, std::string* scratch) const {
+  if (raw_string_) {
+    const Column& col = batch.column(columns_[0]);
+    return col.IsNull(row) ? std::string_view() : col.StringAt(row);
+  }
+  Encode(batch, row, scratch);
+  return *scratch;
+}
+
 void KeyEncoder::Decode(std::string_view key, std::vector<Column*>& dest) const {
   if (raw_string_) {
     dest[0]->AppendString(key);

@@ -19,6 +19,9 @@ class KeyEncoder {
 
   // Overwrites `out` with the key of `row`.
   void Encode(const Batch& batch, size_t row, std::string* out) const;
+  // The key of `row`: a view into the batch for a single string key (no
+  // copy), else encoded into `scratch`. Valid while both are unchanged.
+  std::string_view View(const Batch& batch, size_t row, std::string* scratch) const;
 
   // Appends the key fields decoded from `key` to `dest` (columns of the key
   // field types, in key order).

@@ -2,14 +2,18 @@
 
 namespace sluice {
 
-Accumulator* WindowTable::Get(int64_t window_start, const std::string& key) {
+Accumulator* WindowTable::Get(int64_t window_start, std::string_view key) {
   if (last_window_ == nullptr || last_start_ != window_start) {
     last_window_ = &windows_[window_start];
     last_start_ = window_start;
   }
   Window& w = *last_window_;
-  auto [it, inserted] = w.index.try_emplace(key, static_cast<uint32_t>(w.accs.size()));
-  if (inserted) w.accs.resize(w.accs.size() + width_);
+  // Look up by view first: the key string is built only for a new entry.
+  auto it = w.index.find(absl::string_view(key.data(), key.size()));
+  if (it == w.index.end()) {
+    it = w.index.emplace(std::string(key), static_cast<uint32_t>(w.accs.size())).first;
+    w.accs.resize(w.accs.size() + width_);
+  }
   return &w.accs[it->second];
 }
 

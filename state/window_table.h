@@ -33,7 +33,7 @@ class WindowTable {
 
   // The accumulators of (window_start, key), created zeroed when absent.
   // The pointer is valid until the next call.
-  Accumulator* Get(int64_t window_start, const std::string& key);
+  Accumulator* Get(int64_t window_start, std::string_view key);
 
   // Calls `fn` for every key of every window with start < `before`, in
   // window order, then drops those windows.

@@ -30,8 +30,7 @@ absl::Status RecordWriter::WriteHashed(const Batch& batch) {
   rows_by_target_.resize(parallelism);
   for (auto& r : rows_by_target_) r.clear();
   for (size_t r = 0; r < rows; ++r) {
-    encoder_->Encode(batch, r, &key_);
-    int kg = KeyGroupForHash(StableHash(key_), max_parallelism_);
+    int kg = KeyGroupForHash(StableHash(encoder_->View(batch, r, &key_)), max_parallelism_);
     rows_by_target_[SubtaskForKeyGroup(kg, max_parallelism_, parallelism)].push_back(
         static_cast<uint32_t>(r));
   }

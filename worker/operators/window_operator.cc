@@ -80,8 +80,7 @@ absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
       late->AppendRowFrom(batch, r);
       continue;
     }
-    key_encoder_->Encode(batch, r, &key_scratch_);
-    Accumulator* acc = table_.Get(start, key_scratch_);
+    Accumulator* acc = table_.Get(start, key_encoder_->View(batch, r, &key_scratch_));
     for (size_t a = 0; a < num_aggs; ++a) {
       const int col_idx = agg_columns_[a];
       if (col_idx < 0) {
