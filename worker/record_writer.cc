@@ -8,7 +8,13 @@ namespace sluice {
 RecordWriter::RecordWriter(const proto::OutputEdge& edge,
                            std::vector<std::unique_ptr<ChannelWriter>> channels,
                            int max_parallelism)
-    : edge_(edge), channels_(std::move(channels)), max_parallelism_(max_parallelism) {}
+    : edge_(edge), channels_(std::move(channels)), max_parallelism_(max_parallelism) {
+  const int parallelism = static_cast<int>(channels_.size());
+  for (int kg = 0; kg < max_parallelism_; ++kg) {
+    target_of_key_group_.push_back(
+        static_cast<uint32_t>(SubtaskForKeyGroup(kg, max_parallelism_, parallelism)));
+  }
+}
 
 absl::Status RecordWriter::Write(Batch batch) {
   if (batch.empty()) return absl::OkStatus();
@@ -30,9 +36,8 @@ absl::Status RecordWriter::WriteHashed(const Batch& batch) {
   rows_by_target_.resize(parallelism);
   for (auto& r : rows_by_target_) r.clear();
   for (size_t r = 0; r < rows; ++r) {
-    int kg = KeyGroupForHash(StableHash(encoder_->View(batch, r, &key_)), max_parallelism_);
-    rows_by_target_[SubtaskForKeyGroup(kg, max_parallelism_, parallelism)].push_back(
-        static_cast<uint32_t>(r));
+    const int kg = KeyGroupForHash(StableHash(encoder_->View(batch, r, &key_)), max_parallelism_);
+    rows_by_target_[target_of_key_group_[kg]].push_back(static_cast<uint32_t>(r));
   }
   for (int t = 0; t < parallelism; ++t) {
     if (rows_by_target_[t].empty()) continue;

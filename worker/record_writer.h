@@ -40,6 +40,7 @@ class RecordWriter {
   std::optional<KeyEncoder> encoder_;
   std::string key_;
   std::vector<std::vector<uint32_t>> rows_by_target_;  // reused per batch
+  std::vector<uint32_t> target_of_key_group_;          // key group -> channel
 };
 
 }  // namespace sluice
