@@ -42,6 +42,32 @@ absl::StatusOr<proto::JobStatus> DescribeJob(proto::CoordinatorService::Stub& st
   return resp;
 }
 
+namespace {
+
+bool AllSubtasksEnded(const proto::JobStatus& status) {
+  for (const auto& s : status.subtasks()) {
+    if (s.state() != proto::TASK_FINISHED && s.state() != proto::TASK_FAILED &&
+        s.state() != proto::TASK_CANCELED) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A job is declared FAILED or CANCELED before its other subtasks have
+// reported how they ended; wait briefly for their final states and counts.
+proto::JobStatus SettleSubtasks(proto::CoordinatorService::Stub& stub, proto::JobStatus status) {
+  for (int i = 0; i < 30 && !AllSubtasksEnded(status); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    auto again = DescribeJob(stub, status.job_id());
+    if (!again.ok()) break;
+    status = *std::move(again);
+  }
+  return status;
+}
+
+}  // namespace
+
 absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stub,
                                             const std::string& job_id,
                                             const volatile bool* interrupted) {
@@ -61,7 +87,7 @@ absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stu
     auto st = DescribeJob(stub, job_id);
     if (st.ok()) {
       failures = 0;
-      if (IsTerminalJobState(st->state())) return st;
+      if (IsTerminalJobState(st->state())) return SettleSubtasks(stub, *std::move(st));
     } else if (++failures >= 20) {
       return st.status();  // coordinator unreachable for ~10 s
     }
