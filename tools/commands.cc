@@ -32,8 +32,9 @@ sigset_t BlockShutdownSignals() {
   return set;
 }
 
+// Serves metrics when `port` >= 0 (0: any free port).
 std::unique_ptr<prometheus::Exposer> MaybeServeMetrics(int port, int* exit_code) {
-  if (port <= 0) return nullptr;
+  if (port < 0) return nullptr;
   auto exposer = StartMetricsServer(port);
   if (!exposer.ok()) {
     std::cerr << "sluice: " << exposer.status().message() << "\n";
@@ -41,6 +42,13 @@ std::unique_ptr<prometheus::Exposer> MaybeServeMetrics(int port, int* exit_code)
     return nullptr;
   }
   return std::move(*exposer);
+}
+
+// "; metrics on port N" for the startup line, or "" when metrics are off.
+std::string MetricsNote(const prometheus::Exposer* exposer) {
+  if (exposer == nullptr) return "";
+  auto ports = exposer->GetListeningPorts();
+  return ports.empty() ? "" : absl::StrCat("; metrics on port ", ports[0]);
 }
 
 int ExitCodeFor(const absl::Status& s) {
@@ -105,6 +113,8 @@ int RunEmbedded(const RunArgs& args) {
   int code = 0;
   auto exposer = MaybeServeMetrics(args.metrics_port, &code);
   if (code != 0) return code;
+  if (exposer != nullptr)
+    std::cout << "sluice run" << MetricsNote(exposer.get()).substr(1) << std::endl;
   auto cluster = EmbeddedCluster::Start(workers, slots);
   if (!cluster.ok()) {
     std::cerr << "sluice: cannot start embedded cluster: " << cluster.status().message() << "\n";
@@ -147,7 +157,8 @@ int RunCoordinatorProcess(const CoordinatorArgs& args) {
     std::cerr << "sluice coordinator: " << s.message() << "\n";
     return 3;
   }
-  std::cout << "sluice coordinator listening on " << coordinator.address() << std::endl;
+  std::cout << "sluice coordinator listening on " << coordinator.address()
+            << MetricsNote(exposer.get()) << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);
   coordinator.Stop();
@@ -171,7 +182,7 @@ int RunWorkerProcess(const WorkerArgs& args) {
     return 3;
   }
   std::cout << "sluice worker " << worker.worker_id() << " listening on " << worker.address()
-            << std::endl;
+            << MetricsNote(exposer.get()) << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);
   worker.Stop();

@@ -11,14 +11,14 @@ namespace sluice {
 struct RunArgs {
   std::string job_file;
   int workers = 1;
-  int slots = 0;  // 0: as many as the job needs
-  int metrics_port = 0;
+  int slots = 0;          // 0: as many as the job needs
+  int metrics_port = -1;  // -1: off; 0: any free port
 };
 int RunEmbedded(const RunArgs& args);
 
 struct CoordinatorArgs {
   std::string listen = "127.0.0.1:7700";
-  int metrics_port = 0;
+  int metrics_port = -1;  // -1: off; 0: any free port
   double heartbeat_timeout_s = 5;
   double slot_wait_s = 60;
 };
@@ -29,7 +29,7 @@ struct WorkerArgs {
   std::string listen = "127.0.0.1:0";
   std::string advertise;
   int slots = 1;
-  int metrics_port = 0;
+  int metrics_port = -1;  // -1: off; 0: any free port
 };
 int RunWorkerProcess(const WorkerArgs& args);
 

@@ -14,13 +14,14 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--workers", run.workers, "Number of in-process workers")
       ->capture_default_str();
   run_cmd->add_option("--slots", run.slots, "Task slots per worker (default: enough for the job)");
-  run_cmd->add_option("--metrics-port", run.metrics_port, "Serve Prometheus metrics on this port");
+  run_cmd->add_option("--metrics-port", run.metrics_port,
+                      "Serve Prometheus metrics on this port (0: any free port)");
 
   sluice::CoordinatorArgs coord;
   auto* coord_cmd = app.add_subcommand("coordinator", "Run the coordinator (control plane)");
   coord_cmd->add_option("--listen", coord.listen, "HOST:PORT to serve on")->capture_default_str();
   coord_cmd->add_option("--metrics-port", coord.metrics_port,
-                        "Serve Prometheus metrics on this port");
+                        "Serve Prometheus metrics on this port (0: any free port)");
   coord_cmd
       ->add_option("--heartbeat-timeout", coord.heartbeat_timeout_s,
                    "Seconds without heartbeat before a worker is declared lost")
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
       "HOST:PORT other processes use to reach this worker (default: the listen address)");
   worker_cmd->add_option("--slots", worker.slots, "Task slots offered")->capture_default_str();
   worker_cmd->add_option("--metrics-port", worker.metrics_port,
-                         "Serve Prometheus metrics on this port");
+                         "Serve Prometheus metrics on this port (0: any free port)");
 
   sluice::ClientArgs submit;
   auto* submit_cmd = app.add_subcommand("submit", "Submit a job; prints its id as the last line");

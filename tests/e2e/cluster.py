@@ -2,6 +2,8 @@
 
 import json
 import os
+import random
+import re
 import signal
 import socket
 import subprocess
@@ -11,37 +13,70 @@ import urllib.parse
 import urllib.request
 
 
+# Loopback requests must not go through a proxy from the environment.
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A currently free port below the kernel's ephemeral range (32768+), so
+    that servers binding port 0 elsewhere on the machine cannot take it."""
+    while True:
+        port = random.randint(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 class Cluster:
-    """A coordinator and N workers as separate processes."""
+    """A coordinator and N workers as separate processes.
+
+    Every process listens on port 0 and reports the ports it got on its first
+    line of output; picking free ports up front would race with other
+    processes taking them in between.
+    """
 
     def __init__(self, sluice, workers=2, slots=1, heartbeat_timeout=3.0):
         self.sluice = sluice
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
         self.procs = {}
-        self.coordinator = f"127.0.0.1:{free_port()}"
         self.metrics = {}
+        self.logs_open = []
         env = dict(os.environ)
         for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
             env.pop(var, None)
         self.env = env
-        self._start("coordinator", ["coordinator", "--listen", self.coordinator,
+        self._start("coordinator", ["coordinator", "--listen", "127.0.0.1:0",
                                     "--heartbeat-timeout", str(heartbeat_timeout)])
+        self.coordinator = self._wait_ready("coordinator")
         for i in range(workers):
             self._start(f"worker{i}", ["worker", "--coordinator", self.coordinator,
                                        "--listen", "127.0.0.1:0", "--slots", str(slots)])
+        for i in range(workers):
+            self._wait_ready(f"worker{i}")
 
     def _start(self, name, args):
-        port = free_port()
-        self.metrics[name] = port
         log = open(os.path.join(self.dir, f"{name}.log"), "w")
-        self.procs[name] = subprocess.Popen([self.sluice] + args + ["--metrics-port", str(port)],
+        self.logs_open.append(log)
+        self.procs[name] = subprocess.Popen([self.sluice] + args + ["--metrics-port", "0"],
                                             stdout=log, stderr=subprocess.STDOUT, env=self.env)
+
+    def _wait_ready(self, name, deadline_s=60):
+        """Waits for the process's 'listening on ADDR; metrics on port N' line; returns ADDR."""
+        path = os.path.join(self.dir, f"{name}.log")
+        end = time.time() + deadline_s
+        while time.time() < end:
+            with open(path) as f:
+                m = re.search(r"listening on (\S+); metrics on port (\d+)", f.read())
+            if m:
+                self.metrics[name] = int(m.group(2))
+                return m.group(1)
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"{name} exited early:\n{self.logs()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} did not start:\n{self.logs()}")
 
     def cli(self, *args, timeout=120):
         return subprocess.run([self.sluice, *args, "--coordinator", self.coordinator],
@@ -52,7 +87,7 @@ class Cluster:
         self.procs[name].wait(timeout=10)
 
     def scrape(self, name):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics[name]}/metrics", timeout=5) as r:
+        with _LOCAL.open(f"http://127.0.0.1:{self.metrics[name]}/metrics", timeout=5) as r:
             return r.read().decode()
 
     def wait_for_metrics(self, name, deadline_s=20):
@@ -83,6 +118,8 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        for log in self.logs_open:
+            log.close()
 
 
 def metric_sum(text, name, **labels):
@@ -100,24 +137,43 @@ class Prometheus:
     """A real Prometheus server scraping the given HOST:PORT targets every second."""
 
     def __init__(self, directory, targets):
-        self.port = free_port()
         config = os.path.join(directory, "prometheus.yml")
         with open(config, "w") as f:
             f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
                     "scrape_configs:\n  - job_name: sluice\n    static_configs:\n"
                     f"      - targets: [{', '.join(repr(t) for t in targets)}]\n")
         self.log = open(os.path.join(directory, "prometheus.log"), "w")
-        self.proc = subprocess.Popen(
-            ["prometheus", f"--config.file={config}",
-             f"--storage.tsdb.path={os.path.join(directory, 'tsdb')}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=self.log, stderr=subprocess.STDOUT)
+        # Prometheus cannot report a port it picked itself: choose one, and
+        # choose again if another process took it before Prometheus bound it.
+        for _ in range(5):
+            self.port = free_port()
+            self.proc = subprocess.Popen(
+                ["prometheus", f"--config.file={config}",
+                 f"--storage.tsdb.path={os.path.join(directory, 'tsdb')}",
+                 f"--web.listen-address=127.0.0.1:{self.port}"],
+                stdout=self.log, stderr=subprocess.STDOUT)
+            if self._wait_listening():
+                return
+            self.stop()
+        raise RuntimeError("prometheus did not start; see prometheus.log")
+
+    def _wait_listening(self, deadline_s=20):
+        end = time.time() + deadline_s
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with _LOCAL.open(f"http://127.0.0.1:{self.port}/-/ready", timeout=2):
+                    return True
+            except OSError:
+                time.sleep(0.2)
+        return False
 
     def query(self, expr):
         """Returns the instant-query result vector (a list of samples)."""
         url = (f"http://127.0.0.1:{self.port}/api/v1/query?"
                + urllib.parse.urlencode({"query": expr}))
-        with urllib.request.urlopen(url, timeout=5) as r:
+        with _LOCAL.open(url, timeout=5) as r:
             body = json.loads(r.read().decode())
         return body["data"]["result"]
 
@@ -144,3 +200,7 @@ class Prometheus:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+    def close(self):
+        self.stop()
+        self.log.close()

@@ -226,7 +226,7 @@ class DistributedTest(unittest.TestCase):
                 prom.wait_for_value(f'sum(sluice_records_in_total{{job_id="{job_id}",operator="out"}})', windows),
                 windows)
         finally:
-            prom.stop()
+            prom.close()
 
     def test_worker_death_fails_job_with_reason(self):
         job = os.path.join(self.cluster.dir, "endless.yaml")
