@@ -38,6 +38,13 @@ class EmbeddedRunTest : public ::testing::Test {
     return *g;
   }
 
+  // Submits `graph` and waits for it to end.
+  absl::StatusOr<proto::JobStatus> Run(const proto::JobGraph& graph) {
+    auto job = SubmitJob(cluster_->coordinator(), graph);
+    if (!job.ok()) return job.status();
+    return WaitForJob(cluster_->coordinator(), *job, nullptr);
+  }
+
   std::filesystem::path dir_;
   std::unique_ptr<EmbeddedCluster> cluster_;
 };
@@ -66,10 +73,8 @@ operators:
     input: w
     path: out
 )");
-  auto job = SubmitJob(cluster_->coordinator(), graph);
-  ASSERT_TRUE(job.ok()) << job.status();
-  auto status = WaitForJob(cluster_->coordinator(), *job, nullptr);
-  ASSERT_TRUE(status.ok());
+  auto status = Run(graph);
+  ASSERT_TRUE(status.ok()) << status.status();
   ASSERT_EQ(status->state(), proto::FINISHED) << status->failure();
 
   EventModel model(graph.operators(0).generator());
@@ -123,10 +128,8 @@ operators:
   - {id: out, type: file_sink, input: w, path: out}
   - {id: late, type: file_sink, input: w.late, path: late}
 )");
-  auto job = SubmitJob(cluster_->coordinator(), graph);
-  ASSERT_TRUE(job.ok()) << job.status();
-  auto status = WaitForJob(cluster_->coordinator(), *job, nullptr);
-  ASSERT_TRUE(status.ok());
+  auto status = Run(graph);
+  ASSERT_TRUE(status.ok()) << status.status();
   ASSERT_EQ(status->state(), proto::FINISHED) << status->failure();
   auto read_all = [](const std::filesystem::path& d) {
     std::vector<nlohmann::json> rows;
@@ -163,10 +166,8 @@ operators:
     event_time: {field: ts}
   - {id: out, type: blackhole_sink, input: src}
 )");
-  auto job = SubmitJob(cluster_->coordinator(), graph);
-  ASSERT_TRUE(job.ok());
-  auto status = WaitForJob(cluster_->coordinator(), *job, nullptr);
-  ASSERT_TRUE(status.ok());
+  auto status = Run(graph);
+  ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(status->state(), proto::FAILED);
   EXPECT_NE(status->failure().find("no/such/file.jsonl"), std::string::npos) << status->failure();
 }
