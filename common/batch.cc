@@ -119,6 +119,11 @@ void Column::Reserve(size_t rows) {
   }
 }
 
+size_t Column::ByteSize() const {
+  return ints.size() * sizeof(int64_t) + doubles.size() * sizeof(double) +
+         offsets.size() * sizeof(uint32_t) + chars.size() + valid.size();
+}
+
 Batch::Batch(SchemaRef schema) : schema_(std::move(schema)) {
   columns_.resize(schema_->size());
   for (size_t i = 0; i < schema_->size(); ++i) columns_[i].type = schema_->field(i).type;
@@ -132,6 +137,40 @@ void Batch::AppendRowFrom(const Batch& src, size_t row) {
 void Batch::AppendRows(const Batch& src, const std::vector<uint32_t>& rows) {
   for (size_t c = 0; c < columns_.size(); ++c) columns_[c].AppendRows(src.columns_[c], rows);
   for (uint32_t r : rows) event_time_.push_back(src.event_time_[r]);
+}
+
+void Batch::AppendRange(const Batch& src, size_t begin, size_t end) {
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    Column& dst = columns_[c];
+    const Column& from = src.columns_[c];
+    if (!from.valid.empty() || !dst.valid.empty()) {
+      for (size_t r = begin; r < end; ++r) dst.AppendFrom(from, r);
+      continue;
+    }
+    switch (dst.type) {
+      case FieldType::kDouble:
+        dst.doubles.insert(dst.doubles.end(), from.doubles.begin() + begin,
+                           from.doubles.begin() + end);
+        break;
+      case FieldType::kString: {
+        const uint32_t base = static_cast<uint32_t>(dst.chars.size()) - from.offsets[begin];
+        dst.chars.append(from.chars, from.offsets[begin], from.offsets[end] - from.offsets[begin]);
+        for (size_t r = begin + 1; r <= end; ++r) dst.offsets.push_back(from.offsets[r] + base);
+        break;
+      }
+      default:
+        dst.ints.insert(dst.ints.end(), from.ints.begin() + begin, from.ints.begin() + end);
+        break;
+    }
+  }
+  event_time_.insert(event_time_.end(), src.event_time_.begin() + begin,
+                     src.event_time_.begin() + end);
+}
+
+size_t Batch::ByteSize() const {
+  size_t n = event_time_.size() * sizeof(int64_t);
+  for (const auto& c : columns_) n += c.ByteSize();
+  return n;
 }
 
 void Batch::Reserve(size_t rows) {

@@ -74,6 +74,8 @@ struct Column {
   // Appends the rows `rows` of `src` (same type), column at a time.
   void AppendRows(const Column& src, const std::vector<uint32_t>& rows);
   void Reserve(size_t rows);
+  // Bytes of value data held (not counting spare capacity).
+  size_t ByteSize() const;
 
  private:
   void MarkValid();
@@ -98,7 +100,11 @@ class Batch {
   void AppendRowFrom(const Batch& src, size_t row);
   // Appends the rows `rows` of `src` (equal schema); faster than row by row.
   void AppendRows(const Batch& src, const std::vector<uint32_t>& rows);
+  // Appends rows [begin, end) of `src` (equal schema).
+  void AppendRange(const Batch& src, size_t begin, size_t end);
   void Reserve(size_t rows);
+  // Bytes of value data held: what buffer accounting charges for the batch.
+  size_t ByteSize() const;
 
  private:
   SchemaRef schema_;

@@ -49,15 +49,16 @@ class RemoteChannelWriter : public ChannelWriter {
   absl::Status Send(StreamElement element) override {
     if (writer_ == nullptr) {
       stub_ = proto::WorkerService::NewStub(ChannelTo(to_.worker_address));
-      writer_ = stub_->Exchange(&context_, &ack_);
-      frame_.set_job_id(to_.job_id);
-      frame_.set_target_task(to_.task);
-      frame_.set_target_subtask(to_.subtask);
-      frame_.set_channel(to_.channel);
-      frame_.set_sender_worker_id(to_.from_worker_id);
-      frame_.set_sender_address(to_.from_address);
-      frame_.set_sender_task(to_.from_task);
-      frame_.set_sender_subtask(to_.from_subtask);
+      writer_ = stub_->Exchange(&context_);
+      proto::ChannelHeader* h = frame_.mutable_header();
+      h->set_job_id(to_.job_id);
+      h->set_target_task(to_.task);
+      h->set_target_subtask(to_.subtask);
+      h->set_channel(to_.channel);
+      h->set_sender_worker_id(to_.from_worker_id);
+      h->set_sender_address(to_.from_address);
+      h->set_sender_task(to_.from_task);
+      h->set_sender_subtask(to_.from_subtask);
     }
     switch (element.kind) {
       case StreamElement::Kind::kBatch:
@@ -65,7 +66,6 @@ class RemoteChannelWriter : public ChannelWriter {
         break;
       case StreamElement::Kind::kWatermark:
         frame_.set_watermark(element.watermark);
-        frame_.set_has_watermark(true);
         break;
       case StreamElement::Kind::kEndOfStream:
         frame_.set_end_of_stream(true);
@@ -103,8 +103,7 @@ class RemoteChannelWriter : public ChannelWriter {
   ChannelAddress to_;
   std::unique_ptr<proto::WorkerService::Stub> stub_;
   grpc::ClientContext context_;
-  proto::ExchangeAck ack_;
-  std::unique_ptr<grpc::ClientWriter<proto::DataFrame>> writer_;
+  std::unique_ptr<grpc::ClientReaderWriter<proto::DataFrame, proto::ExchangeCredit>> writer_;
   proto::DataFrame frame_;
 };
 
@@ -170,15 +169,17 @@ std::unique_ptr<ChannelWriter> MakeChannelWriter(const ChannelAddress& to, std::
   return std::make_unique<RemoteChannelWriter>(to);
 }
 
-grpc::Status ServeExchange(grpc::ServerContext* context,
-                           grpc::ServerReader<proto::DataFrame>* reader) {
+grpc::Status ServeExchange(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<proto::ExchangeCredit, proto::DataFrame>* reader) {
   proto::DataFrame frame;
   if (!reader->Read(&frame)) return grpc::Status::OK;  // sender went away before sending
-  const std::string job_id = frame.job_id();
-  const int task = frame.target_task(), subtask = frame.target_subtask(), channel = frame.channel();
+  const proto::ChannelHeader h = frame.header();
+  const std::string job_id = h.job_id();
+  const int task = h.target_task(), subtask = h.target_subtask(), channel = h.channel();
   const std::string sender =
-      absl::StrCat("task ", frame.sender_task(), " subtask ", frame.sender_subtask(), " on worker ",
-                   frame.sender_worker_id(), " (", frame.sender_address(), ")");
+      absl::StrCat("task ", h.sender_task(), " subtask ", h.sender_subtask(), " on worker ",
+                   h.sender_worker_id(), " (", h.sender_address(), ")");
   std::stop_source never;
   auto gate_or =
       ExchangeRegistry::Get().WaitForGate(job_id, task, subtask, kGateWaitMs, never.get_token());
@@ -191,7 +192,7 @@ grpc::Status ServeExchange(grpc::ServerContext* context,
     if (frame.end_of_stream()) {
       s = gate->Push(channel, StreamElement::EndOfStream());
       ended = true;
-    } else if (frame.has_watermark()) {
+    } else if (frame.element_case() == proto::DataFrame::kWatermark) {
       s = gate->Push(channel, StreamElement::Watermark(frame.watermark()));
     } else {
       auto batch = decoder.Decode(frame.batch());

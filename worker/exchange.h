@@ -78,8 +78,9 @@ class ChannelWriter {
 std::unique_ptr<ChannelWriter> MakeChannelWriter(const ChannelAddress& to, std::stop_token stop);
 
 // Server side of WorkerService.Exchange: feeds frames into the gate.
-grpc::Status ServeExchange(grpc::ServerContext* context,
-                           grpc::ServerReader<proto::DataFrame>* reader);
+grpc::Status ServeExchange(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<proto::ExchangeCredit, proto::DataFrame>* reader);
 
 // Gate wait for late-deploying receivers.
 inline constexpr int64_t kGateWaitMs = 30'000;

@@ -114,8 +114,9 @@ grpc::Status Worker::CancelTasks(grpc::ServerContext*, const proto::CancelTasksR
   return grpc::Status::OK;
 }
 
-grpc::Status Worker::Exchange(grpc::ServerContext* ctx,
-                              grpc::ServerReader<proto::DataFrame>* reader, proto::ExchangeAck*) {
+grpc::Status Worker::Exchange(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<proto::ExchangeCredit, proto::DataFrame>* reader) {
   return ServeExchange(ctx, reader);
 }
 

@@ -56,8 +56,7 @@ class Worker final : public proto::WorkerService::Service, public TaskListener {
                            proto::DeployTasksResponse*) override;
   grpc::Status CancelTasks(grpc::ServerContext*, const proto::CancelTasksRequest* req,
                            proto::CancelTasksResponse*) override;
-  grpc::Status Exchange(grpc::ServerContext* ctx, grpc::ServerReader<proto::DataFrame>* reader,
-                        proto::ExchangeAck*) override;
+  grpc::Status Exchange(grpc::ServerContext* ctx, grpc::ServerReaderWriter<proto::ExchangeCredit, proto::DataFrame>* reader) override;
 
   void OnTaskEnded(Task& task, const proto::SubtaskStatus& final_status) override;
 
