@@ -43,4 +43,12 @@ inline int SubtaskForKeyGroup(int key_group, int max_parallelism, int parallelis
   return key_group * parallelism / max_parallelism;
 }
 
+// The first key group of subtask `subtask` (of `parallelism`): subtask s
+// owns [KeyGroupRangeStart(s), KeyGroupRangeStart(s + 1)), the key groups
+// that SubtaskForKeyGroup maps to it.
+inline int KeyGroupRangeStart(int subtask, int parallelism, int max_parallelism) {
+  return static_cast<int>(
+      (static_cast<int64_t>(subtask) * max_parallelism + parallelism - 1) / parallelism);
+}
+
 }  // namespace sluice

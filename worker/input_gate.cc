@@ -7,82 +7,144 @@
 
 namespace sluice {
 
-InputGate::InputGate(int num_channels, size_t capacity_per_channel)
-    : queues_(num_channels),
-      watermarks_(num_channels, std::numeric_limits<int64_t>::min()),
-      ended_(num_channels, false),
+InputGate::InputGate(int num_channels, int credits_per_channel,
+                     std::shared_ptr<Mailbox> mailbox)
+    : channels_(num_channels),
       open_channels_(num_channels),
-      combined_watermark_(std::numeric_limits<int64_t>::min()),
-      capacity_(capacity_per_channel),
-      num_channels_(num_channels) {}
+      capacity_(credits_per_channel),
+      num_channels_(num_channels),
+      mailbox_(std::move(mailbox)) {}
 
-absl::Status InputGate::Push(int channel, StreamElement element) {
+absl::StatusOr<int> InputGate::Attach(int channel, std::shared_ptr<CreditListener> listener) {
   absl::MutexLock lock(&mu_);
-  if (channel < 0 || channel >= static_cast<int>(queues_.size())) {
+  if (channel < 0 || channel >= num_channels_) {
     return absl::InvalidArgumentError(absl::StrCat("no input channel ", channel));
   }
-  auto has_room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !error_.ok() || queues_[channel].size() < capacity_;
-  };
-  mu_.Await(absl::Condition(&has_room));
   if (!error_.ok()) return error_;
-  queues_[channel].push_back(std::move(element));
+  Channel& c = channels_[channel];
+  if (c.listener != nullptr) {
+    return absl::AlreadyExistsError(absl::StrCat("input channel ", channel, " already has a sender"));
+  }
+  c.listener = std::move(listener);
+  return capacity_ - c.queued_credits;
+}
+
+absl::Status InputGate::Deliver(int channel, StreamElement element, int credits) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (channel < 0 || channel >= num_channels_) {
+      return absl::InvalidArgumentError(absl::StrCat("no input channel ", channel));
+    }
+    if (!error_.ok()) return error_;
+    Channel& c = channels_[channel];
+    if (c.queued_credits + credits > capacity_) {
+      return absl::InternalError(absl::StrCat("sender on input channel ", channel,
+                                              " exceeded its credit (", c.queued_credits, " + ",
+                                              credits, " > ", capacity_, ")"));
+    }
+    if (element.kind == StreamElement::Kind::kWatermark && !c.queue.empty() &&
+        c.queue.back().element.kind == StreamElement::Kind::kWatermark) {
+      // Nothing between them: the later watermark says all the earlier one did.
+      c.queue.back().element.watermark = std::max(c.queue.back().element.watermark,
+                                                  element.watermark);
+    } else {
+      c.queue.push_back({std::move(element), credits});
+      c.queued_credits += credits;
+    }
+  }
+  mailbox_->Wake();
   return absl::OkStatus();
 }
 
 void InputGate::Fail(absl::Status reason) {
-  absl::MutexLock lock(&mu_);
-  if (error_.ok()) error_ = std::move(reason);
+  {
+    absl::MutexLock lock(&mu_);
+    if (error_.ok()) error_ = std::move(reason);
+  }
+  mailbox_->Wake();
 }
 
-void InputGate::Close(absl::Status reason) { Fail(std::move(reason)); }
+void InputGate::Close(absl::Status reason) {
+  std::vector<std::shared_ptr<CreditListener>> listeners;
+  {
+    absl::MutexLock lock(&mu_);
+    if (error_.ok()) error_ = reason;
+    for (auto& c : channels_) {
+      if (c.listener != nullptr) listeners.push_back(std::move(c.listener));
+      c.listener = nullptr;
+      c.queue.clear();
+      c.queued_credits = 0;
+    }
+  }
+  for (auto& l : listeners) l->OnGateClosed(reason);
+}
 
-absl::StatusOr<InputGate::Event> InputGate::Poll() {
+int64_t InputGate::QueuedCredits() const {
   absl::MutexLock lock(&mu_);
-  while (true) {
+  int64_t n = 0;
+  for (const auto& c : channels_) n += c.queued_credits;
+  return n;
+}
+
+absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
+  std::shared_ptr<CreditListener> credit_to;
+  int credits = 0;
+  std::optional<Event> event;
+  {
+    absl::MutexLock lock(&mu_);
     if (!error_.ok()) return error_;
-    if (open_channels_ == 0) return Event{Event::Kind::kEnd, Batch(), 0};
-    // Take the next element from the first non-empty channel, round robin.
-    const size_t n = queues_.size();
-    bool found = false;
-    for (size_t k = 0; k < n && !found; ++k) {
-      size_t c = (next_ + k) % n;
-      if (queues_[c].empty()) continue;
-      found = true;
-      next_ = (c + 1) % n;
-      StreamElement e = std::move(queues_[c].front());
-      queues_[c].pop_front();
-      switch (e.kind) {
-        case StreamElement::Kind::kBatch:
-          return Event{Event::Kind::kBatch, std::move(e.batch), 0};
-        case StreamElement::Kind::kWatermark:
-          watermarks_[c] = std::max(watermarks_[c], e.watermark);
+    while (!event.has_value()) {
+      if (open_channels_ == 0) return Event{Event::Kind::kEnd, Batch(), 0};
+      // The next element of the first non-empty channel, round robin.
+      const size_t n = channels_.size();
+      size_t c = n;
+      for (size_t k = 0; k < n; ++k) {
+        size_t i = (next_ + k) % n;
+        if (!channels_[i].queue.empty()) {
+          c = i;
           break;
+        }
+      }
+      if (c == n) return std::optional<Event>();
+      next_ = (c + 1) % n;
+      Channel& ch = channels_[c];
+      Queued q = std::move(ch.queue.front());
+      ch.queue.pop_front();
+      ch.queued_credits -= q.credits;
+      if (q.credits > 0) {
+        credit_to = ch.listener;
+        credits = q.credits;
+      }
+      switch (q.element.kind) {
+        case StreamElement::Kind::kBatch:
+          event = Event{Event::Kind::kBatch, std::move(q.element.batch), 0};
+          break;
+        case StreamElement::Kind::kWatermark:
+          ch.watermark = std::max(ch.watermark, q.element.watermark);
+          break;
+        case StreamElement::Kind::kBarrier:
+          break;  // checkpoints are not taken yet
         case StreamElement::Kind::kEndOfStream:
-          if (!ended_[c]) {
-            ended_[c] = true;
+          if (!ch.ended) {
+            ch.ended = true;
             --open_channels_;
-            watermarks_[c] = std::numeric_limits<int64_t>::max();
+            ch.watermark = std::numeric_limits<int64_t>::max();
           }
           break;
       }
-      int64_t combined = *std::min_element(watermarks_.begin(), watermarks_.end());
-      if (combined > combined_watermark_) {
-        combined_watermark_ = combined;
-        return Event{Event::Kind::kWatermark, Batch(), combined};
-      }
-    }
-    if (!found) {
-      auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        if (!error_.ok()) return true;
-        for (const auto& q : queues_) {
-          if (!q.empty()) return true;
+      if (!event.has_value()) {
+        int64_t combined = std::numeric_limits<int64_t>::max();
+        for (const auto& x : channels_) combined = std::min(combined, x.watermark);
+        if (combined > combined_watermark_) {
+          combined_watermark_ = combined;
+          event = Event{Event::Kind::kWatermark, Batch(), combined};
         }
-        return false;
-      };
-      mu_.Await(absl::Condition(&ready));
+      }
+      if (credit_to != nullptr) break;  // hand the credit back before going on
     }
   }
+  if (credit_to != nullptr) credit_to->OnCredit(credits);
+  return event;
 }
 
 }  // namespace sluice

@@ -1,75 +1,100 @@
 #pragma once
 
-// The input side of a task: one bounded queue per input channel (one channel
-// per upstream sender subtask). Senders — local tasks or the Exchange RPC
-// handler for remote ones — block in Push while their channel's queue is
-// full, which is how a slow task slows its producers. The task thread Polls.
+// The input side of a task: one queue per input channel (one channel per
+// upstream sender subtask), bounded by credit.
 //
-// The gate also merges per-channel watermarks (minimum across channels; an
-// ended channel counts as +infinity) and reports end of input when every
-// channel has delivered end-of-stream. Thread-safe.
+// A sender attaches to its channel and receives the channel's whole
+// capacity as credit; it may deliver a frame only against credit, and the
+// gate hands the credit back, through the channel's CreditListener, when
+// the task takes the frame. So a channel never holds more than its
+// capacity, and Deliver never blocks: a sender that would exceed its
+// credit is a protocol error. Control events (watermarks, end of stream)
+// cost no credit; consecutive watermarks with no data between them are
+// merged, which keeps their number bounded too.
+//
+// The gate merges per-channel watermarks (minimum across channels; an
+// ended channel counts as +infinity) and reports the end of input when
+// every channel has delivered end of stream. Each arrival wakes the task's
+// mailbox.
+//
+// Deliver/Attach/Fail/Close: any thread. Poll: the task thread.
+// Listeners are called without the gate's lock held.
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
-#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "common/batch.h"
+#include "worker/mailbox.h"
+#include "worker/stream_element.h"
 
 namespace sluice {
 
-struct StreamElement {
-  enum class Kind { kBatch, kWatermark, kEndOfStream };
-  Kind kind = Kind::kBatch;
-  Batch batch;
-  int64_t watermark = 0;
-
-  static StreamElement Records(Batch b) { return {Kind::kBatch, std::move(b), 0}; }
-  static StreamElement Watermark(int64_t wm) { return {Kind::kWatermark, Batch(), wm}; }
-  static StreamElement EndOfStream() { return {Kind::kEndOfStream, Batch(), 0}; }
+// The sending end of one input channel, as the gate sees it.
+class CreditListener {
+ public:
+  virtual ~CreditListener() = default;
+  // The task took frames worth `credits` buffers off the channel.
+  virtual void OnCredit(int credits) = 0;
+  // The receiving task ended or failed; no more credit will come.
+  virtual void OnGateClosed(const absl::Status& reason) = 0;
 };
 
 class InputGate {
  public:
-  InputGate(int num_channels, size_t capacity_per_channel);
+  InputGate(int num_channels, int credits_per_channel, std::shared_ptr<Mailbox> mailbox);
 
-  // Blocks while the channel's queue is full. Fails once the gate is closed.
-  absl::Status Push(int channel, StreamElement element);
-  // Marks the channel failed: the task's next Poll returns `reason`.
+  // Connects the sender of `channel`; returns its initial credit.
+  absl::StatusOr<int> Attach(int channel, std::shared_ptr<CreditListener> listener);
+  // Queues a frame that costs `credits` (0 for control events).
+  absl::Status Deliver(int channel, StreamElement element, int credits);
+  // A channel broke: the task's next Poll returns `reason`.
   void Fail(absl::Status reason);
-  // Wakes every blocked Push/Poll with an error; used on cancellation and
-  // when the task ends.
+  // The task ended: senders hear `reason`, later deliveries fail.
   void Close(absl::Status reason);
 
-  // What the task thread sees next.
   struct Event {
     enum class Kind { kBatch, kWatermark, kEnd };
     Kind kind;
     Batch batch;
     int64_t watermark = 0;
   };
-  // Blocks until a batch, an advanced combined watermark, or the end of all
-  // channels; an error if the gate failed or was closed.
-  absl::StatusOr<Event> Poll();
+  // The next batch, advanced combined watermark, or end of input; nullopt
+  // when nothing is ready; an error once the gate failed or closed.
+  absl::StatusOr<std::optional<Event>> Poll();
 
   int num_channels() const { return num_channels_; }
+  int credits_per_channel() const { return capacity_; }
+  // Buffers queued over all channels (for metrics). Any thread.
+  int64_t QueuedCredits() const;
 
  private:
-  absl::Mutex mu_;
-  std::vector<std::deque<StreamElement>> queues_ ABSL_GUARDED_BY(mu_);
-  std::vector<int64_t> watermarks_ ABSL_GUARDED_BY(mu_);
-  std::vector<bool> ended_ ABSL_GUARDED_BY(mu_);
+  struct Queued {
+    StreamElement element;
+    int credits;
+  };
+  struct Channel {
+    std::deque<Queued> queue;
+    int queued_credits = 0;
+    int64_t watermark = INT64_MIN;
+    bool ended = false;
+    std::shared_ptr<CreditListener> listener;
+  };
+
+  mutable absl::Mutex mu_;
+  std::vector<Channel> channels_ ABSL_GUARDED_BY(mu_);
   int open_channels_ ABSL_GUARDED_BY(mu_);
-  int64_t combined_watermark_ ABSL_GUARDED_BY(mu_);
-  size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // round-robin start for fairness
+  int64_t combined_watermark_ ABSL_GUARDED_BY(mu_) = INT64_MIN;
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // round-robin start, for fairness
   absl::Status error_ ABSL_GUARDED_BY(mu_);
-  const size_t capacity_;
+  const int capacity_;
   const int num_channels_;
+  const std::shared_ptr<Mailbox> mailbox_;
 };
 
 }  // namespace sluice

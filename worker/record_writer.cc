@@ -6,22 +6,57 @@
 namespace sluice {
 
 RecordWriter::RecordWriter(const proto::OutputEdge& edge,
-                           std::vector<std::unique_ptr<ChannelWriter>> channels,
-                           int max_parallelism)
-    : edge_(edge), channels_(std::move(channels)), max_parallelism_(max_parallelism) {
-  const int parallelism = static_cast<int>(channels_.size());
-  for (int kg = 0; kg < max_parallelism_; ++kg) {
-    target_of_key_group_.push_back(
-        static_cast<uint32_t>(SubtaskForKeyGroup(kg, max_parallelism_, parallelism)));
-  }
+                           std::vector<std::shared_ptr<OutputChannel>> channels,
+                           std::vector<uint32_t> key_group_owner, size_t frame_bytes,
+                           int64_t flush_interval_ms, const Clock* clock)
+    : edge_(edge),
+      channels_(std::move(channels)),
+      key_group_owner_(std::move(key_group_owner)),
+      frame_bytes_(frame_bytes),
+      flush_interval_ms_(flush_interval_ms),
+      clock_(clock),
+      buffers_(channels_.size()) {}
+
+void RecordWriter::Start() {
+  for (auto& c : channels_) c->Start();
 }
 
 absl::Status RecordWriter::Write(Batch batch) {
   if (batch.empty()) return absl::OkStatus();
-  if (channels_.size() == 1) return channels_[0]->Send(StreamElement::Records(std::move(batch)));
+  if (channels_.size() == 1) return Append(0, std::move(batch));
   if (edge_.partitioning() == proto::PARTITIONING_HASH) return WriteHashed(batch);
-  size_t c = next_channel_++ % channels_.size();
-  return channels_[c]->Send(StreamElement::Records(std::move(batch)));
+  return Append(next_channel_++ % channels_.size(), std::move(batch));
+}
+
+absl::Status RecordWriter::Append(size_t c, Batch batch) {
+  Buffer& b = buffers_[c];
+  if (b.batch.has_value() && !(b.batch->schema() == batch.schema() ||
+                               *b.batch->schema() == *batch.schema())) {
+    RETURN_IF_ERROR(Flush(c));
+  }
+  const size_t bytes = batch.ByteSize();
+  if (!b.batch.has_value() && bytes >= frame_bytes_ / 2) {
+    // Big enough on its own: send it without copying, cut to frame size.
+    if (bytes <= 2 * frame_bytes_) {
+      return channels_[c]->Send(StreamElement::Records(std::move(batch)));
+    }
+    const size_t rows = batch.num_rows();
+    const size_t step = std::max<size_t>(1, rows * frame_bytes_ / bytes);
+    for (size_t begin = 0; begin < rows; begin += step) {
+      Batch part(batch.schema());
+      part.AppendRange(batch, begin, std::min(rows, begin + step));
+      RETURN_IF_ERROR(channels_[c]->Send(StreamElement::Records(std::move(part))));
+    }
+    return absl::OkStatus();
+  }
+  if (!b.batch.has_value()) {
+    b.batch.emplace(batch.schema());
+    b.since_ms = clock_->NowMs();
+  }
+  b.batch->AppendRange(batch, 0, batch.num_rows());
+  b.bytes += bytes;
+  if (b.bytes >= frame_bytes_) return Flush(c);
+  return absl::OkStatus();
 }
 
 absl::Status RecordWriter::WriteHashed(const Batch& batch) {
@@ -31,37 +66,104 @@ absl::Status RecordWriter::WriteHashed(const Batch& batch) {
     encoder_.emplace(*batch.schema(), std::move(cols));
     schema_ = batch.schema();
   }
-  const int parallelism = static_cast<int>(channels_.size());
+  const size_t targets = channels_.size();
   const size_t rows = batch.num_rows();
-  rows_by_target_.resize(parallelism);
+  const int max_parallelism = static_cast<int>(key_group_owner_.size());
+  rows_by_target_.resize(targets);
   for (auto& r : rows_by_target_) r.clear();
   for (size_t r = 0; r < rows; ++r) {
-    const int kg = KeyGroupForHash(StableHash(encoder_->View(batch, r, &key_)), max_parallelism_);
-    rows_by_target_[target_of_key_group_[kg]].push_back(static_cast<uint32_t>(r));
+    const int kg = KeyGroupForHash(StableHash(encoder_->View(batch, r, &key_)), max_parallelism);
+    rows_by_target_[key_group_owner_[kg]].push_back(static_cast<uint32_t>(r));
   }
-  for (int t = 0; t < parallelism; ++t) {
+  for (size_t t = 0; t < targets; ++t) {
     if (rows_by_target_[t].empty()) continue;
-    Batch part(batch.schema());
-    part.Reserve(rows_by_target_[t].size());
-    part.AppendRows(batch, rows_by_target_[t]);
-    RETURN_IF_ERROR(channels_[t]->Send(StreamElement::Records(std::move(part))));
+    Buffer& b = buffers_[t];
+    if (b.batch.has_value() && !(b.batch->schema() == batch.schema() ||
+                                 *b.batch->schema() == *batch.schema())) {
+      RETURN_IF_ERROR(Flush(t));
+    }
+    if (!b.batch.has_value()) {
+      b.batch.emplace(batch.schema());
+      b.batch->Reserve(rows_by_target_[t].size());
+      b.since_ms = clock_->NowMs();
+    }
+    b.batch->AppendRows(batch, rows_by_target_[t]);
+    b.bytes = b.batch->ByteSize();
+    if (b.bytes >= frame_bytes_) RETURN_IF_ERROR(Flush(t));
   }
   return absl::OkStatus();
+}
+
+absl::Status RecordWriter::Flush(size_t c) {
+  Buffer& b = buffers_[c];
+  if (!b.batch.has_value()) return absl::OkStatus();
+  Batch batch = std::move(*b.batch);
+  b.batch.reset();
+  b.bytes = 0;
+  if (batch.empty()) return absl::OkStatus();
+  return channels_[c]->Send(StreamElement::Records(std::move(batch)));
 }
 
 absl::Status RecordWriter::WriteWatermark(int64_t watermark) {
-  for (auto& c : channels_) RETURN_IF_ERROR(c->Send(StreamElement::Watermark(watermark)));
+  for (size_t c = 0; c < channels_.size(); ++c) {
+    if (watermark <= buffers_[c].watermark) continue;
+    RETURN_IF_ERROR(Flush(c));
+    buffers_[c].watermark = watermark;
+    RETURN_IF_ERROR(channels_[c]->Send(StreamElement::Watermark(watermark)));
+  }
   return absl::OkStatus();
 }
 
+absl::Status RecordWriter::FlushDue(int64_t now_ms) {
+  for (size_t c = 0; c < channels_.size(); ++c) {
+    if (buffers_[c].batch.has_value() && buffers_[c].since_ms + flush_interval_ms_ <= now_ms) {
+      RETURN_IF_ERROR(Flush(c));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::optional<int64_t> RecordWriter::NextFlushMs() const {
+  std::optional<int64_t> next;
+  for (const auto& b : buffers_) {
+    if (!b.batch.has_value()) continue;
+    const int64_t due = b.since_ms + flush_interval_ms_;
+    if (!next.has_value() || due < *next) next = due;
+  }
+  return next;
+}
+
 absl::Status RecordWriter::Finish() {
-  for (auto& c : channels_) RETURN_IF_ERROR(c->Send(StreamElement::EndOfStream()));
-  for (auto& c : channels_) RETURN_IF_ERROR(c->Close());
+  for (size_t c = 0; c < channels_.size(); ++c) {
+    RETURN_IF_ERROR(Flush(c));
+    RETURN_IF_ERROR(channels_[c]->Send(StreamElement::EndOfStream()));
+  }
   return absl::OkStatus();
 }
 
 void RecordWriter::Cancel() {
   for (auto& c : channels_) c->Cancel();
+}
+
+int64_t RecordWriter::QueuedBytes() const {
+  int64_t n = 0;
+  for (const auto& c : channels_) n += c->queued_bytes();
+  return n;
+}
+
+absl::Status RecordWriter::ChannelStatus() const {
+  for (const auto& c : channels_) {
+    absl::Status s = c->status();
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+bool RecordWriter::Finished() const {
+  for (const auto& c : channels_) {
+    if (!c->finished()) return false;
+  }
+  return true;
 }
 
 }  // namespace sluice

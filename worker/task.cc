@@ -1,107 +1,40 @@
 #include "worker/task.h"
 
-#include <cstdio>
-#include <map>
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/job_file.h"
-#include "common/ports.h"
+#include "absl/strings/str_join.h"
+#include "common/key_group.h"
 #include "common/status_macros.h"
 #include "worker/plan_view.h"
 
 namespace sluice {
+namespace {
 
-// The Output of chained operator k: feeds operator k+1 directly, or the
-// task's record writers when k is the last in the chain; side outputs go to
-// the writers of the edges that read them.
-class Task::Link : public Output {
- public:
-  Link(OperatorStats* stats, Operator* next, Link* next_link, OperatorStats* next_stats)
-      : stats_(stats), next_(next), next_link_(next_link), next_stats_(next_stats) {}
+std::optional<int64_t> Earlier(std::optional<int64_t> a, std::optional<int64_t> b) {
+  if (!a.has_value()) return b;
+  if (!b.has_value()) return a;
+  return std::min(*a, *b);
+}
 
-  void AddWriter(const std::string& port, RecordWriter* w) { writers_[port].push_back(w); }
-  void set_operator_id(const std::string& id) { operator_id_ = id; }
-
-  absl::Status Emit(Batch batch) override {
-    const int64_t rows = static_cast<int64_t>(batch.num_rows());
-    if (rows == 0) return absl::OkStatus();
-    stats_->AddOut(rows);
-    RETURN_IF_ERROR(ToWriters("", batch, next_ == nullptr));
-    if (next_ != nullptr) {
-      next_stats_->AddIn(rows);
-      return next_->ProcessBatch(std::move(batch), *next_link_);
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status EmitSide(std::string_view port, Batch batch) override {
-    const int64_t rows = static_cast<int64_t>(batch.num_rows());
-    if (rows == 0) return absl::OkStatus();
-    if (port == kDeadLetterPort) stats_->AddDeadLetter(rows);
-    if (port == kLatePort) stats_->AddLate(rows);
-    auto it = writers_.find(std::string(port));
-    if (it == writers_.end()) {
-      ReportUnconsumed(port, batch);
-      return absl::OkStatus();
-    }
-    return ToWriters(std::string(port), batch, true);
-  }
-
-  absl::Status EmitWatermark(int64_t watermark) override {
-    if (next_ != nullptr) RETURN_IF_ERROR(next_->ProcessWatermark(watermark, *next_link_));
-    for (auto& [port, ws] : writers_) {
-      for (RecordWriter* w : ws) RETURN_IF_ERROR(w->WriteWatermark(watermark));
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  // Sends `batch` to the writers of `port`; the last one may take it.
-  absl::Status ToWriters(const std::string& port, Batch& batch, bool may_move) {
-    auto it = writers_.find(port);
-    if (it == writers_.end()) return absl::OkStatus();
-    auto& ws = it->second;
-    for (size_t i = 0; i < ws.size(); ++i) {
-      bool last = i + 1 == ws.size();
-      RETURN_IF_ERROR(ws[i]->Write(last && may_move ? std::move(batch) : Batch(batch)));
-    }
-    return absl::OkStatus();
-  }
-
-  // No operator reads this side output: the records are counted (metrics,
-  // status) and the first few are logged so they are visible, not lost.
-  void ReportUnconsumed(std::string_view port, const Batch& batch) {
-    for (size_t r = 0; r < batch.num_rows() && logged_ < 10; ++r, ++logged_) {
-      if (port == kDeadLetterPort) {
-        std::fprintf(stderr, "sluice: %s: dead letter %s:%lld: %s\n", operator_id_.c_str(),
-                     std::string(batch.column(1).StringAt(r)).c_str(),
-                     static_cast<long long>(batch.column(2).ints[r]),
-                     std::string(batch.column(3).StringAt(r)).c_str());
-      } else {
-        std::fprintf(stderr, "sluice: %s: late record with event time %lld\n", operator_id_.c_str(),
-                     static_cast<long long>(batch.event_time()[r]));
-      }
-    }
-  }
-
-  OperatorStats* stats_;
-  Operator* next_;
-  Link* next_link_;
-  OperatorStats* next_stats_;
-  std::map<std::string, std::vector<RecordWriter*>> writers_;
-  std::string operator_id_;
-  int logged_ = 0;
-};
+}  // namespace
 
 Task::Task(std::shared_ptr<const proto::ExecutionPlan> plan, int task, int subtask,
-           std::string worker_id, TaskListener* listener)
+           std::string worker_id, TaskListener* listener, TaskOptions options)
     : plan_(std::move(plan)),
       task_(task),
       subtask_(subtask),
       worker_id_(std::move(worker_id)),
-      listener_(listener) {
+      listener_(listener),
+      options_(options),
+      gate_key_{plan_->job_id(), plan_->attempt(), task, subtask},
+      mailbox_(std::make_shared<Mailbox>()) {
+  const proto::NetworkConfig& net = plan_->graph().network();
+  if (net.buffer_bytes_per_task() > 0) budget_.buffer_bytes_per_task = net.buffer_bytes_per_task();
+  if (net.flush_interval_ms() > 0) budget_.flush_interval_ms = net.flush_interval_ms();
   for (const auto& id : plan_->tasks(task_).operator_ids()) {
-    stats_.push_back(std::make_unique<OperatorStats>(plan_->job_id(), id, subtask_));
+    stats_.push_back(
+        std::make_unique<OperatorStats>(plan_->job_id(), plan_->attempt(), id, subtask_));
   }
 }
 
@@ -112,12 +45,11 @@ Task::~Task() {
 
 absl::Status Task::Prepare() {
   PlanView view(*plan_);
-  int channels = view.NumInputChannels(task_);
+  const int channels = view.NumInputChannels(task_);
   if (channels > 0) {
-    // Capacity per channel in batches: bounded memory, enough to keep both
-    // sides busy.
-    gate_ = std::make_shared<InputGate>(channels, 8);
-    ExchangeRegistry::Get().RegisterGate(plan_->job_id(), task_, subtask_, gate_);
+    gate_ = std::make_shared<InputGate>(channels, budget_.CreditsPerInputChannel(channels),
+                                        mailbox_);
+    ExchangeRegistry::Get().RegisterGate(gate_key_, gate_);
   }
   return absl::OkStatus();
 }
@@ -131,10 +63,9 @@ void Task::Start() {
 }
 
 void Task::Cancel() {
+  cancel_requested_.store(true);
   stop_.request_stop();
-  if (gate_ != nullptr) gate_->Close(absl::CancelledError("task canceled"));
-  absl::MutexLock lock(&mu_);
-  for (RecordWriter* w : cancelable_writers_) w->Cancel();
+  mailbox_->Wake();
 }
 
 void Task::Join() {
@@ -144,6 +75,7 @@ void Task::Join() {
 proto::SubtaskStatus Task::Status() const {
   proto::SubtaskStatus s;
   s.set_job_id(plan_->job_id());
+  s.set_attempt(plan_->attempt());
   s.set_task(task_);
   s.set_subtask(subtask_);
   s.set_worker_id(worker_id_);
@@ -151,6 +83,7 @@ proto::SubtaskStatus Task::Status() const {
     absl::MutexLock lock(&mu_);
     s.set_state(state_);
     s.set_failure(failure_);
+    *s.mutable_load() = last_load_;
   }
   for (const auto& st : stats_) st->Snapshot(s.add_operators());
   if (gate_ == nullptr && s.operators_size() > 0) {
@@ -161,126 +94,231 @@ proto::SubtaskStatus Task::Status() const {
   return s;
 }
 
+void Task::SampleLoad() {
+  proto::TaskLoad load;
+  load_.Sample(&load);
+  absl::MutexLock lock(&mu_);
+  int64_t out = 0;
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    const int64_t q = channels_[i]->queued_bytes();
+    out += q;
+    if (gauges_ != nullptr) gauges_->SetChannel(i, q, channels_[i]->available_credits());
+  }
+  load.set_output_queued_bytes(out);
+  load.set_output_capacity_bytes(budget_.OutputBytes());
+  if (gate_ != nullptr) {
+    load.set_input_queued_bytes(gate_->QueuedCredits() * static_cast<int64_t>(kBufferBytes));
+    load.set_input_capacity_bytes(static_cast<int64_t>(gate_->num_channels()) *
+                                  gate_->credits_per_channel() *
+                                  static_cast<int64_t>(kBufferBytes));
+  }
+  if (done_.load()) load = proto::TaskLoad();
+  last_load_ = load;
+  if (gauges_ != nullptr) {
+    if (done_.load()) {
+      gauges_->Clear();
+    } else {
+      gauges_->SetLoad(load);
+    }
+  }
+}
+
 absl::Status Task::BuildWriters() {
   PlanView view(*plan_);
   const proto::TaskSpec& spec = plan_->tasks(task_);
   ASSIGN_OR_RETURN(const proto::SubtaskAssignment* self, view.Assignment(task_, subtask_));
-  const std::string self_address = self->worker_address();
+  const int max_parallelism = std::max(1, plan_->graph().max_parallelism());
+  std::vector<ChannelLabel> labels;
+  std::vector<std::shared_ptr<OutputChannel>> all;
   for (const auto& edge : spec.outputs()) {
     const proto::TaskSpec& target = plan_->tasks(edge.target_task());
+    const int receiver_channels = view.NumInputChannels(edge.target_task());
     std::vector<int> targets;
     if (edge.partitioning() == proto::PARTITIONING_FORWARD) {
       targets.push_back(subtask_);
     } else {
       for (int s = 0; s < target.parallelism(); ++s) targets.push_back(s);
     }
-    std::vector<std::unique_ptr<ChannelWriter>> channels;
-    for (int s : targets) {
+    std::vector<std::shared_ptr<OutputChannel>> channels;
+    std::vector<uint32_t> owner;
+    if (edge.partitioning() == proto::PARTITIONING_HASH) owner.assign(max_parallelism, 0);
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const int s = targets[i];
       ASSIGN_OR_RETURN(const proto::SubtaskAssignment* a, view.Assignment(edge.target_task(), s));
-      ChannelAddress to{plan_->job_id(),
-                        edge.target_task(),
-                        s,
-                        view.ChannelIndex(edge.target_task(), task_, subtask_),
-                        a->worker_id(),
-                        a->worker_address(),
-                        worker_id_,
-                        self_address,
-                        task_,
-                        subtask_};
-      channels.push_back(MakeChannelWriter(to, stop_.get_token()));
+      ChannelAddress to;
+      to.to = GateKey{plan_->job_id(), plan_->attempt(), edge.target_task(), s};
+      to.channel = view.ChannelIndex(edge.target_task(), task_, subtask_);
+      to.capacity = budget_.CreditsPerInputChannel(receiver_channels);
+      to.worker_id = a->worker_id();
+      to.worker_address = a->worker_address();
+      to.from_worker_id = worker_id_;
+      to.from_address = self->worker_address();
+      to.from_task = task_;
+      to.from_subtask = subtask_;
+      channels.push_back(MakeOutputChannel(to, mailbox_, options_.local_channels));
+      labels.push_back({edge.target_task(), s});
+      if (!owner.empty()) {
+        int begin = a->key_group_start(), end = a->key_group_end();
+        if (begin == 0 && end == 0) {  // plan without explicit ranges
+          begin = KeyGroupRangeStart(s, target.parallelism(), max_parallelism);
+          end = KeyGroupRangeStart(s + 1, target.parallelism(), max_parallelism);
+        }
+        if (begin < 0 || end > max_parallelism || begin > end) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("bad key-group range [", begin, ", ", end, ") for task ",
+                           edge.target_task(), " subtask ", s));
+        }
+        for (int kg = begin; kg < end; ++kg) owner[kg] = static_cast<uint32_t>(i);
+      }
     }
-    writers_.push_back(std::make_unique<RecordWriter>(edge, std::move(channels),
-                                                      plan_->graph().max_parallelism()));
-    writer_edges_.push_back(&edge);
+    all.insert(all.end(), channels.begin(), channels.end());
+    writers_.push_back(std::make_unique<RecordWriter>(edge, std::move(channels), std::move(owner),
+                                                      budget_.FrameBytes(receiver_channels),
+                                                      budget_.flush_interval_ms, clock_));
+    chain_->AddWriter(edge.from_operator(), edge.port(), writers_.back().get());
   }
   absl::MutexLock lock(&mu_);
-  for (auto& w : writers_) cancelable_writers_.push_back(w.get());
+  channels_ = std::move(all);
+  gauges_ = std::make_unique<TaskGauges>(plan_->job_id(), plan_->attempt(),
+                                         absl::StrJoin(spec.operator_ids(), "->"), subtask_,
+                                         labels);
   return absl::OkStatus();
 }
 
-absl::Status Task::RunChain() {
-  PlanView view(*plan_);
-  const proto::TaskSpec& spec = plan_->tasks(task_);
-  const int n = spec.operator_ids_size();
-  std::vector<const proto::OperatorSpec*> specs;
-  for (const auto& id : spec.operator_ids()) {
-    ASSIGN_OR_RETURN(const proto::OperatorSpec* op, view.Operator(id));
-    specs.push_back(op);
-  }
-  OperatorContext base;
-  base.job_id = plan_->job_id();
-  base.subtask = subtask_;
-  base.parallelism = spec.parallelism();
-  base.max_parallelism = plan_->graph().max_parallelism();
-  base.stop = stop_.get_token();
+std::optional<int64_t> Task::FlushDeadline() const {
+  std::optional<int64_t> next;
+  for (const auto& w : writers_) next = Earlier(next, w->NextFlushMs());
+  return next;
+}
 
-  std::unique_ptr<SourceOperator> source;
-  std::vector<std::unique_ptr<Operator>> ops(n);  // ops[0] empty for a source head
-  for (int k = 0; k < n; ++k) {
-    OperatorContext ctx = base;
-    ctx.spec = specs[k];
-    if (k == 0 && IsSourceType(specs[0]->type())) {
-      ASSIGN_OR_RETURN(source, CreateSource(*specs[0]));
-      continue;
-    }
-    ASSIGN_OR_RETURN(ops[k], CreateOperator(*specs[k]));
-    RETURN_IF_ERROR(ops[k]->Open(ctx));
-  }
-  RETURN_IF_ERROR(BuildWriters());
+int64_t Task::OutputQueuedBytes() const {
+  int64_t n = 0;
+  for (const auto& w : writers_) n += w->QueuedBytes();
+  return n;
+}
 
-  // Links are built back to front so each knows the next.
-  std::vector<std::unique_ptr<Link>> links(n);
-  for (int k = n - 1; k >= 0; --k) {
-    bool last = k == n - 1;
-    links[k] = std::make_unique<Link>(stats_[k].get(), last ? nullptr : ops[k + 1].get(),
-                                      last ? nullptr : links[k + 1].get(),
-                                      last ? nullptr : stats_[k + 1].get());
-    links[k]->set_operator_id(specs[k]->id());
-  }
-  for (size_t w = 0; w < writers_.size(); ++w) {
-    const proto::OutputEdge& e = *writer_edges_[w];
-    for (int k = 0; k < n; ++k) {
-      if (specs[k]->id() == e.from_operator()) links[k]->AddWriter(e.port(), writers_[w].get());
-    }
-  }
+void Task::Wait(LoadMeter::State state, std::optional<int64_t> deadline_ms) {
+  load_.Enter(state);
+  mailbox_->WaitUntil(deadline_ms);
+  load_.Enter(LoadMeter::kBusy);
+}
 
-  OperatorContext head_ctx = base;
-  head_ctx.spec = specs[0];
-  if (source != nullptr) {
-    RETURN_IF_ERROR(source->Run(head_ctx, *links[0]));
-  } else {
-    while (true) {
-      ASSIGN_OR_RETURN(InputGate::Event ev, gate_->Poll());
-      if (ev.kind == InputGate::Event::Kind::kEnd) break;
-      if (ev.kind == InputGate::Event::Kind::kWatermark) {
-        RETURN_IF_ERROR(ops[0]->ProcessWatermark(ev.watermark, *links[0]));
-        continue;
-      }
-      stats_[0]->AddIn(static_cast<int64_t>(ev.batch.num_rows()));
-      RETURN_IF_ERROR(ops[0]->ProcessBatch(std::move(ev.batch), *links[0]));
-    }
-  }
-  if (stop_.stop_requested()) return absl::CancelledError("task canceled");
-  for (int k = 0; k < n; ++k) {
-    if (ops[k] != nullptr) RETURN_IF_ERROR(ops[k]->Finish(*links[k]));
-  }
+absl::Status Task::EndOfInput() {
+  RETURN_IF_ERROR(chain_->Finish());
   for (auto& w : writers_) RETURN_IF_ERROR(w->Finish());
   return absl::OkStatus();
 }
 
+absl::Status Task::Loop() {
+  const proto::TaskSpec& spec = plan_->tasks(task_);
+  PlanView view(*plan_);
+  ASSIGN_OR_RETURN(const proto::SubtaskAssignment* self, view.Assignment(task_, subtask_));
+  OperatorContext base;
+  base.job_id = plan_->job_id();
+  base.attempt = plan_->attempt();
+  base.subtask = subtask_;
+  base.parallelism = spec.parallelism();
+  base.max_parallelism = plan_->graph().max_parallelism();
+  base.key_group_start = self->key_group_start();
+  base.key_group_end = self->key_group_end();
+  if (base.key_group_start == 0 && base.key_group_end == 0) {
+    base.key_group_start = KeyGroupRangeStart(subtask_, spec.parallelism(), base.max_parallelism);
+    base.key_group_end = KeyGroupRangeStart(subtask_ + 1, spec.parallelism(), base.max_parallelism);
+  }
+  base.clock = clock_;
+  base.stop = stop_.get_token();
+  // Sources cut batches no bigger than the frames their edges send.
+  size_t batch_bytes = 8 << 20;
+  for (const auto& edge : spec.outputs()) {
+    batch_bytes = std::min(batch_bytes, budget_.FrameBytes(view.NumInputChannels(edge.target_task())));
+  }
+  base.max_batch_bytes = batch_bytes;
+  ASSIGN_OR_RETURN(chain_, OperatorChain::Create(*plan_, task_, base, stats_));
+  RETURN_IF_ERROR(BuildWriters());
+  for (auto& w : writers_) w->Start();
+  SourceReader* source = chain_->source();
+  if (source != nullptr) RETURN_IF_ERROR(source->Open(chain_->head_context()));
+  const int64_t output_budget = budget_.OutputBytes();
+
+  bool draining = false;
+  load_.Enter(LoadMeter::kBusy);
+  while (true) {
+    mailbox_->RunDue();
+    if (cancel_requested_.load()) return absl::CancelledError("task canceled");
+    for (auto& w : writers_) RETURN_IF_ERROR(w->ChannelStatus());
+    const int64_t now = clock_->NowMs();
+    for (auto& w : writers_) RETURN_IF_ERROR(w->FlushDue(now));
+    if (draining) {
+      bool finished = true;
+      for (auto& w : writers_) finished = finished && w->Finished();
+      if (finished) return absl::OkStatus();
+      Wait(LoadMeter::kBackpressured, FlushDeadline());
+      continue;
+    }
+    if (OutputQueuedBytes() >= output_budget) {
+      Wait(LoadMeter::kBackpressured, FlushDeadline());
+      continue;
+    }
+    if (chain_->HasPending()) {
+      const int64_t due = chain_->PendingDueMs();
+      if (due > now) {
+        Wait(LoadMeter::kBusy, Earlier(due, FlushDeadline()));
+        continue;
+      }
+      RETURN_IF_ERROR(chain_->ContinuePending());
+      continue;
+    }
+    if (source != nullptr) {
+      if (next_poll_ms_.has_value() && *next_poll_ms_ > now) {
+        Wait(LoadMeter::kIdle, Earlier(next_poll_ms_, FlushDeadline()));
+        continue;
+      }
+      next_poll_ms_.reset();
+      ASSIGN_OR_RETURN(SourceReader::Poll poll, source->PollNext(chain_->head_output()));
+      if (poll == SourceReader::Poll::kNothingYet) {
+        const int64_t next = source->NextPollMs();
+        next_poll_ms_ = next > now ? next : now + 10;
+      } else if (poll == SourceReader::Poll::kEnd) {
+        RETURN_IF_ERROR(chain_->Finish());
+        for (auto& w : writers_) RETURN_IF_ERROR(w->Finish());
+        draining = true;
+      }
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::optional<InputGate::Event> ev, gate_->Poll());
+    if (!ev.has_value()) {
+      Wait(LoadMeter::kIdle, FlushDeadline());
+      continue;
+    }
+    switch (ev->kind) {
+      case InputGate::Event::Kind::kBatch:
+        stats_[0]->AddIn(static_cast<int64_t>(ev->batch.num_rows()));
+        RETURN_IF_ERROR(chain_->ProcessBatch(std::move(ev->batch)));
+        break;
+      case InputGate::Event::Kind::kWatermark:
+        RETURN_IF_ERROR(chain_->ProcessWatermark(ev->watermark));
+        break;
+      case InputGate::Event::Kind::kEnd:
+        RETURN_IF_ERROR(EndOfInput());
+        draining = true;
+        break;
+    }
+  }
+}
+
 void Task::Run() {
-  absl::Status status = RunChain();
-  if (stop_.stop_requested() && !status.ok()) status = absl::CancelledError("task canceled");
+  absl::Status status = Loop();
+  if (cancel_requested_.load() && !status.ok()) status = absl::CancelledError("task canceled");
   if (!status.ok()) {
     for (auto& w : writers_) w->Cancel();
   }
   if (gate_ != nullptr) {
-    gate_->Close(absl::CancelledError("task ended"));
-    ExchangeRegistry::Get().UnregisterGate(plan_->job_id(), task_, subtask_);
+    gate_->Close(status.ok() ? absl::CancelledError("task ended") : status);
+    ExchangeRegistry::Get().UnregisterGate(gate_key_);
   }
+  load_.Enter(LoadMeter::kIdle);
   {
     absl::MutexLock lock(&mu_);
-    cancelable_writers_.clear();
     if (status.ok()) {
       state_ = proto::TASK_FINISHED;
     } else if (absl::IsCancelled(status)) {
@@ -289,8 +327,11 @@ void Task::Run() {
       state_ = proto::TASK_FAILED;
       failure_ = std::string(status.message());
     }
+    last_load_ = proto::TaskLoad();
+    if (gauges_ != nullptr) gauges_->Clear();
   }
   proto::SubtaskStatus final_status = Status();
+  chain_.reset();  // operators are destroyed on their own thread
   writers_.clear();
   done_.store(true);
   if (listener_ != nullptr) listener_->OnTaskEnded(*this, final_status);

@@ -13,6 +13,40 @@ struct Families {
   prometheus::Family<prometheus::Counter>* late;
 };
 
+struct GaugeFamilies {
+  prometheus::Family<prometheus::Gauge>* busy;
+  prometheus::Family<prometheus::Gauge>* idle;
+  prometheus::Family<prometheus::Gauge>* backpressured;
+  prometheus::Family<prometheus::Gauge>* in_bytes;
+  prometheus::Family<prometheus::Gauge>* in_capacity;
+  prometheus::Family<prometheus::Gauge>* out_bytes;
+  prometheus::Family<prometheus::Gauge>* out_capacity;
+  prometheus::Family<prometheus::Gauge>* channel_queued;
+  prometheus::Family<prometheus::Gauge>* channel_credits;
+};
+
+prometheus::Family<prometheus::Gauge>* Gauge(const char* name, const char* help) {
+  return &prometheus::BuildGauge().Name(name).Help(help).Register(MetricsRegistry());
+}
+
+const GaugeFamilies& GetGaugeFamilies() {
+  static const GaugeFamilies* f = new GaugeFamilies{
+      Gauge("sluice_task_busy_ms_per_second",
+            "Milliseconds per second a task spent processing (or held by a throttle)"),
+      Gauge("sluice_task_idle_ms_per_second", "Milliseconds per second a task waited for input"),
+      Gauge("sluice_task_backpressured_ms_per_second",
+            "Milliseconds per second a task waited for free output buffers"),
+      Gauge("sluice_task_input_buffer_bytes", "Bytes queued in a task's input channels"),
+      Gauge("sluice_task_input_buffer_capacity_bytes", "Capacity of a task's input channels"),
+      Gauge("sluice_task_output_buffer_bytes", "Bytes waiting in a task's output channels"),
+      Gauge("sluice_task_output_buffer_capacity_bytes",
+            "Output bytes at which a task stops taking input"),
+      Gauge("sluice_channel_queued_bytes", "Bytes queued or in flight on an output channel"),
+      Gauge("sluice_channel_credits", "Credits (32 KiB buffers) a sender holds on a channel"),
+  };
+  return *f;
+}
+
 const Families& GetFamilies() {
   static const Families* f = [] {
     auto& r = MetricsRegistry();
@@ -40,11 +74,14 @@ const Families& GetFamilies() {
 
 }  // namespace
 
-OperatorStats::OperatorStats(const std::string& job_id, const std::string& operator_id, int subtask)
+OperatorStats::OperatorStats(const std::string& job_id, int64_t attempt,
+                             const std::string& operator_id, int subtask)
     : operator_id_(operator_id) {
   const Families& f = GetFamilies();
-  std::map<std::string, std::string> labels{
-      {"job_id", job_id}, {"operator", operator_id}, {"subtask", absl::StrCat(subtask)}};
+  std::map<std::string, std::string> labels{{"job_id", job_id},
+                                            {"attempt", absl::StrCat(attempt)},
+                                            {"operator", operator_id},
+                                            {"subtask", absl::StrCat(subtask)}};
   in_counter_ = &f.in->Add(labels);
   out_counter_ = &f.out->Add(labels);
   dead_counter_ = &f.dead->Add(labels);
@@ -74,6 +111,54 @@ void OperatorStats::Snapshot(proto::OperatorMetrics* out) const {
   out->set_records_out(out_.load(std::memory_order_relaxed));
   out->set_dead_letter(dead_.load(std::memory_order_relaxed));
   out->set_late(late_.load(std::memory_order_relaxed));
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+TaskGauges::TaskGauges(const std::string& job_id, int64_t attempt, const std::string& task_name,
+                       int subtask, const std::vector<ChannelLabel>& channels) {
+  const GaugeFamilies& f = GetGaugeFamilies();
+  std::map<std::string, std::string> labels{{"job_id", job_id},
+                                            {"attempt", absl::StrCat(attempt)},
+                                            {"task", task_name},
+                                            {"subtask", absl::StrCat(subtask)}};
+  busy_ = &f.busy->Add(labels);
+  idle_ = &f.idle->Add(labels);
+  backpressured_ = &f.backpressured->Add(labels);
+  in_bytes_ = &f.in_bytes->Add(labels);
+  in_capacity_ = &f.in_capacity->Add(labels);
+  out_bytes_ = &f.out_bytes->Add(labels);
+  out_capacity_ = &f.out_capacity->Add(labels);
+  for (const ChannelLabel& c : channels) {
+    auto l = labels;
+    l["target_task"] = absl::StrCat(c.target_task);
+    l["target_subtask"] = absl::StrCat(c.target_subtask);
+    channel_queued_.push_back(&f.channel_queued->Add(l));
+    channel_credits_.push_back(&f.channel_credits->Add(l));
+  }
+}
+
+void TaskGauges::SetLoad(const proto::TaskLoad& load) {
+  busy_->Set(load.busy_ms_per_s());
+  idle_->Set(load.idle_ms_per_s());
+  backpressured_->Set(load.backpressured_ms_per_s());
+  in_bytes_->Set(static_cast<double>(load.input_queued_bytes()));
+  in_capacity_->Set(static_cast<double>(load.input_capacity_bytes()));
+  out_bytes_->Set(static_cast<double>(load.output_queued_bytes()));
+  out_capacity_->Set(static_cast<double>(load.output_capacity_bytes()));
+}
+
+void TaskGauges::SetChannel(size_t index, int64_t queued_bytes, int credits) {
+  channel_queued_[index]->Set(static_cast<double>(queued_bytes));
+  channel_credits_[index]->Set(credits);
+}
+
+void TaskGauges::Clear() {
+  for (auto* g : {busy_, idle_, backpressured_, in_bytes_, out_bytes_}) g->Set(0);
+  for (auto* g : channel_queued_) g->Set(0);
+  for (auto* g : channel_credits_) g->Set(0);
 }
 
 }  // namespace sluice

@@ -4,20 +4,30 @@
 // thread; read by the heartbeat thread (atomics) and exported to Prometheus
 // as sluice_records_in_total, sluice_records_out_total,
 // sluice_dead_letter_records_total and sluice_late_records_total with labels
-// job, operator, subtask.
+// job_id, attempt, operator, subtask.
+//
+// Per-task gauges (TaskGauges), set when the worker samples its tasks:
+// sluice_task_{busy,idle,backpressured}_ms_per_second, buffer usage
+// (sluice_task_{input,output}_buffer_bytes and _capacity_bytes), and per
+// output channel sluice_channel_queued_bytes and sluice_channel_credits
+// (credit the sender holds), labelled job_id, attempt, task (the chain's
+// operator ids), subtask, and for channels target_task, target_subtask.
 
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "prometheus/counter.h"
+#include "prometheus/gauge.h"
 #include "proto/sluice.pb.h"
 
 namespace sluice {
 
 class OperatorStats {
  public:
-  OperatorStats(const std::string& job_id, const std::string& operator_id, int subtask);
+  OperatorStats(const std::string& job_id, int64_t attempt, const std::string& operator_id,
+                int subtask);
 
   void AddIn(int64_t n);
   void AddOut(int64_t n);
@@ -30,6 +40,27 @@ class OperatorStats {
   std::string operator_id_;
   std::atomic<int64_t> in_{0}, out_{0}, dead_{0}, late_{0};
   prometheus::Counter *in_counter_, *out_counter_, *dead_counter_, *late_counter_;
+};
+
+struct ChannelLabel {
+  int target_task;
+  int target_subtask;
+};
+
+class TaskGauges {
+ public:
+  TaskGauges(const std::string& job_id, int64_t attempt, const std::string& task_name, int subtask,
+             const std::vector<ChannelLabel>& channels);
+
+  void SetLoad(const proto::TaskLoad& load);
+  void SetChannel(size_t index, int64_t queued_bytes, int credits);
+  // A task that ended neither works nor waits.
+  void Clear();
+
+ private:
+  prometheus::Gauge *busy_, *idle_, *backpressured_;
+  prometheus::Gauge *in_bytes_, *in_capacity_, *out_bytes_, *out_capacity_;
+  std::vector<prometheus::Gauge*> channel_queued_, channel_credits_;
 };
 
 }  // namespace sluice

@@ -8,7 +8,9 @@
 #include "common/grpc_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
-#include "worker/exchange.h"
+#include "common/clock.h"
+#include "worker/exchange_registry.h"
+#include "worker/remote_exchange.h"
 
 namespace sluice {
 
@@ -88,16 +90,31 @@ void Worker::Wait() { stopped_.WaitForNotification(); }
 grpc::Status Worker::DeployTasks(grpc::ServerContext*, const proto::DeployTasksRequest* req,
                                  proto::DeployTasksResponse*) {
   auto plan = std::make_shared<const proto::ExecutionPlan>(req->plan());
+  {
+    absl::MutexLock lock(&mu_);
+    if (AttemptEnded(plan->job_id(), plan->attempt())) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("attempt ", plan->attempt(), " of job ", plan->job_id(),
+                                       " was canceled before its deployment arrived"));
+    }
+  }
+  TaskOptions topts;
+  topts.local_channels = options_.local_exchange;
   std::vector<std::unique_ptr<Task>> created;
   for (const auto& a : plan->assignments()) {
     if (a.worker_id() != req->worker_id()) continue;
-    auto task = std::make_unique<Task>(plan, a.task(), a.subtask(), req->worker_id(), this);
+    auto task = std::make_unique<Task>(plan, a.task(), a.subtask(), req->worker_id(), this, topts);
     absl::Status s = task->Prepare();
     if (!s.ok()) return ToGrpcStatus(s);
     created.push_back(std::move(task));
   }
   absl::MutexLock lock(&mu_);
   if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "worker is stopping");
+  if (AttemptEnded(plan->job_id(), plan->attempt())) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("attempt ", plan->attempt(), " of job ", plan->job_id(),
+                                     " was canceled during its deployment"));
+  }
   for (auto& t : created) {
     t->Start();
     tasks_.push_back(std::move(t));
@@ -108,16 +125,35 @@ grpc::Status Worker::DeployTasks(grpc::ServerContext*, const proto::DeployTasksR
 grpc::Status Worker::CancelTasks(grpc::ServerContext*, const proto::CancelTasksRequest* req,
                                  proto::CancelTasksResponse*) {
   absl::MutexLock lock(&mu_);
-  for (auto& t : tasks_) {
-    if (t->job_id() == req->job_id()) t->Cancel();
-  }
+  CancelAttempt(req->job_id(), req->attempt());
   return grpc::Status::OK;
 }
 
-grpc::Status Worker::Exchange(
-    grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<proto::ExchangeCredit, proto::DataFrame>* reader) {
-  return ServeExchange(ctx, reader);
+void Worker::CancelAttempt(const std::string& job_id, int64_t attempt) {
+  for (auto& t : tasks_) {
+    if (t->job_id() == job_id && (attempt == 0 || t->attempt() <= attempt)) t->Cancel();
+  }
+  const int64_t remembered = attempt == 0 ? INT64_MAX : attempt;
+  auto [it, inserted] = ended_.try_emplace(job_id, remembered);
+  if (inserted) {
+    ended_order_.push_back(job_id);
+    if (ended_order_.size() > 1000) {
+      ended_.erase(ended_order_.front());
+      ended_order_.pop_front();
+    }
+  } else {
+    it->second = std::max(it->second, remembered);
+  }
+}
+
+bool Worker::AttemptEnded(const std::string& job_id, int64_t attempt) const {
+  auto it = ended_.find(job_id);
+  return it != ended_.end() && attempt <= it->second;
+}
+
+grpc::ServerBidiReactor<proto::DataFrame, proto::ExchangeCredit>* Worker::Exchange(
+    grpc::CallbackServerContext* context) {
+  return ExchangeReceiver::Start(context);
 }
 
 void Worker::OnTaskEnded(Task& task, const proto::SubtaskStatus& final_status) {
@@ -161,11 +197,15 @@ void Worker::HeartbeatLoop(std::stop_token stop) {
   int failures = 0;
   while (!stop.stop_requested()) {
     TakeFinishedTasks();  // joins threads of ended tasks outside the lock
+    ExchangeRegistry::Get().ExpireWaiters(Clock::Steady().NowMs());
     proto::HeartbeatRequest req;
     {
       absl::MutexLock lock(&mu_);
       req.set_worker_id(worker_id_);
-      for (const auto& t : tasks_) *req.add_subtasks() = t->Status();
+      for (const auto& t : tasks_) {
+        t->SampleLoad();
+        *req.add_subtasks() = t->Status();
+      }
     }
     proto::HeartbeatResponse resp;
     grpc::ClientContext ctx;
@@ -179,6 +219,10 @@ void Worker::HeartbeatLoop(std::stop_token stop) {
     } else {
       failures = 0;
       if (resp.unknown_worker()) Register().IgnoreError();
+      if (resp.cancel_size() > 0) {
+        absl::MutexLock lock(&mu_);
+        for (const auto& ended : resp.cancel()) CancelAttempt(ended.job_id(), ended.attempt());
+      }
     }
     for (int64_t waited = 0; waited < options_.heartbeat_interval_ms && !stop.stop_requested();
          waited += 50) {

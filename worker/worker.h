@@ -4,16 +4,25 @@
 // exchange), registers with the coordinator and heartbeats, runs tasks and
 // reports how they end.
 //
-// Threads: gRPC handler threads (Deploy/Cancel/Exchange), one heartbeat
-// thread, one thread per task. `mu_` guards the task table; no RPC is made
-// while holding it.
+// Threads: gRPC handler threads (Deploy/Cancel), gRPC callback threads
+// (data exchange, worker/remote_exchange.h), one heartbeat thread, one
+// thread per task. `mu_` guards the task table; no RPC is made while
+// holding it. The heartbeat thread does nothing but heartbeat, sample task
+// load and expire waits for receivers, so no slow peer delays it.
+//
+// Reconciliation: each heartbeat lists the worker's tasks with their job
+// and attempt; the coordinator answers with the attempts that have ended,
+// and the worker cancels those tasks. Canceled attempts are remembered, so
+// a deploy that arrives after its cancel is refused.
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -34,9 +43,14 @@ struct WorkerOptions {
   int64_t heartbeat_interval_ms = 500;
   // How long Start() keeps retrying an unreachable coordinator.
   int64_t register_timeout_ms = 60'000;
+  // Channels to workers of this process skip the network. Off: every
+  // channel is a gRPC stream (tests of the remote path in one process).
+  bool local_exchange = true;
 };
 
-class Worker final : public proto::WorkerService::Service, public TaskListener {
+class Worker final
+    : public proto::WorkerService::WithCallbackMethod_Exchange<proto::WorkerService::Service>,
+      public TaskListener {
  public:
   explicit Worker(WorkerOptions options);
   ~Worker() override;
@@ -56,7 +70,8 @@ class Worker final : public proto::WorkerService::Service, public TaskListener {
                            proto::DeployTasksResponse*) override;
   grpc::Status CancelTasks(grpc::ServerContext*, const proto::CancelTasksRequest* req,
                            proto::CancelTasksResponse*) override;
-  grpc::Status Exchange(grpc::ServerContext* ctx, grpc::ServerReaderWriter<proto::ExchangeCredit, proto::DataFrame>* reader) override;
+  grpc::ServerBidiReactor<proto::DataFrame, proto::ExchangeCredit>* Exchange(
+      grpc::CallbackServerContext* context) override;
 
   void OnTaskEnded(Task& task, const proto::SubtaskStatus& final_status) override;
 
@@ -64,6 +79,12 @@ class Worker final : public proto::WorkerService::Service, public TaskListener {
   absl::Status Register();
   void HeartbeatLoop(std::stop_token stop);
   std::vector<std::unique_ptr<Task>> TakeFinishedTasks();
+  // Cancels the tasks of `job_id` up to `attempt` (0: every attempt) and
+  // remembers the attempt as ended.
+  void CancelAttempt(const std::string& job_id, int64_t attempt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AttemptEnded(const std::string& job_id, int64_t attempt) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const WorkerOptions options_;
   std::string address_;
@@ -73,6 +94,9 @@ class Worker final : public proto::WorkerService::Service, public TaskListener {
   mutable absl::Mutex mu_;
   std::string worker_id_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
+  // Highest ended attempt per job, the most recent 1000 jobs.
+  absl::flat_hash_map<std::string, int64_t> ended_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> ended_order_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   std::jthread heartbeat_;

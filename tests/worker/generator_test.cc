@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -25,9 +26,19 @@ proto::OperatorSpec Spec(int64_t count, double duplicate_rate) {
 
 // Runs all subtasks of a generator with parallelism p; returns event_id -> (device, ts, temp) and
 // copies seen.
+void RunAllInto(const proto::OperatorSpec& spec, int p, std::vector<CaptureOutput>* outs,
+                std::map<int64_t, std::tuple<std::string, int64_t, double, int>>* events);
+
 std::map<int64_t, std::tuple<std::string, int64_t, double, int>> RunAll(
     const proto::OperatorSpec& spec, int p, std::vector<CaptureOutput>* outs) {
   std::map<int64_t, std::tuple<std::string, int64_t, double, int>> events;
+  RunAllInto(spec, p, outs, &events);
+  return events;
+}
+
+void RunAllInto(const proto::OperatorSpec& spec, int p, std::vector<CaptureOutput>* outs,
+                std::map<int64_t, std::tuple<std::string, int64_t, double, int>>* result) {
+  auto& events = *result;
   outs->resize(p);
   for (int s = 0; s < p; ++s) {
     GeneratorSource source(spec.generator());
@@ -35,7 +46,12 @@ std::map<int64_t, std::tuple<std::string, int64_t, double, int>> RunAll(
     ctx.spec = &spec;
     ctx.subtask = s;
     ctx.parallelism = p;
-    EXPECT_TRUE(source.Run(ctx, (*outs)[s]).ok());
+    EXPECT_TRUE(source.Open(ctx).ok());
+    while (true) {
+      auto poll = source.PollNext((*outs)[s]);
+      ASSERT_TRUE(poll.ok()) << poll.status();
+      if (*poll == SourceReader::Poll::kEnd) break;
+    }
     for (const Batch& b : (*outs)[s].main) {
       for (size_t r = 0; r < b.num_rows(); ++r) {
         auto& e = events[b.column(0).ints[r]];
@@ -44,7 +60,18 @@ std::map<int64_t, std::tuple<std::string, int64_t, double, int>> RunAll(
       }
     }
   }
-  return events;
+}
+
+// Every row a capture holds, as (event_id, device, ts, temperature), in order.
+std::vector<std::tuple<int64_t, std::string, int64_t, double>> Rows(const CaptureOutput& out) {
+  std::vector<std::tuple<int64_t, std::string, int64_t, double>> rows;
+  for (const Batch& b : out.main) {
+    for (size_t r = 0; r < b.num_rows(); ++r) {
+      rows.emplace_back(b.column(0).ints[r], std::string(b.column(1).StringAt(r)),
+                        b.column(2).ints[r], b.column(3).doubles[r]);
+    }
+  }
+  return rows;
 }
 
 TEST(GeneratorTest, SameSeedSameEventsAtAnyParallelism) {
@@ -110,6 +137,75 @@ TEST(GeneratorTest, TemperaturesFollowTheConfiguredDistribution) {
   EXPECT_LT(hi, 1.0);
   EXPECT_LT(lo, -9.0);  // the range is actually used
   EXPECT_GT(hi, -1.0);
+}
+
+TEST(GeneratorTest, ResumingAtAnyPositionEmitsExactlyTheEventsThatFollow) {
+  proto::OperatorSpec spec = Spec(5'000, 0.2);
+  OperatorContext ctx;
+  ctx.spec = &spec;
+  ctx.subtask = 1;
+  ctx.parallelism = 3;
+  ctx.max_batch_bytes = 64 * 56;  // small batches: many positions
+  GeneratorSource full(spec.generator());
+  ASSERT_TRUE(full.Open(ctx).ok());
+  CaptureOutput all;
+  std::vector<std::pair<proto::SourcePosition, size_t>> positions;  // position, rows before it
+  positions.push_back({full.Position(), 0});
+  while (true) {
+    auto poll = full.PollNext(all);
+    ASSERT_TRUE(poll.ok());
+    if (*poll == SourceReader::Poll::kEnd) break;
+    positions.push_back({full.Position(), all.MainRows()});
+  }
+  const auto expected = Rows(all);
+  // The subtask's events are exactly those with index % 3 == 1, each once or twice.
+  std::set<int64_t> ids;
+  for (const auto& row : expected) ids.insert(std::get<0>(row));
+  EXPECT_EQ(ids.size(), 1'667u);
+  for (int64_t id : ids) EXPECT_EQ(id % 3, 1);
+
+  for (size_t k = 0; k < positions.size(); k += 7) {
+    GeneratorSource resumed(spec.generator());
+    ASSERT_TRUE(resumed.Open(ctx).ok());
+    ASSERT_TRUE(resumed.Seek(positions[k].first).ok());
+    CaptureOutput tail;
+    while (true) {
+      auto poll = resumed.PollNext(tail);
+      ASSERT_TRUE(poll.ok());
+      if (*poll == SourceReader::Poll::kEnd) break;
+    }
+    const auto got = Rows(tail);
+    ASSERT_EQ(got.size(), expected.size() - positions[k].second) << "position " << k;
+    EXPECT_TRUE(std::equal(got.begin(), got.end(), expected.begin() + positions[k].second));
+    EXPECT_EQ(tail.watermarks.back(), kMaxWatermark);
+  }
+  // A position of another subtask is refused.
+  GeneratorSource other(spec.generator());
+  ASSERT_TRUE(other.Open(ctx).ok());
+  proto::SourcePosition wrong;
+  wrong.set_event_index(3);
+  EXPECT_FALSE(other.Seek(wrong).ok());
+}
+
+TEST(GeneratorTest, ARateSaysNothingYetUntilTheNextBatchIsDue) {
+  proto::OperatorSpec spec = Spec(1'000, 0.0);
+  spec.mutable_generator()->set_rate(200);  // one subtask: 10 rows every 50 ms
+  ManualClock clock;
+  OperatorContext ctx;
+  ctx.spec = &spec;
+  ctx.clock = &clock;
+  GeneratorSource source(spec.generator());
+  ASSERT_TRUE(source.Open(ctx).ok());
+  CaptureOutput out;
+  ASSERT_EQ(*source.PollNext(out), SourceReader::Poll::kEmitted);
+  EXPECT_EQ(out.MainRows(), 10u);
+  ASSERT_EQ(*source.PollNext(out), SourceReader::Poll::kNothingYet);
+  EXPECT_EQ(source.NextPollMs(), clock.NowMs() + 50);
+  clock.Advance(49);
+  ASSERT_EQ(*source.PollNext(out), SourceReader::Poll::kNothingYet);
+  clock.Advance(1);
+  ASSERT_EQ(*source.PollNext(out), SourceReader::Poll::kEmitted);
+  EXPECT_EQ(out.MainRows(), 20u);
 }
 
 }  // namespace

@@ -1,9 +1,8 @@
 #include "worker/operators/generator_source.h"
 
 #include <algorithm>
-#include <chrono>
-#include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
 namespace sluice {
@@ -76,56 +75,86 @@ const SchemaRef& GeneratorSource::OutputSchema() {
   return *schema;
 }
 
-absl::Status GeneratorSource::Run(const OperatorContext& ctx, Output& out) {
-  const int64_t p = ctx.parallelism;
-  const double rate = config_.rate() / static_cast<double>(p);  // per subtask
-  const int64_t ooo = config_.watermark().max_out_of_orderness_ms();
-  size_t batch_rows = kTargetBatchRows;
-  if (rate > 0)
-    batch_rows = std::clamp<size_t>(static_cast<size_t>(rate / 20), 1, kTargetBatchRows);
+absl::Status GeneratorSource::Open(const OperatorContext& ctx) {
+  ctx_ = ctx;
+  step_ = std::max(1, ctx.parallelism);
+  next_ = ctx.subtask;
+  rate_ = config_.rate() / static_cast<double>(step_);
+  // About 56 bytes a generated row; stay within the task's frame size.
+  batch_rows_ = std::clamp<size_t>(ctx.max_batch_bytes / 56, 1, kTargetBatchRows);
+  if (rate_ > 0) {
+    // 20 batches a second keeps the pace smooth.
+    batch_rows_ = std::clamp<size_t>(static_cast<size_t>(rate_ / 20), 1, batch_rows_);
+  }
+  return absl::OkStatus();
+}
 
-  const auto started = std::chrono::steady_clock::now();
-  int64_t emitted = 0;
-  int64_t max_ts = kMinWatermark;
-  std::string device;
-  int64_t i = ctx.subtask;
-  while (!ctx.stop.stop_requested() && (model_.unbounded() || i < model_.count())) {
-    Batch batch(OutputSchema());
-    batch.Reserve(batch_rows + batch_rows / 8);
-    Column& ids = batch.column(0);
-    Column& devices = batch.column(1);
-    Column& tss = batch.column(2);
-    Column& temps = batch.column(3);
-    Column& hums = batch.column(4);
-    auto& event_time = batch.event_time();
-    for (size_t n = 0; n < batch_rows && (model_.unbounded() || i < model_.count()); ++n, i += p) {
-      GeneratedEvent e = model_.Make(i);
-      model_.FormatDevice(e.device, &device);
-      for (int copy = 0; copy < (e.duplicate ? 2 : 1); ++copy) {
-        ids.ints.push_back(e.event_id);
-        devices.chars.append(device);
-        devices.offsets.push_back(static_cast<uint32_t>(devices.chars.size()));
-        tss.ints.push_back(e.ts);
-        temps.doubles.push_back(e.temperature);
-        hums.doubles.push_back(e.humidity);
-        event_time.push_back(e.ts);
-      }
-      max_ts = std::max(max_ts, e.ts);
+proto::SourcePosition GeneratorSource::Position() const {
+  proto::SourcePosition p;
+  p.set_event_index(next_);
+  return p;
+}
+
+absl::Status GeneratorSource::Seek(const proto::SourcePosition& position) {
+  const int64_t i = position.event_index();
+  if (i < 0 || (i - ctx_.subtask) % step_ != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("generator position ", i,
+                                                   " does not belong to subtask ", ctx_.subtask,
+                                                   " of ", step_));
+  }
+  next_ = i;
+  paced_from_ms_ = -1;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SourceReader::Poll> GeneratorSource::PollNext(Output& out) {
+  if (ended_) return Poll::kEnd;
+  if (Exhausted()) {
+    ended_ = true;
+    RETURN_IF_ERROR(out.EmitWatermark(kMaxWatermark));
+    return Poll::kEnd;
+  }
+  if (rate_ > 0) {
+    const int64_t now = ctx_.clock->NowMs();
+    if (paced_from_ms_ < 0) {
+      paced_from_ms_ = now;
+      paced_events_ = 0;
     }
-    emitted += static_cast<int64_t>(batch.num_rows());
-    RETURN_IF_ERROR(out.Emit(std::move(batch)));
-    if (max_ts != kMinWatermark) RETURN_IF_ERROR(out.EmitWatermark(max_ts - ooo - 1));
-    if (rate > 0) {
-      auto due = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                               std::chrono::duration<double>(static_cast<double>(emitted) / rate));
-      while (!ctx.stop.stop_requested() && std::chrono::steady_clock::now() < due) {
-        std::this_thread::sleep_until(
-            std::min(due, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
-      }
+    const int64_t due =
+        paced_from_ms_ + static_cast<int64_t>(static_cast<double>(paced_events_) * 1000.0 / rate_);
+    if (due > now) {
+      next_poll_ms_ = due;
+      return Poll::kNothingYet;
     }
   }
-  if (ctx.stop.stop_requested()) return absl::CancelledError("source canceled");
-  return out.EmitWatermark(kMaxWatermark);
+  Batch batch(OutputSchema());
+  batch.Reserve(batch_rows_ + batch_rows_ / 8);
+  Column& ids = batch.column(0);
+  Column& devices = batch.column(1);
+  Column& tss = batch.column(2);
+  Column& temps = batch.column(3);
+  Column& hums = batch.column(4);
+  auto& event_time = batch.event_time();
+  size_t n = 0;
+  for (; n < batch_rows_ && !Exhausted(); ++n, next_ += step_) {
+    GeneratedEvent e = model_.Make(next_);
+    model_.FormatDevice(e.device, &device_);
+    for (int copy = 0; copy < (e.duplicate ? 2 : 1); ++copy) {
+      ids.ints.push_back(e.event_id);
+      devices.chars.append(device_);
+      devices.offsets.push_back(static_cast<uint32_t>(devices.chars.size()));
+      tss.ints.push_back(e.ts);
+      temps.doubles.push_back(e.temperature);
+      hums.doubles.push_back(e.humidity);
+      event_time.push_back(e.ts);
+    }
+    max_ts_ = std::max(max_ts_, e.ts);
+  }
+  paced_events_ += static_cast<int64_t>(n);
+  RETURN_IF_ERROR(out.Emit(std::move(batch)));
+  const int64_t ooo = config_.watermark().max_out_of_orderness_ms();
+  if (max_ts_ != kMinWatermark) RETURN_IF_ERROR(out.EmitWatermark(max_ts_ - ooo - 1));
+  return Poll::kEmitted;
 }
 
 }  // namespace sluice

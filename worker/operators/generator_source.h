@@ -8,6 +8,10 @@
 //   plus noise in [-temperature_noise, +temperature_noise], humidity in [30, 70).
 // A fraction `duplicate_rate` of events is emitted twice (same event_id).
 // Subtask s of p emits the events with i % p == s.
+//
+// The reader's position is the index of the subtask's next event; with a
+// rate, a poll before the next batch is due says "nothing yet" (the task
+// waits on its mailbox, not in the reader).
 
 #include <cstdint>
 #include <string>
@@ -45,18 +49,36 @@ class EventModel {
   int digits_;
 };
 
-class GeneratorSource : public SourceOperator {
+class GeneratorSource : public SourceReader {
  public:
   explicit GeneratorSource(const proto::GeneratorConfig& config)
       : config_(config), model_(config) {}
-  absl::Status Run(const OperatorContext& ctx, Output& out) override;
+
+  absl::Status Open(const OperatorContext& ctx) override;
+  absl::StatusOr<Poll> PollNext(Output& out) override;
+  proto::SourcePosition Position() const override;
+  absl::Status Seek(const proto::SourcePosition& position) override;
+  int64_t NextPollMs() const override { return next_poll_ms_; }
 
   // Schema of generated records.
   static const SchemaRef& OutputSchema();
 
  private:
+  bool Exhausted() const { return !model_.unbounded() && next_ >= model_.count(); }
+
   proto::GeneratorConfig config_;
   EventModel model_;
+  OperatorContext ctx_;
+  int64_t next_ = 0;  // index of the next event of this subtask
+  int64_t step_ = 1;  // parallelism
+  double rate_ = 0;   // events per second for this subtask; 0: flat out
+  size_t batch_rows_ = kTargetBatchRows;
+  int64_t paced_from_ms_ = -1;  // clock time when pacing (re)started
+  int64_t paced_events_ = 0;    // events emitted since then
+  int64_t next_poll_ms_ = 0;
+  int64_t max_ts_ = kMinWatermark;
+  bool ended_ = false;
+  std::string device_;
 };
 
 }  // namespace sluice

@@ -121,7 +121,7 @@ inline constexpr int64_t kMinWatermark = INT64_MIN;
 inline constexpr size_t kTargetBatchRows = 4096;
 
 // Factories (operator_factory.cc).
-absl::StatusOr<std::unique_ptr<SourceOperator>> CreateSource(const proto::OperatorSpec& spec);
+absl::StatusOr<std::unique_ptr<SourceReader>> CreateSourceReader(const proto::OperatorSpec& spec);
 absl::StatusOr<std::unique_ptr<Operator>> CreateOperator(const proto::OperatorSpec& spec);
 
 }  // namespace sluice

@@ -3,8 +3,9 @@
 // Sinks: file_sink (JSON-lines part files), stdout_sink, blackhole_sink.
 //
 // file_sink writes each subtask's records to a hidden in-progress file
-// `.part-<job>-<subtask>-<n>.jsonl.inprogress` in the directory `path`, and
-// renames it to `part-<job>-<subtask>-<n>.jsonl` when it is complete (at end
+// `.part-<job>-<attempt>-<subtask>-<n>.jsonl.inprogress` in the directory
+// `path`, and renames it to `part-<job>-<attempt>-<subtask>-<n>.jsonl` when
+// it is complete (at end
 // of input, or when it reaches kRollBytes). A reader takes every non-hidden
 // file; a job that fails leaves only hidden files behind.
 

@@ -1,0 +1,156 @@
+#include "worker/output_channel.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "worker/credit.h"
+#include "worker/remote_exchange.h"
+
+namespace sluice {
+
+OutputChannel::OutputChannel(ChannelAddress to, std::shared_ptr<Mailbox> mailbox)
+    : to_(std::move(to)), mailbox_(std::move(mailbox)) {}
+
+absl::Status OutputChannel::Send(StreamElement element) {
+  Frame frame;
+  frame.element = std::move(element);
+  Prepare(frame);
+  if (frame.element.kind == StreamElement::Kind::kBatch) {
+    frame.credits = CreditsFor(frame.bytes, to_.capacity);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (!error_.ok()) return error_;
+    if (frame.element.kind == StreamElement::Kind::kEndOfStream) eos_queued_ = true;
+    queued_bytes_.fetch_add(static_cast<int64_t>(frame.bytes), std::memory_order_relaxed);
+    queue_.push_back(std::move(frame));
+  }
+  Pump();
+  return absl::OkStatus();
+}
+
+void OutputChannel::Pump() {
+  {
+    absl::MutexLock lock(&mu_);
+    while (error_.ok() && connected_ && !queue_.empty() && queue_.front().credits <= credits_) {
+      Frame frame = std::move(queue_.front());
+      queue_.pop_front();
+      credits_ -= frame.credits;
+      TransmitLocked(std::move(frame), static_cast<int>(queue_.size()));
+    }
+  }
+  AfterPump();
+}
+
+void OutputChannel::OnCredit(int credits) {
+  {
+    absl::MutexLock lock(&mu_);
+    credits_ += credits;
+  }
+  Pump();
+  Wake();
+}
+
+void OutputChannel::OnGateClosed(const absl::Status& reason) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!finished_) {
+      FailLocked(LostChannel(absl::StrCat("the receiver ended: ", std::string(reason.message()))));
+    }
+  }
+  Wake();
+}
+
+absl::Status OutputChannel::status() const {
+  absl::MutexLock lock(&mu_);
+  return error_;
+}
+
+bool OutputChannel::finished() const {
+  absl::MutexLock lock(&mu_);
+  return finished_;
+}
+
+int OutputChannel::available_credits() const {
+  absl::MutexLock lock(&mu_);
+  return credits_;
+}
+
+void OutputChannel::FailLocked(absl::Status reason) {
+  if (!error_.ok()) return;
+  error_ = std::move(reason);
+  queue_.clear();
+  queued_bytes_.store(0, std::memory_order_relaxed);
+}
+
+absl::Status OutputChannel::LostChannel(const std::string& why) const {
+  return absl::UnavailableError(absl::StrCat("lost data channel to worker ", to_.worker_id, " (",
+                                             to_.worker_address, ") for task ", to_.to.task,
+                                             " subtask ", to_.to.subtask, ": ", why));
+}
+
+void LocalOutputChannel::Start() {
+  std::weak_ptr<OutputChannel> weak = weak_from_this();
+  ExchangeRegistry::Get().WhenGateReady(
+      to_.to, Clock::Steady().NowMs() + kGateWaitMs,
+      [weak](absl::StatusOr<std::shared_ptr<InputGate>> gate) {
+        if (auto self = weak.lock()) static_cast<LocalOutputChannel*>(self.get())->OnGate(gate);
+      });
+}
+
+void LocalOutputChannel::OnGate(absl::StatusOr<std::shared_ptr<InputGate>> gate) {
+  if (!gate.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      FailLocked(LostChannel(std::string(gate.status().message())));
+    }
+    Wake();
+    return;
+  }
+  absl::StatusOr<int> credits = (*gate)->Attach(to_.channel, shared_from_this());
+  {
+    absl::MutexLock lock(&mu_);
+    if (!credits.ok()) {
+      FailLocked(LostChannel(std::string(credits.status().message())));
+    } else {
+      gate_ = *gate;
+      connected_ = true;
+    }
+  }
+  if (credits.ok()) {
+    OnCredit(*credits);
+  } else {
+    Wake();
+  }
+}
+
+void LocalOutputChannel::Prepare(Frame& frame) {
+  frame.bytes = frame.element.kind == StreamElement::Kind::kBatch ? frame.element.batch.ByteSize()
+                                                                 : 0;
+}
+
+void LocalOutputChannel::TransmitLocked(Frame frame, int /*backlog*/) {
+  const bool eos = frame.element.kind == StreamElement::Kind::kEndOfStream;
+  absl::Status s = gate_->Deliver(to_.channel, std::move(frame.element), frame.credits);
+  queued_bytes_.fetch_sub(static_cast<int64_t>(frame.bytes), std::memory_order_relaxed);
+  if (!s.ok()) {
+    FailLocked(LostChannel(std::string(s.message())));
+    return;
+  }
+  if (eos) finished_ = true;
+}
+
+void LocalOutputChannel::Cancel() {
+  absl::MutexLock lock(&mu_);
+  FailLocked(absl::CancelledError("task canceled"));
+}
+
+std::shared_ptr<OutputChannel> MakeOutputChannel(const ChannelAddress& to,
+                                                 std::shared_ptr<Mailbox> mailbox,
+                                                 bool allow_local) {
+  if (allow_local && ExchangeRegistry::Get().IsLocalWorker(to.worker_address)) {
+    return std::make_shared<LocalOutputChannel>(to, std::move(mailbox));
+  }
+  return std::make_shared<RemoteOutputChannel>(to, std::move(mailbox));
+}
+
+}  // namespace sluice

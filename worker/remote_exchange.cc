@@ -1,0 +1,393 @@
+#include "worker/remote_exchange.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/grpc_util.h"
+
+namespace sluice {
+
+// ---------------------------------------------------------------------------
+// Sender.
+// ---------------------------------------------------------------------------
+
+RemoteOutputChannel::RemoteOutputChannel(ChannelAddress to, std::shared_ptr<Mailbox> mailbox)
+    : OutputChannel(std::move(to), std::move(mailbox)) {}
+
+void RemoteOutputChannel::Start() {
+  stub_ = proto::WorkerService::NewStub(ChannelTo(to_.worker_address));
+  const proto::DataFrame* header;
+  {
+    absl::MutexLock lock(&mu_);
+    self_ = shared_from_this();
+    proto::DataFrame& f = writes_.emplace_back();
+    proto::ChannelHeader* h = f.mutable_header();
+    h->set_job_id(to_.to.job_id);
+    h->set_attempt(to_.to.attempt);
+    h->set_target_task(to_.to.task);
+    h->set_target_subtask(to_.to.subtask);
+    h->set_channel(to_.channel);
+    h->set_sender_worker_id(to_.from_worker_id);
+    h->set_sender_address(to_.from_address);
+    h->set_sender_task(to_.from_task);
+    h->set_sender_subtask(to_.from_subtask);
+    write_bytes_.push_back(0);
+    writing_ = true;
+    hold_ = true;
+    header = &f;
+  }
+  stub_->async()->Exchange(&context_, this);
+  StartWrite(header);
+  StartRead(&credit_msg_);
+  AddHold();
+  StartCall();
+}
+
+void RemoteOutputChannel::Prepare(Frame& frame) {
+  if (frame.element.kind == StreamElement::Kind::kBatch) {
+    EncodeBatch(frame.element.batch, &frame.encoded);
+    frame.element.batch = Batch();
+    frame.bytes = frame.encoded.size();
+  }
+}
+
+void RemoteOutputChannel::TransmitLocked(Frame frame, int backlog) {
+  proto::DataFrame& f = writes_.emplace_back();
+  switch (frame.element.kind) {
+    case StreamElement::Kind::kBatch:
+      f.set_batch(std::move(frame.encoded));
+      break;
+    case StreamElement::Kind::kWatermark:
+      f.set_watermark(frame.element.watermark);
+      break;
+    case StreamElement::Kind::kBarrier:
+      f.mutable_barrier()->set_checkpoint_id(frame.element.checkpoint_id);
+      break;
+    case StreamElement::Kind::kEndOfStream:
+      f.set_end_of_stream(true);
+      break;
+  }
+  f.set_credits(frame.credits);
+  f.set_backlog(backlog);
+  write_bytes_.push_back(frame.bytes);
+}
+
+void RemoteOutputChannel::AfterPump() {
+  const proto::DataFrame* next = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (writing_ || writes_.empty() || !hold_) return;
+    writing_ = true;
+    next = &writes_.front();
+  }
+  StartWrite(next);
+}
+
+void RemoteOutputChannel::OnWriteDone(bool ok) {
+  const proto::DataFrame* next = nullptr;
+  bool writes_done = false;
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (ok) {
+      const bool eos = writes_.front().element_case() == proto::DataFrame::kEndOfStream;
+      queued_bytes_.fetch_sub(static_cast<int64_t>(write_bytes_.front()),
+                              std::memory_order_relaxed);
+      writes_.pop_front();
+      write_bytes_.pop_front();
+      if (eos) eos_written_ = true;
+      if (!writes_.empty()) {
+        writing_ = true;
+        next = &writes_.front();
+      } else if (eos_written_) {
+        writes_done = true;
+      }
+    }
+  }
+  if (next != nullptr) {
+    StartWrite(next);
+  } else if (writes_done) {
+    StartWritesDone();
+    ReleaseHold();
+  } else if (!ok) {
+    ReleaseHold();  // the stream broke; OnDone says how
+  }
+  Wake();
+}
+
+void RemoteOutputChannel::OnReadDone(bool ok) {
+  if (!ok) {
+    ReleaseHold();  // the receiver closed its side; OnDone follows
+    return;
+  }
+  const int credits = credit_msg_.credits();
+  {
+    absl::MutexLock lock(&mu_);
+    connected_ = true;
+  }
+  StartRead(&credit_msg_);
+  OnCredit(credits);
+}
+
+void RemoteOutputChannel::ReleaseHold() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!hold_) return;
+    hold_ = false;
+  }
+  RemoveHold();
+}
+
+void RemoteOutputChannel::OnDone(const grpc::Status& status) {
+  std::shared_ptr<OutputChannel> keep;
+  {
+    absl::MutexLock lock(&mu_);
+    if (status.ok() && eos_written_) {
+      finished_ = true;
+    } else if (canceled_) {
+      FailLocked(absl::CancelledError("task canceled"));
+    } else {
+      FailLocked(LostChannel(status.ok() ? "the receiver closed the stream before end of stream"
+                                         : status.error_message()));
+    }
+    writes_.clear();
+    write_bytes_.clear();
+    keep.swap(self_);
+  }
+  Wake();
+  // `keep` may be the last reference: nothing touches members after this.
+}
+
+void RemoteOutputChannel::Cancel() {
+  bool started;
+  {
+    absl::MutexLock lock(&mu_);
+    canceled_ = true;
+    FailLocked(absl::CancelledError("task canceled"));
+    started = self_ != nullptr;
+  }
+  if (started) context_.TryCancel();
+}
+
+// ---------------------------------------------------------------------------
+// Receiver.
+// ---------------------------------------------------------------------------
+
+grpc::ServerBidiReactor<proto::DataFrame, proto::ExchangeCredit>* ExchangeReceiver::Start(
+    grpc::CallbackServerContext* /*context*/) {
+  auto r = std::make_shared<ExchangeReceiver>();
+  {
+    absl::MutexLock lock(&r->mu_);
+    r->self_ = r;
+  }
+  r->StartRead(&r->frame_);
+  return r.get();
+}
+
+bool ExchangeReceiver::BeginOp() {
+  absl::MutexLock lock(&mu_);
+  if (finish_requested_) return false;
+  ++starting_;
+  return true;
+}
+
+void ExchangeReceiver::EndOp() {
+  grpc::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    --starting_;
+    if (!finish_requested_ || finish_called_ || starting_ > 0 || writing_) return;
+    finish_called_ = true;
+    status = finish_status_;
+  }
+  Finish(status);
+}
+
+void ExchangeReceiver::FinishOnce(grpc::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finish_requested_) return;
+    finish_requested_ = true;
+    finish_status_ = std::move(status);
+    if (starting_ > 0 || writing_) return;  // EndOp/OnWriteDone finish
+    finish_called_ = true;
+    status = finish_status_;
+  }
+  Finish(status);
+}
+
+void ExchangeReceiver::StartReadOp() {
+  if (!BeginOp()) return;
+  StartRead(&frame_);
+  EndOp();
+}
+
+void ExchangeReceiver::FailInput(const std::string& why) {
+  std::shared_ptr<InputGate> gate;
+  {
+    absl::MutexLock lock(&mu_);
+    if (eos_) return;
+    gate = gate_;
+  }
+  if (gate != nullptr) {
+    gate->Fail(absl::UnavailableError(absl::StrCat("lost input from ", sender_, ": ", why)));
+  }
+}
+
+void ExchangeReceiver::OnReadDone(bool ok) {
+  if (!ok) {
+    // The sender closed its side: after end of stream that is the end;
+    // before it, the sender died or gave up.
+    FailInput("the stream ended before end of stream (sender canceled or connection lost)");
+    FinishOnce(grpc::Status::OK);
+    return;
+  }
+  if (channel_ < 0) {
+    OnHeader();
+  } else {
+    OnFrame();
+  }
+}
+
+void ExchangeReceiver::OnHeader() {
+  if (!frame_.has_header()) {
+    FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "the first frame of a data channel must carry its header"));
+    return;
+  }
+  const proto::ChannelHeader& h = frame_.header();
+  key_ = GateKey{h.job_id(), h.attempt(), h.target_task(), h.target_subtask()};
+  channel_ = h.channel();
+  sender_ = absl::StrCat("task ", h.sender_task(), " subtask ", h.sender_subtask(), " on worker ",
+                         h.sender_worker_id(), " (", h.sender_address(), ")");
+  std::weak_ptr<ExchangeReceiver> weak = weak_from_this();
+  ExchangeRegistry::Get().WhenGateReady(
+      key_, Clock::Steady().NowMs() + kGateWaitMs,
+      [weak](absl::StatusOr<std::shared_ptr<InputGate>> gate) {
+        if (auto self = weak.lock()) self->OnGate(std::move(gate));
+      });
+}
+
+void ExchangeReceiver::OnGate(absl::StatusOr<std::shared_ptr<InputGate>> gate) {
+  if (!gate.ok()) {
+    FinishOnce(ToGrpcStatus(gate.status()));
+    return;
+  }
+  absl::StatusOr<int> credits = (*gate)->Attach(channel_, shared_from_this());
+  if (!credits.ok()) {
+    FinishOnce(ToGrpcStatus(credits.status()));
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    gate_ = *gate;
+  }
+  StartReadOp();
+  OnCredit(*credits);
+}
+
+void ExchangeReceiver::OnFrame() {
+  std::shared_ptr<InputGate> gate;
+  {
+    absl::MutexLock lock(&mu_);
+    gate = gate_;
+  }
+  StreamElement element;
+  switch (frame_.element_case()) {
+    case proto::DataFrame::kBatch: {
+      absl::StatusOr<Batch> batch = decoder_.Decode(frame_.batch());
+      if (!batch.ok()) {
+        gate->Fail(batch.status());
+        FinishOnce(ToGrpcStatus(batch.status()));
+        return;
+      }
+      element = StreamElement::Records(std::move(*batch));
+      break;
+    }
+    case proto::DataFrame::kWatermark:
+      element = StreamElement::Watermark(frame_.watermark());
+      break;
+    case proto::DataFrame::kBarrier:
+      element.kind = StreamElement::Kind::kBarrier;
+      element.checkpoint_id = frame_.barrier().checkpoint_id();
+      break;
+    case proto::DataFrame::kEndOfStream: {
+      element = StreamElement::EndOfStream();
+      absl::MutexLock lock(&mu_);
+      eos_ = true;
+      break;
+    }
+    default:
+      FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty data frame"));
+      return;
+  }
+  absl::Status s = gate->Deliver(channel_, std::move(element), frame_.credits());
+  if (!s.ok()) {
+    FinishOnce(ToGrpcStatus(s));  // the receiving task ended or the sender broke the protocol
+    return;
+  }
+  StartReadOp();
+}
+
+void ExchangeReceiver::OnCredit(int credits) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finish_requested_) return;
+    pending_credits_ += credits;
+    if (writing_) return;  // OnWriteDone sends the rest
+    writing_ = true;
+    credit_msg_.set_credits(pending_credits_);
+    pending_credits_ = 0;
+    ++starting_;
+  }
+  StartWrite(&credit_msg_);
+  EndOp();
+}
+
+void ExchangeReceiver::OnWriteDone(bool ok) {
+  bool again = false;
+  grpc::Status finish;
+  bool do_finish = false;
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (ok && !finish_requested_ && pending_credits_ > 0) {
+      writing_ = true;
+      credit_msg_.set_credits(pending_credits_);
+      pending_credits_ = 0;
+      ++starting_;
+      again = true;
+    } else if (finish_requested_ && !finish_called_ && starting_ == 0) {
+      finish_called_ = true;
+      finish = finish_status_;
+      do_finish = true;
+    }
+  }
+  if (again) {
+    StartWrite(&credit_msg_);
+    EndOp();
+  } else if (do_finish) {
+    Finish(finish);
+  }
+}
+
+void ExchangeReceiver::OnGateClosed(const absl::Status& reason) {
+  FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          absl::StrCat("receiver ", key_.Describe(), " ended: ", reason.message())));
+}
+
+void ExchangeReceiver::OnCancel() {
+  FailInput("the stream was canceled (sender canceled or connection lost)");
+  FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "canceled"));
+}
+
+void ExchangeReceiver::OnDone() {
+  std::shared_ptr<ExchangeReceiver> keep;
+  {
+    absl::MutexLock lock(&mu_);
+    gate_ = nullptr;
+    keep.swap(self_);
+  }
+  // `keep` may be the last reference (the gate may still hold one).
+}
+
+}  // namespace sluice
