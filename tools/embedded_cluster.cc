@@ -8,8 +8,8 @@
 
 namespace sluice {
 
-absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int workers,
-                                                                        int slots_per_worker) {
+absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
+    int workers, int slots_per_worker, EmbeddedClusterOptions options) {
   // Unique names let several clusters share a process (tests).
   static std::atomic<int> instance{0};
   const int n = instance++;
@@ -21,7 +21,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int work
   for (int i = 0; i < workers; ++i) {
     WorkerOptions wopts;
     wopts.coordinator_address = copts.listen_address;
-    wopts.listen_address = absl::StrCat("inproc:cluster-", n, "-worker-", i);
+    wopts.listen_address = options.remote_exchange
+                                ? "127.0.0.1:0"
+                                : absl::StrCat("inproc:cluster-", n, "-worker-", i);
+    wopts.local_exchange = !options.remote_exchange;
     wopts.slots = slots_per_worker;
     c->workers_.push_back(std::make_unique<Worker>(wopts));
     RETURN_IF_ERROR(c->workers_.back()->Start());

@@ -15,9 +15,17 @@
 
 namespace sluice {
 
+struct EmbeddedClusterOptions {
+  // Every data channel goes through gRPC over loopback TCP, as between
+  // worker processes, instead of in-memory channels. For tests and
+  // benchmarks of the remote path in one process.
+  bool remote_exchange = false;
+};
+
 class EmbeddedCluster {
  public:
-  static absl::StatusOr<std::unique_ptr<EmbeddedCluster>> Start(int workers, int slots_per_worker);
+  static absl::StatusOr<std::unique_ptr<EmbeddedCluster>> Start(
+      int workers, int slots_per_worker, EmbeddedClusterOptions options = {});
   ~EmbeddedCluster();
 
   proto::CoordinatorService::Stub& coordinator() { return *stub_; }

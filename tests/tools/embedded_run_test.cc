@@ -17,13 +17,15 @@ namespace {
 
 class EmbeddedRunTest : public ::testing::Test {
  protected:
+  virtual EmbeddedClusterOptions Options() { return {}; }
+
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
            ("sluice-embedded-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    auto cluster = EmbeddedCluster::Start(2, 2);
+    auto cluster = EmbeddedCluster::Start(2, 2, Options());
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = std::move(*cluster);
   }
@@ -45,11 +47,25 @@ class EmbeddedRunTest : public ::testing::Test {
     return WaitForJob(cluster_->coordinator(), *job, nullptr);
   }
 
+  void GeneratorWindowJobMatchesEventModel();
+
   std::filesystem::path dir_;
   std::unique_ptr<EmbeddedCluster> cluster_;
 };
 
-TEST_F(EmbeddedRunTest, GeneratorWindowJobMatchesEventModel) {
+// Every channel over gRPC on loopback TCP, as between worker processes.
+class RemoteExchangeRunTest : public EmbeddedRunTest {
+ protected:
+  EmbeddedClusterOptions Options() override { return {.remote_exchange = true}; }
+};
+
+TEST_F(EmbeddedRunTest, GeneratorWindowJobMatchesEventModel) { GeneratorWindowJobMatchesEventModel(); }
+
+TEST_F(RemoteExchangeRunTest, GeneratorWindowJobMatchesEventModel) {
+  GeneratorWindowJobMatchesEventModel();
+}
+
+void EmbeddedRunTest::GeneratorWindowJobMatchesEventModel() {
   proto::JobGraph graph = Graph(R"(name: gen
 parallelism: 2
 operators:

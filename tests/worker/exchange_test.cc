@@ -1,0 +1,199 @@
+// The remote data path in one process: real gRPC streams over loopback TCP
+// between output channels and gates.
+
+#include <chrono>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "common/grpc_util.h"
+#include "gtest/gtest.h"
+#include "proto/sluice.grpc.pb.h"
+#include "worker/exchange_registry.h"
+#include "worker/remote_exchange.h"
+
+namespace sluice {
+namespace {
+
+// Serves only WorkerService.Exchange.
+class ExchangeOnly
+    : public proto::WorkerService::WithCallbackMethod_Exchange<proto::WorkerService::Service> {
+ public:
+  grpc::ServerBidiReactor<proto::DataFrame, proto::ExchangeCredit>* Exchange(
+      grpc::CallbackServerContext* context) override {
+    return ExchangeReceiver::Start(context);
+  }
+};
+
+Batch Rows(int first, int n) {
+  auto schema = std::make_shared<const Schema>(
+      std::vector<Field>{{"x", FieldType::kInt64}, {"pad", FieldType::kString}});
+  BatchBuilder b(schema);
+  const std::string pad(500, 'p');
+  for (int i = first; i < first + n; ++i) {
+    b.SetInt(0, i);
+    b.SetString(1, pad);
+    b.FinishRow(i);
+  }
+  return b.Take();
+}
+
+class ExchangeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = StartServer("127.0.0.1:0", &service_, &address_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+  void TearDown() override { StopServer(server_.get(), address_); }
+
+  GateKey Key(int subtask) {
+    return GateKey{::testing::UnitTest::GetInstance()->current_test_info()->name(), 1, 1, subtask};
+  }
+
+  std::shared_ptr<OutputChannel> Sender(int subtask, int capacity,
+                                        std::shared_ptr<Mailbox> mailbox) {
+    ChannelAddress to;
+    to.to = Key(subtask);
+    to.channel = 0;
+    to.capacity = capacity;
+    to.worker_id = "receiver";
+    to.worker_address = address_;
+    to.from_worker_id = "sender";
+    to.from_address = "test";
+    return MakeOutputChannel(to, std::move(mailbox), /*allow_local=*/false);
+  }
+
+  // Takes everything from `gate` until end of input; returns the x values.
+  static std::vector<int64_t> Drain(InputGate& gate, Mailbox& mailbox) {
+    std::vector<int64_t> xs;
+    while (true) {
+      auto ev = gate.Poll();
+      EXPECT_TRUE(ev.ok()) << ev.status();
+      if (!ev.ok()) return xs;
+      if (!ev->has_value()) {
+        mailbox.WaitUntil(Clock::Steady().NowMs() + 100);
+        continue;
+      }
+      if ((*ev)->kind == InputGate::Event::Kind::kEnd) return xs;
+      if ((*ev)->kind == InputGate::Event::Kind::kBatch) {
+        for (int64_t x : (*ev)->batch.column(0).ints) xs.push_back(x);
+      }
+    }
+  }
+
+  ExchangeOnly service_;
+  std::string address_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+TEST_F(ExchangeTest, ABlockedReceiverDoesNotStallAnotherChannelBetweenTheSameWorkers) {
+  constexpr int kCapacity = 4;  // credits (32 KiB buffers) per channel
+  auto in_mail_a = std::make_shared<Mailbox>(), in_mail_b = std::make_shared<Mailbox>();
+  auto gate_a = std::make_shared<InputGate>(1, kCapacity, in_mail_a);
+  auto gate_b = std::make_shared<InputGate>(1, kCapacity, in_mail_b);
+  ExchangeRegistry::Get().RegisterGate(Key(0), gate_a);
+  ExchangeRegistry::Get().RegisterGate(Key(1), gate_b);
+
+  auto out_mail = std::make_shared<Mailbox>();
+  auto to_a = Sender(0, kCapacity, out_mail), to_b = Sender(1, kCapacity, out_mail);
+  to_a->Start();
+  to_b->Start();
+  // 200 batches of 64 rows of ~520 bytes (about 33 KiB, 2 credits each) on each channel.
+  constexpr int kBatches = 200, kRows = 64;
+  for (int i = 0; i < kBatches; ++i) {
+    ASSERT_TRUE(to_a->Send(StreamElement::Records(Rows(i * kRows, kRows))).ok());
+    ASSERT_TRUE(to_b->Send(StreamElement::Records(Rows(i * kRows, kRows))).ok());
+  }
+  ASSERT_TRUE(to_a->Send(StreamElement::EndOfStream()).ok());
+  ASSERT_TRUE(to_b->Send(StreamElement::EndOfStream()).ok());
+
+  // Nobody reads A. B's receiver reads everything, through the same two
+  // endpoints and the same TCP connection.
+  std::vector<int64_t> got_b = Drain(*gate_b, *in_mail_b);
+  ASSERT_EQ(got_b.size(), static_cast<size_t>(kBatches * kRows));
+  for (size_t i = 0; i < got_b.size(); ++i) ASSERT_EQ(got_b[i], static_cast<int64_t>(i));
+
+  // A holds no more than its credit; the rest waits at the sender.
+  EXPECT_LE(gate_a->QueuedCredits(), kCapacity);
+  EXPECT_GT(gate_a->QueuedCredits(), 0);
+  EXPECT_GT(to_a->queued_bytes(), 100 * 32 * 1024);
+  EXPECT_FALSE(to_a->finished());
+
+  // Once A's receiver reads, A completes in order too.
+  std::vector<int64_t> got_a = Drain(*gate_a, *in_mail_a);
+  ASSERT_EQ(got_a.size(), static_cast<size_t>(kBatches * kRows));
+  for (size_t i = 0; i < got_a.size(); ++i) ASSERT_EQ(got_a[i], static_cast<int64_t>(i));
+  for (int i = 0; i < 200 && !(to_a->finished() && to_b->finished()); ++i) {
+    out_mail->WaitUntil(Clock::Steady().NowMs() + 50);
+  }
+  EXPECT_TRUE(to_a->finished()) << to_a->status();
+  EXPECT_TRUE(to_b->finished()) << to_b->status();
+  EXPECT_EQ(to_a->queued_bytes(), 0);
+  gate_a->Close(absl::CancelledError("test over"));
+  gate_b->Close(absl::CancelledError("test over"));
+  ExchangeRegistry::Get().UnregisterGate(Key(0));
+  ExchangeRegistry::Get().UnregisterGate(Key(1));
+}
+
+TEST_F(ExchangeTest, AReceiverThatEndsFailsItsSenderNamingTheWorker) {
+  auto in_mail = std::make_shared<Mailbox>();
+  auto gate = std::make_shared<InputGate>(1, 2, in_mail);
+  ExchangeRegistry::Get().RegisterGate(Key(0), gate);
+  auto out_mail = std::make_shared<Mailbox>();
+  auto sender = Sender(0, 2, out_mail);
+  sender->Start();
+  ASSERT_TRUE(sender->Send(StreamElement::Records(Rows(0, 10))).ok());
+  while (gate->QueuedCredits() == 0) in_mail->WaitUntil(Clock::Steady().NowMs() + 50);
+  gate->Close(absl::CancelledError("task canceled"));
+  ExchangeRegistry::Get().UnregisterGate(Key(0));
+  for (int i = 0; i < 100 && sender->status().ok(); ++i) {
+    out_mail->WaitUntil(Clock::Steady().NowMs() + 50);
+  }
+  absl::Status s = sender->status();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("lost data channel to worker receiver"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("task canceled"), std::string::npos) << s;
+}
+
+TEST_F(ExchangeTest, ASenderThatVanishesFailsTheReceiverNamingTheSender) {
+  auto in_mail = std::make_shared<Mailbox>();
+  auto gate = std::make_shared<InputGate>(1, 2, in_mail);
+  ExchangeRegistry::Get().RegisterGate(Key(0), gate);
+  {
+    auto out_mail = std::make_shared<Mailbox>();
+    auto sender = Sender(0, 2, out_mail);
+    sender->Start();
+    ASSERT_TRUE(sender->Send(StreamElement::Records(Rows(0, 10))).ok());
+    while (gate->QueuedCredits() == 0) in_mail->WaitUntil(Clock::Steady().NowMs() + 50);
+    sender->Cancel();  // dies before end of stream
+  }
+  absl::Status failure;
+  for (int i = 0; i < 100 && failure.ok(); ++i) {
+    auto ev = gate->Poll();
+    if (!ev.ok()) failure = ev.status();
+    in_mail->WaitUntil(Clock::Steady().NowMs() + 50);
+  }
+  EXPECT_NE(failure.message().find("lost input from task 0 subtask 0 on worker sender"),
+            std::string::npos)
+      << failure;
+  gate->Close(absl::CancelledError("test over"));
+  ExchangeRegistry::Get().UnregisterGate(Key(0));
+}
+
+TEST_F(ExchangeTest, ASenderWaitsForAReceiverThatDeploysLater) {
+  auto out_mail = std::make_shared<Mailbox>();
+  auto sender = Sender(0, 2, out_mail);
+  sender->Start();
+  ASSERT_TRUE(sender->Send(StreamElement::Records(Rows(0, 10))).ok());
+  ASSERT_TRUE(sender->Send(StreamElement::EndOfStream()).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto in_mail = std::make_shared<Mailbox>();
+  auto gate = std::make_shared<InputGate>(1, 2, in_mail);
+  ExchangeRegistry::Get().RegisterGate(Key(0), gate);
+  EXPECT_EQ(Drain(*gate, *in_mail).size(), 10u);
+  gate->Close(absl::CancelledError("test over"));
+  ExchangeRegistry::Get().UnregisterGate(Key(0));
+}
+
+}  // namespace
+}  // namespace sluice
