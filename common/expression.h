@@ -10,7 +10,9 @@
 //   primary := number | 'string' | "string" | true | false | null
 //            | field | function "(" args ")" | "(" expr ")"
 //
-// Functions: abs, round, floor, ceil, sqrt, min, max, lower, upper, length, concat.
+// Functions: abs, round, floor, ceil, sqrt, min, max, lower, upper, length, concat,
+// now() (processing time: the wall clock in epoch milliseconds when the row is
+// evaluated; the one function whose result differs between runs).
 // Null propagates (SQL style): a comparison with null is null, and a filter
 // keeps only rows whose condition is true. Positions in errors are 1-based
 // character offsets into the expression text.

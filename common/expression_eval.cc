@@ -5,6 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/expression.h"
 #include "common/json.h"
 #include "common/status_macros.h"
@@ -170,6 +172,7 @@ Value BoundExpression::EvalNode(const Node& n, const Batch& batch, size_t row) {
       args.reserve(n.args.size());
       for (const auto& a : n.args) args.push_back(EvalNode(a, batch, row));
       const std::string& f = n.name;
+      if (f == "now") return Value::Int(absl::ToUnixMillis(absl::Now()));
       if (f == "concat") {
         std::string s;
         for (const auto& a : args) s += ToText(a);

@@ -372,6 +372,10 @@ absl::StatusOr<FieldType> CheckExpression(const Expr& e, const FieldTypeLookup& 
         RETURN_IF_ERROR(want(0, IsNumeric(args[0]), "a number"));
         return args[0];
       }
+      if (f == "now") {
+        RETURN_IF_ERROR(arity(0, 0));
+        return FieldType::kInt64;
+      }
       if (f == "round" || f == "floor" || f == "ceil" || f == "sqrt") {
         RETURN_IF_ERROR(arity(1, f == "round" ? 2 : 1));
         for (size_t i = 0; i < args.size(); ++i)

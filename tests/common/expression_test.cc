@@ -1,5 +1,7 @@
 #include "common/expression.h"
 
+#include <chrono>
+
 #include "gtest/gtest.h"
 
 namespace sluice {
@@ -53,6 +55,23 @@ TEST_F(ExpressionTest, Functions) {
   EXPECT_DOUBLE_EQ(Eval("abs(-t)").d, 21.5);
   EXPECT_EQ(Eval("max(n, 3)").i, 7);
   EXPECT_EQ(Eval("concat(dev, ':', n)").s, "Dev-01:7");
+}
+
+TEST_F(ExpressionTest, NowIsTheWallClockInEpochMilliseconds) {
+  const auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  Value v = Eval("now()");
+  const auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  ASSERT_EQ(v.type, FieldType::kInt64);
+  EXPECT_GE(v.i, before);
+  EXPECT_LE(v.i, after);
+  EXPECT_FALSE(ParseExpression("now(1)").ok() &&
+               CheckExpression(**ParseExpression("now(1)"), [](std::string_view) {
+                 return std::optional<FieldType>(FieldType::kNull);
+               }).ok());
 }
 
 TEST_F(ExpressionTest, NullsPropagateAndNeverPassAFilter) {
