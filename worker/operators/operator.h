@@ -122,6 +122,8 @@ inline constexpr size_t kTargetBatchRows = 4096;
 
 // Factories (operator_factory.cc).
 absl::StatusOr<std::unique_ptr<SourceOperator>> CreateSource(const proto::OperatorSpec& spec);
+// The polled form of a source. (The generator has none yet: Unimplemented.)
+absl::StatusOr<std::unique_ptr<SourceReader>> CreateSourceReader(const proto::OperatorSpec& spec);
 absl::StatusOr<std::unique_ptr<Operator>> CreateOperator(const proto::OperatorSpec& spec);
 
 }  // namespace sluice

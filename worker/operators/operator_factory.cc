@@ -20,6 +20,18 @@ absl::StatusOr<std::unique_ptr<SourceOperator>> CreateSource(const proto::Operat
   }
 }
 
+absl::StatusOr<std::unique_ptr<SourceReader>> CreateSourceReader(const proto::OperatorSpec& spec) {
+  switch (spec.config_case()) {
+    case proto::OperatorSpec::kGenerator:
+      return absl::UnimplementedError(
+          absl::StrCat("operator '", spec.id(), "': the generator cannot be polled yet"));
+    case proto::OperatorSpec::kFileSource:
+      return std::make_unique<FileSourceReader>(spec.file_source());
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("operator '", spec.id(), "' is not a source"));
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Operator>> CreateOperator(const proto::OperatorSpec& spec) {
   switch (spec.config_case()) {
     case proto::OperatorSpec::kFilter: {
