@@ -81,7 +81,7 @@ void PrintSinkOutputs(const proto::JobGraph& graph, const proto::JobStatus& stat
         if (m.operator_id() == op.id()) records += m.records_in();
       }
     }
-    auto files = FileSource::ListFiles(op.file_sink().path());
+    auto files = ListSourceFiles(op.file_sink().path());
     int mine = 0;
     if (files.ok()) {
       for (const auto& f : *files)

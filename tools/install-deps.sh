@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache python3 curl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev tzdata
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libsimdjson-dev tzdata
   prometheus  # e2e: a real Prometheus scrapes every process
 )
 

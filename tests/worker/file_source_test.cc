@@ -1,47 +1,36 @@
 #include "worker/operators/file_source.h"
 
-#include <filesystem>
-#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
+#include "tests/worker/file_source_helpers.h"
 
 namespace sluice {
 namespace {
 
-class FileSourceTest : public ::testing::Test {
+class FileSourceTest : public FileSourceTestBase {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice-fs-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const std::string& text) {
-    std::string path = (dir_ / name).string();
-    std::ofstream(path) << text;
-    return path;
-  }
-
+  // Polls a reader of `path` to its end, as a task does.
   CaptureOutput Run(const std::string& path, const std::string& unit = "ms") {
-    spec_.set_id("src");
-    auto* f = spec_.mutable_file_source();
-    f->set_path(path);
-    f->mutable_event_time()->set_field("ts");
-    f->mutable_event_time()->set_unit(unit);
-    f->mutable_watermark()->set_max_out_of_orderness_ms(10);
-    FileSource source(*f);
-    OperatorContext ctx;
-    ctx.spec = &spec_;
+    FileSourceReader source(Config(path, unit));
     CaptureOutput out;
-    EXPECT_TRUE(source.Run(ctx, out).ok());
+    EXPECT_TRUE(source.Open(Context()).ok());
+    while (true) {
+      auto poll = source.PollNext(out);
+      EXPECT_TRUE(poll.ok()) << poll.status();
+      if (!poll.ok() || *poll == SourceReader::Poll::kEnd) break;
+    }
     return out;
   }
 
-  std::filesystem::path dir_;
-  proto::OperatorSpec spec_;
+  // Polls a reader of `path` to its end.
+  Reading ReadPath(const std::string& path, FileSourceReader::Options options = {}) {
+    Config(path);
+    return Read(Context(), options);
+  }
 };
 
 TEST_F(FileSourceTest, MalformedLinesGoToDeadLetterWithLineAndReason) {
@@ -93,8 +82,330 @@ TEST_F(FileSourceTest, ReadsEveryVisibleFileOfADirectory) {
   Write("a.jsonl", "{\"ts\": 1}\n");
   Write("b.jsonl", "{\"ts\": 2}\n{\"ts\": 3}\n");
   Write(".hidden.jsonl", "{\"ts\": 4}\n");
+  Write("_SUCCESS", "{\"ts\": 5}\n");
   CaptureOutput out = Run(dir_.string());
   EXPECT_EQ(out.MainRows(), 3u);
+}
+
+TEST_F(FileSourceTest, SubtasksReadEveryPthFile) {
+  for (int i = 0; i < 5; ++i) Write("f" + std::to_string(i), absl::StrCat("{\"ts\": ", i, "}\n"));
+  Config(dir_.string());
+  std::vector<std::string> seen[2];
+  for (int s = 0; s < 2; ++s) {
+    OperatorContext ctx = Context();
+    ctx.subtask = s;
+    ctx.parallelism = 2;
+    Reading r = Read(ctx);
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    seen[s] = Records(r.out.main, {});
+  }
+  EXPECT_EQ(seen[0], (std::vector<std::string>{"ts=0", "ts=2", "ts=4"}));
+  EXPECT_EQ(seen[1], (std::vector<std::string>{"ts=1", "ts=3"}));
+}
+
+TEST_F(FileSourceTest, DeclaredSchemaIgnoresOtherFieldsAndChecksTypes) {
+  std::string path = Write("in.jsonl",
+                           "{\"ts\": 1, \"n\": 5, \"x\": 1, \"d\": 2, \"s\": \"a\", \"b\": true}\n"
+                           "{\"ts\": 2, \"n\": 1.5}\n"
+                           "{\"ts\": 3, \"n\": 9223372036854775807, \"d\": 18446744073709551615}\n"
+                           "{\"ts\": 4, \"n\": 9223372036854775808}\n"
+                           "{\"ts\": 5, \"b\": 1}\n"
+                           "{\"ts\": 6, \"s\": 7}\n"
+                           "{\"ts\": 7, \"s\": {\"k\": [1, 2]}, \"n\": null}\n"
+                           "{\"ts\": 8, \"d\": [1]}\n");
+  proto::FileSourceConfig& config = Config(path);
+  for (auto [name, type] :
+       std::vector<std::pair<std::string, proto::FieldType>>{{"n", proto::FIELD_TYPE_INT64},
+                                                             {"d", proto::FIELD_TYPE_DOUBLE},
+                                                             {"s", proto::FIELD_TYPE_STRING},
+                                                             {"b", proto::FIELD_TYPE_BOOL}}) {
+    auto* f = config.add_schema();
+    f->set_name(name);
+    f->set_type(type);
+  }
+  Reading r = Read(Context());
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_FALSE(r.out.main.empty());
+  EXPECT_EQ(r.out.main[0].schema()->size(), 4u);
+  EXPECT_EQ(Records(r.out.main, {"n", "d", "s", "b"}),
+            (std::vector<std::string>{
+                "ts=1|n=5|d=2|s=a|b=true",
+                "ts=3|n=9.22337e+18|d=1.84467e+19|s=null|b=null",
+                "ts=7|n=null|d=null|s={\"k\":[1,2]}|b=null",
+            }));
+  EXPECT_EQ(r.out.main[0].column(0).ints[1], INT64_MAX);
+  EXPECT_EQ(DeadLetters(r.out),
+            (std::vector<std::string>{
+                path + "|2|field 'n': expected int64, got number|{\"ts\": 2, \"n\": 1.5}",
+                path + "|4|field 'n': 9223372036854775808 is outside the int64 range|"
+                       "{\"ts\": 4, \"n\": 9223372036854775808}",
+                path + "|5|field 'b': expected bool, got int64|{\"ts\": 5, \"b\": 1}",
+                path + "|6|field 's': expected string, got int64|{\"ts\": 6, \"s\": 7}",
+                path + "|8|field 'd': expected double, got array|{\"ts\": 8, \"d\": [1]}",
+            }));
+}
+
+TEST_F(FileSourceTest, InferredSchemaGrowsWidensAndStartsANewBatchOnEachChange) {
+  std::string path = Write("in.jsonl",
+                           "{\"ts\": 1, \"n\": 1}\n"
+                           "{\"ts\": 2, \"n\": 2}\n"
+                           "{\"ts\": 3, \"n\": 3, \"tag\": \"x\"}\n"
+                           "{\"ts\": 4, \"n\": 4.5, \"tag\": \"y\"}\n"
+                           "{\"ts\": 5, \"n\": 5, \"tag\": 6}\n"
+                           "{\"ts\": 6, \"n\": 18446744073709551615, \"nested\": [{\"a\": 1}]}\n"
+                           "{\"ts\": 7, \"n\": 7, \"nothing\": null}\n");
+  Reading r = ReadPath(path);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  // Batches end where the schema changes: before lines 3 (tag), 4 (n widens), 6 (nested).
+  ASSERT_EQ(r.out.main.size(), 4u);
+  const std::vector<Field> one = {{"ts", FieldType::kInt64}, {"n", FieldType::kInt64}};
+  const std::vector<Field> two = {
+      {"ts", FieldType::kInt64}, {"n", FieldType::kInt64}, {"tag", FieldType::kString}};
+  const std::vector<Field> three = {
+      {"ts", FieldType::kInt64}, {"n", FieldType::kDouble}, {"tag", FieldType::kString}};
+  std::vector<Field> four = three;
+  four.push_back({"nested", FieldType::kString});
+  EXPECT_EQ(r.out.main[0].schema()->fields(), one);
+  EXPECT_EQ(r.out.main[1].schema()->fields(), two);
+  EXPECT_EQ(r.out.main[2].schema()->fields(), three);
+  EXPECT_EQ(r.out.main[3].schema()->fields(), four);
+  EXPECT_EQ(r.out.main[0].num_rows(), 2u);
+  EXPECT_EQ(Records(r.out.main, {"n", "tag", "nested"}),
+            (std::vector<std::string>{
+                "ts=1|n=1|tag=null|nested=null",
+                "ts=2|n=2|tag=null|nested=null",
+                "ts=3|n=3|tag=x|nested=null",
+                "ts=4|n=4.5|tag=y|nested=null",
+                "ts=6|n=1.84467e+19|tag=null|nested=[{\"a\":1}]",
+                "ts=7|n=7|tag=null|nested=null",
+            }));
+  EXPECT_EQ(DeadLetters(r.out),
+            (std::vector<std::string>{path + "|5|field 'tag': expected string, got int64|" +
+                                      "{\"ts\": 5, \"n\": 5, \"tag\": 6}"}));
+  // A watermark follows every batch: max event time - 10 ms - 1.
+  EXPECT_EQ(r.out.watermarks, (std::vector<int64_t>{-9, -8, -7, -4, kMaxWatermark}));
+}
+
+TEST_F(FileSourceTest, EventTimeUnitsAndRanges) {
+  const std::string lines =
+      "{\"ts\": 3}\n"
+      "{\"ts\": 2.5}\n"
+      "{\"ts\": null}\n"
+      "{\"ts\": 9000000000000001}\n"
+      "{\"ts\": 1e300}\n"
+      "{\"ts\": -9000000000000000}\n"
+      "{\"ts\": 18446744073709551615}\n"
+      "{\"ts\": true}\n";
+  std::string path = Write("in.jsonl", lines);
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"s", {"ts=3000", "ts=2500", "ts=-9000000000000000000"}},
+      {"ms", {"ts=3", "ts=2", "ts=-9000000000000000"}},
+      {"us", {"ts=0", "ts=0", "ts=-9000000000000"}},
+      {"ns", {"ts=0", "ts=0", "ts=-9000000000"}},
+  };
+  for (const auto& [unit, want] : cases) {
+    CaptureOutput out = Run(path, unit);
+    EXPECT_EQ(Records(out.main, {}), want) << unit;
+    std::vector<std::string> reasons;
+    for (const std::string& d : DeadLetters(out)) reasons.push_back(d.substr(path.size() + 1));
+    EXPECT_EQ(reasons, (std::vector<std::string>{
+                           "3|missing event-time field 'ts'|{\"ts\": null}",
+                           "4|event-time field 'ts' is out of range|{\"ts\": 9000000000000001}",
+                           "5|event-time field 'ts' is out of range|{\"ts\": 1e300}",
+                           "7|event-time field 'ts' is out of range|{\"ts\": 18446744073709551615}",
+                           "8|event-time field 'ts' is not a number|{\"ts\": true}",
+                       }))
+        << unit;
+  }
+}
+
+TEST_F(FileSourceTest, RejectsAnythingAfterTheObject) {
+  std::string path = Write("in.jsonl",
+                           "{\"ts\": 1} x\n"
+                           "{\"ts\": 2}}\n"
+                           "{\"ts\": 3}{\"ts\": 4}\n"
+                           "{\"ts\": 5} [\n"
+                           "{\"ts\": 6}   \t\n"
+                           "{\"ts\": 7,}\n"
+                           "{\"ts\": 8, \"a\": [1,,2]}\n"
+                           "{\"ts\": 9, \"a\": tru}\n");
+  Reading r = ReadPath(path);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(Records(r.out.main, {}), (std::vector<std::string>{"ts=6"}));
+  std::vector<std::string> lines;
+  for (const std::string& d : DeadLetters(r.out)) lines.push_back(d.substr(path.size() + 1, 15));
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "1|invalid JSON|", "2|invalid JSON|", "3|invalid JSON|", "4|invalid JSON|",
+                       "6|invalid JSON|", "7|invalid JSON|", "8|invalid JSON|"}));
+}
+
+TEST_F(FileSourceTest, DeeplyNestedLinesAreDeadLetteredTruncated) {
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  std::string path = Write("in.jsonl", "{\"ts\": 1, \"a\": " + deep + "}\n" + deep + "\n" +
+                                           "{\"ts\": 2, \"a\": [[[1]]]}\n");
+  Reading r = ReadPath(path);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(Records(r.out.main, {"a"}), (std::vector<std::string>{"ts=2|a=[[[1]]]"}));
+  ASSERT_EQ(r.out.SideRows("dead_letter"), 2u);
+  const Batch& dead = r.out.side["dead_letter"][0];
+  for (size_t row = 0; row < 2; ++row) {
+    EXPECT_EQ(dead.column(2).ints[row], static_cast<int64_t>(row + 1));
+    EXPECT_EQ(dead.column(3).StringAt(row), "invalid JSON: nested deeper than 1024 levels");
+    EXPECT_EQ(dead.column(4).StringAt(row).size(), 64u * 1024);
+  }
+  EXPECT_TRUE(dead.column(4).StringAt(1).starts_with("[[[["));
+}
+
+TEST_F(FileSourceTest, LinesLongerThanAChunkAndLongerThanTheLimit) {
+  const std::string big(5 << 20, 'x');
+  const std::string long_line = "{\"ts\": 2, \"s\": \"" + big + "\"}";
+  std::string path = Write(
+      "in.jsonl", "{\"ts\": 1, \"s\": \"a\"}\n" + long_line + "\n{\"ts\": 3, \"s\": \"b\"}\n");
+  Reading r = ReadPath(path, {.chunk_bytes = 1 << 20, .max_line_bytes = 16 << 20});
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(Records(r.out.main, {"s"}),
+            (std::vector<std::string>{"ts=1|s=a", "ts=2|s=" + big, "ts=3|s=b"}));
+  EXPECT_EQ(r.out.SideRows("dead_letter"), 0u);
+
+  // With a 4 MiB limit, the long line is dead-lettered (its first 64 KiB)
+  // and reading goes on after it.
+  r = ReadPath(path, {.chunk_bytes = 1 << 20, .max_line_bytes = 4 << 20});
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(Records(r.out.main, {"s"}), (std::vector<std::string>{"ts=1|s=a", "ts=3|s=b"}));
+  std::vector<std::string> dead = DeadLetters(r.out);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0], absl::StrCat(path, "|2|line longer than 4194304 bytes|{\"ts\": 2, \"s\": \"",
+                                  big.substr(0, 64 * 1024 - 16)));
+}
+
+TEST_F(FileSourceTest, CrLfLinesAndAMissingFinalNewline) {
+  std::string path = Write("in.jsonl",
+                           "{\"ts\": 1, \"s\": \"a\"}\r\n"
+                           "\r\n"
+                           "oops\r\n"
+                           "{\"ts\": 2, \"s\": \"b\\r\"}\r\n"
+                           "{\"ts\": 3, \"s\": \"c\"}");
+  Reading r = ReadPath(path, {.chunk_bytes = 16, .max_line_bytes = 1 << 20});
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(Records(r.out.main, {"s"}),
+            (std::vector<std::string>{"ts=1|s=a", "ts=2|s=b\r", "ts=3|s=c"}));
+  EXPECT_EQ(DeadLetters(r.out), (std::vector<std::string>{path + "|3|invalid JSON|oops"}));
+  EXPECT_EQ(r.positions.back().offset(), 0);
+  EXPECT_EQ(r.positions.back().file_index(), 1);
+}
+
+TEST_F(FileSourceTest, KeysWithEscapesDuplicatesAndUnicode) {
+  std::string path = Write("in.jsonl",
+                           "{\"t\\u0073\": 1, \"s\": \"caf\\u00e9 \\\"q\\\"\"}\n"
+                           "{\"ts\": 2, \"s\": \"x\", \"s\": \"y\", \"ts\": 3}\n"
+                           "{\"ts\": 4, \"s\": \"\xc3\xa9\"}\n"
+                           "{\"ts\": 5, \"s\": \"\xff\"}\n");
+  Reading r = ReadPath(path);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(Records(r.out.main, {"s"}), (std::vector<std::string>{
+                                            "ts=1|s=caf\xc3\xa9 \"q\"",
+                                            "ts=3|s=y",
+                                            "ts=4|s=\xc3\xa9",
+                                        }));
+  std::vector<std::string> dead = DeadLetters(r.out);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].substr(path.size()), "|4|invalid JSON|{\"ts\": 5, \"s\": \"\xff\"}");
+}
+
+TEST_F(FileSourceTest, EveryMangledLineBecomesARecordOrADeadLetter) {
+  const std::string base =
+      "{\"ts\": 12, \"s\": \"a\\\"b\", \"n\": [1, {\"x\": null}], \"d\": -1.5e3, \"b\": true}";
+  const std::string alphabet = "{}[]\":,\\ \tnulltrue0123456789.-eE\xff\xc3";
+  std::mt19937 rng(7);
+  std::string text;
+  size_t events = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string line = base;
+    for (int edits = 1 + static_cast<int>(rng() % 4); edits > 0; --edits) {
+      const size_t at = rng() % (line.size() + 1);
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0:
+          if (at < line.size()) line.erase(at, 1);
+          break;
+        case 1:
+          line.insert(at, 1, c);
+          break;
+        default:
+          if (at < line.size()) line[at] = c;
+          break;
+      }
+    }
+    if (rng() % 10 == 0) line.resize(rng() % (line.size() + 1));
+    if (line.find_first_not_of(" \t") != std::string::npos) ++events;
+    text += line + "\n";
+  }
+  Reading r = ReadPath(Write("in.jsonl", text), {.chunk_bytes = 256, .max_line_bytes = 1 << 20});
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_GT(r.out.MainRows(), 0u);
+  EXPECT_GT(r.out.SideRows("dead_letter"), 0u);
+  EXPECT_EQ(r.out.MainRows() + r.out.SideRows("dead_letter"), events);
+}
+
+TEST_F(FileSourceTest, CutsBatchesAtRowsAndBytes) {
+  std::string text;
+  for (int i = 0; i < 10'000; ++i) absl::StrAppend(&text, "{\"ts\": ", i, ", \"s\": \"abc\"}\n");
+  std::string path = Write("in.jsonl", text);
+  Reading r = ReadPath(path);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  std::vector<size_t> rows;
+  for (const Batch& b : r.out.main) rows.push_back(b.num_rows());
+  EXPECT_EQ(rows, (std::vector<size_t>{kTargetBatchRows, kTargetBatchRows,
+                                       10'000 - 2 * kTargetBatchRows}));
+  EXPECT_EQ(r.polls, 3);
+
+  // Compact lines take fewer bytes than their rows (16 bytes each), so the
+  // batch's ByteSize reaches the limit first.
+  text.clear();
+  for (int i = 0; i < 10'000; ++i) absl::StrAppend(&text, "{\"ts\":", i, "}\n");
+  Config(Write("compact.jsonl", text));
+  OperatorContext ctx = Context();
+  ctx.max_batch_bytes = 10'000;
+  r = Read(ctx);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.out.MainRows(), 10'000u);
+  EXPECT_GT(r.out.main.size(), 10u);
+  for (size_t i = 0; i + 1 < r.out.main.size(); ++i) {
+    const Batch& b = r.out.main[i];
+    EXPECT_GE(b.ByteSize(), 10'000u);
+    Batch less(b.schema());
+    less.AppendRange(b, 0, b.num_rows() - 1);
+    EXPECT_LT(less.ByteSize(), 10'000u);
+  }
+}
+
+TEST_F(FileSourceTest, StopsWhenAskedAndChecksItsInputs) {
+  std::string path = Write("in.jsonl", "{\"ts\": 1}\n");
+  Config(path);
+  std::stop_source stop;
+  OperatorContext ctx = Context();
+  ctx.stop = stop.get_token();
+  FileSourceReader reader(spec_.file_source());
+  ASSERT_TRUE(reader.Open(ctx).ok());
+  stop.request_stop();
+  CaptureOutput out;
+  EXPECT_TRUE(absl::IsCancelled(reader.PollNext(out).status()));
+
+  Config((dir_ / "missing").string());
+  EXPECT_TRUE(absl::IsNotFound(FileSourceReader(spec_.file_source()).Open(Context())));
+  Config(path, "fortnights");
+  EXPECT_TRUE(absl::IsInvalidArgument(FileSourceReader(spec_.file_source()).Open(Context())));
+}
+
+TEST_F(FileSourceTest, FactoryMakesReadersForSourcesOnly) {
+  Config(Write("in.jsonl", "{\"ts\": 1}\n"));
+  EXPECT_TRUE(CreateSourceReader(spec_).ok());
+  proto::OperatorSpec generator;
+  generator.mutable_generator();
+  EXPECT_TRUE(CreateSourceReader(generator).ok());
+  proto::OperatorSpec filter;
+  filter.mutable_filter();
+  EXPECT_TRUE(absl::IsInvalidArgument(CreateSourceReader(filter).status()));
 }
 
 }  // namespace

@@ -1,15 +1,34 @@
 #pragma once
 
-// Reads JSON lines. `path` is a file or a directory (its non-hidden files,
-// sorted; subtask s of p reads files s, s+p, ...). Each line is one event.
+// Reads JSON lines. `path` is a file or a directory (its files, sorted, except
+// hidden ones and those whose names start with '_'; subtask s of p reads
+// files s, s+p, ...). Each line is one event; a line ends at '\n' or "\r\n",
+// and the last one may lack it. Blank lines are skipped.
 //
 // Schema: the declared one (fields it does not name are ignored), or else
-// inferred and extended as lines arrive: a new field is added, an integer
-// field that meets a fractional number is widened to double. A line is
-// dead-lettered, with its file, line number and reason, when it is not a
-// JSON object, lacks a numeric event-time field, or has a value of the
-// wrong type. Blank lines are not events and are skipped.
+// inferred and extended as lines arrive: a new field is added, an int64
+// field that meets a fractional number is widened to double, and a schema
+// change starts a new batch. An integer beyond int64 is a double: it widens
+// an inferred field, and is rejected by a declared int64 one. Nested objects
+// and arrays are kept as compact JSON text in a string field.
+//
+// A line is dead-lettered (common/ports.h), with its file, line number,
+// reason and text (at most 64 KiB of it), when it is not JSON (or has
+// anything after the object), is not an object, is nested deeper than 1024
+// levels, is longer than max_line_bytes, lacks the event-time field (or it
+// is null), has a non-numeric or out-of-range event time, or has a value of
+// the wrong type.
+//
+// Each poll emits at most one batch: it reads lines until the batch has
+// kTargetBatchRows rows or a Batch::ByteSize() of ctx.max_batch_bytes, the
+// dead letters reach either limit, or the poll has read ctx.max_batch_bytes
+// of input. It emits the dead letters, then the batch, then the watermark
+// (the largest event time seen, minus max_out_of_orderness, minus 1 ms).
+// Nothing read stays buffered between polls, so Position() (the next unread
+// line) is exact at every poll boundary. After the last file, the poll
+// emits a +inf watermark and returns kEnd.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,16 +36,56 @@
 
 namespace sluice {
 
-class FileSource : public SourceOperator {
- public:
-  explicit FileSource(const proto::FileSourceConfig& config) : config_(config) {}
-  absl::Status Run(const OperatorContext& ctx, Output& out) override;
+namespace internal {
+class LineReader;
+class JsonLineParser;
+class RowDecoder;
+}  // namespace internal
 
-  // The files `path` names, sorted.
-  static absl::StatusOr<std::vector<std::string>> ListFiles(const std::string& path);
+class FileSourceReader : public SourceReader {
+ public:
+  struct Options {
+    size_t chunk_bytes = 1 << 20;  // read size, and the buffer's initial size
+    size_t max_line_bytes = 16 << 20;
+  };
+
+  explicit FileSourceReader(const proto::FileSourceConfig& config);
+  FileSourceReader(const proto::FileSourceConfig& config, Options options);
+  ~FileSourceReader() override;
+
+  absl::Status Open(const OperatorContext& ctx) override;
+  absl::StatusOr<Poll> PollNext(Output& out) override;
+  // {file_index (in the sorted listing), file, offset of the next unread
+  // line, lines before it}. Past the last file: a file_index past the
+  // listing. Watermark and inferred-schema state are not part of it: a
+  // reader resumed from it re-infers the schema from the lines it reads.
+  proto::SourcePosition Position() const override;
+  // Before the first poll, after Open. The position must come from a reader
+  // of the same path, subtask and parallelism.
+  absl::Status Seek(const proto::SourcePosition& position) override;
 
  private:
-  proto::FileSourceConfig config_;
+  void DeadLetter(std::string_view reason, std::string_view raw);
+  absl::Status Flush(Output& out);
+
+  const proto::FileSourceConfig config_;
+  const Options options_;
+  OperatorContext ctx_;
+  bool opened_ = false, polled_ = false, ended_ = false;
+  std::string source_id_;
+  std::vector<std::string> files_;
+  size_t file_index_ = 0;     // the file being read, or next to be
+  int64_t start_offset_ = 0;  // where to open it
+  int64_t line_ = 0;          // lines of it read
+  int64_t max_event_time_ = kMinWatermark;
+  std::unique_ptr<internal::LineReader> lines_;
+  std::unique_ptr<internal::JsonLineParser> parser_;
+  std::unique_ptr<internal::RowDecoder> decoder_;
+  Batch dead_;
+  std::string reason_;
 };
+
+// The files `path` names, sorted (see above for which files of a directory).
+absl::StatusOr<std::vector<std::string>> ListSourceFiles(const std::string& path);
 
 }  // namespace sluice

@@ -107,15 +107,6 @@ class SourceReader {
   virtual int64_t NextPollMs() const { return 0; }
 };
 
-// A source runs until its input ends (bounded) or ctx.stop is requested.
-// It emits watermarks itself and a final +infinity watermark when it ends.
-// (Being replaced by SourceReader.)
-class SourceOperator {
- public:
-  virtual ~SourceOperator() = default;
-  virtual absl::Status Run(const OperatorContext& ctx, Output& out) = 0;
-};
-
 inline constexpr int64_t kMaxWatermark = INT64_MAX;
 inline constexpr int64_t kMinWatermark = INT64_MIN;
 inline constexpr size_t kTargetBatchRows = 4096;

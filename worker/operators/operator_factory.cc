@@ -10,41 +10,12 @@
 
 namespace sluice {
 
-namespace {
-
-// Runs a SourceOperator to its end in one poll (file_source, until it
-// becomes a reader of its own).
-class RunToEndReader : public SourceReader {
- public:
-  explicit RunToEndReader(std::unique_ptr<SourceOperator> source) : source_(std::move(source)) {}
-  absl::Status Open(const OperatorContext& ctx) override {
-    ctx_ = ctx;
-    return absl::OkStatus();
-  }
-  absl::StatusOr<Poll> PollNext(Output& out) override {
-    if (!done_) RETURN_IF_ERROR(source_->Run(ctx_, out));
-    done_ = true;
-    return Poll::kEnd;
-  }
-  proto::SourcePosition Position() const override { return proto::SourcePosition(); }
-  absl::Status Seek(const proto::SourcePosition&) override {
-    return absl::UnimplementedError("this source cannot resume at a position");
-  }
-
- private:
-  std::unique_ptr<SourceOperator> source_;
-  OperatorContext ctx_;
-  bool done_ = false;
-};
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<SourceReader>> CreateSourceReader(const proto::OperatorSpec& spec) {
   switch (spec.config_case()) {
     case proto::OperatorSpec::kGenerator:
       return std::make_unique<GeneratorSource>(spec.generator());
     case proto::OperatorSpec::kFileSource:
-      return std::make_unique<RunToEndReader>(std::make_unique<FileSource>(spec.file_source()));
+      return std::make_unique<FileSourceReader>(spec.file_source());
     default:
       return absl::InvalidArgumentError(absl::StrCat("operator '", spec.id(), "' is not a source"));
   }
