@@ -4,9 +4,10 @@
 // between them. An operator joins its upstream's task when it reads the
 // upstream's main output, is that output's only reader, has the same
 // parallelism and needs no repartitioning (a window needs a keyed exchange
-// unless both sides run with parallelism 1). Otherwise it heads a new task
-// whose input edge is forward (equal parallelism), hash (window: by key_by)
-// or rebalance.
+// unless both sides run with parallelism 1) and is not a throttle (which
+// always heads a task, to be a separate slow stage; operators after it chain
+// onto it as usual). Otherwise it heads a new task whose input edge is
+// forward (equal parallelism), hash (window: by key_by) or rebalance.
 
 #include "absl/status/statusor.h"
 #include "proto/sluice.pb.h"
