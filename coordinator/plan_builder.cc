@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/job_file.h"
 #include "common/ports.h"
+#include "common/status_macros.h"
 
 namespace sluice {
 
@@ -80,6 +81,17 @@ absl::Status BuildTasks(proto::ExecutionPlan* plan) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<proto::ExecutionPlan> BuildPlan(const proto::JobGraph& graph,
+                                               const std::string& job_id) {
+  RETURN_IF_ERROR(ValidateJobGraph(graph));
+  proto::ExecutionPlan plan;
+  plan.set_job_id(job_id);
+  *plan.mutable_graph() = graph;
+  FillJobDefaults(plan.mutable_graph());
+  RETURN_IF_ERROR(BuildTasks(&plan));
+  return plan;
 }
 
 int SlotsNeeded(const proto::ExecutionPlan& plan) {

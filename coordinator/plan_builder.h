@@ -9,6 +9,8 @@
 // onto it as usual). Otherwise it heads a new task whose input edge is
 // forward (equal parallelism), hash (window: by key_by) or rebalance.
 
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "proto/sluice.pb.h"
 
@@ -16,6 +18,12 @@ namespace sluice {
 
 // Fills plan.tasks from plan.graph (which must be valid).
 absl::Status BuildTasks(proto::ExecutionPlan* plan);
+
+// The plan of a submitted graph: validates it (ValidateJobGraph), fills its
+// defaults and builds its tasks. Assignments and the attempt are set when
+// the job is deployed. Thread-safe.
+absl::StatusOr<proto::ExecutionPlan> BuildPlan(const proto::JobGraph& graph,
+                                               const std::string& job_id);
 
 // Slots a plan needs under slot sharing: subtask i of every task shares
 // slot i, so the widest task decides.
