@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/key_group.h"
 #include "common/time_util.h"
+#include "coordinator/job_load.h"
 #include "coordinator/plan_builder.h"
 
 namespace sluice {
@@ -188,6 +189,7 @@ bool JobMaster::IsLiveOn(const std::string& worker_id, int64_t attempt) const {
 proto::JobStatus JobMaster::Status(bool with_subtasks) const {
   thread_.AssertOnControlThread();
   proto::JobStatus s = status_;
+  if (s.state() == proto::RUNNING) AnnotateLoad(plan_, &s);
   if (!with_subtasks) s.clear_subtasks();
   return s;
 }

@@ -63,6 +63,8 @@ class JobMaster {
   // a worker should keep such tasks, and cancel any others.
   bool IsLiveOn(const std::string& worker_id, int64_t attempt) const;
 
+  // The job's status; while it runs, with backpressured subtasks marked and
+  // its bottleneck named (job_load.h).
   proto::JobStatus Status(bool with_subtasks) const;
 
  private:

@@ -134,7 +134,7 @@ TEST_F(DispatcherTest, StoresLoadsOfTheCurrentAttemptOnly) {
   s->set_attempt(1);
   s->set_state(proto::TASK_RUNNING);
   s->mutable_load()->set_busy_ms_per_s(700);
-  s->mutable_load()->set_backpressured_ms_per_s(10);
+  s->mutable_load()->set_backpressured_ms_per_s(600);
   dispatcher_.Heartbeat(req, clock_.NowMs());
   s->set_attempt(2);
   s->mutable_load()->set_busy_ms_per_s(1);
@@ -142,6 +142,7 @@ TEST_F(DispatcherTest, StoresLoadsOfTheCurrentAttemptOnly) {
   const proto::SubtaskStatus& st = Describe("job-1").subtasks(0);
   EXPECT_EQ(st.state(), proto::TASK_RUNNING);
   EXPECT_EQ(st.load().busy_ms_per_s(), 700);
+  EXPECT_TRUE(st.backpressured());  // 600 ms/s waiting for output buffers
 }
 
 TEST_F(DispatcherTest, SilentWorkerIsLostExactlyAtTheTimeoutAndItsJobFails) {
