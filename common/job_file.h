@@ -25,6 +25,7 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
 // Limits on what a job may ask for. They hold for every graph, whether it
 // came from a job file or straight from an API client.
 inline constexpr int kMaxMaxParallelism = 32768;  // key groups
+inline constexpr int kMaxOperators = 10'000;
 inline constexpr int64_t kDefaultBufferBytesPerTask = int64_t{8} << 20;
 inline constexpr int64_t kMinBufferBytesPerTask = int64_t{64} << 10;
 inline constexpr int64_t kMaxBufferBytesPerTask = int64_t{1} << 30;

@@ -295,6 +295,11 @@ absl::Status ValidateJobGraph(const proto::JobGraph& g) {
         s.message()));
   }
   if (g.operators_size() == 0) return GraphError(g, "operators", "the job has no operators");
+  if (g.operators_size() > kMaxOperators) {
+    return GraphError(g, "operators",
+                      absl::StrCat("the job has ", g.operators_size(), " operators; at most ",
+                                   kMaxOperators, " are allowed"));
+  }
   absl::flat_hash_map<std::string, int> index;
   for (int i = 0; i < g.operators_size(); ++i) {
     const auto& op = g.operators(i);

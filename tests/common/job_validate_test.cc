@@ -101,6 +101,10 @@ TEST(JobValidateTest, RejectsOutOfRangeNumbersWithTheirField) {
       {[](auto& g) { g.mutable_operators(1)->clear_throttle(); },
        "operator 'slow', field 'type': unknown operator type 'throttle'"},
       {[](auto& g) { g.clear_operators(); }, "job 'api': field 'operators'"},
+      {[](auto& g) {
+         for (int i = 0; i < 10'000; ++i) *g.add_operators() = g.operators(2);
+       },
+       "job 'api': field 'operators': the job has 10003 operators; at most 10000 are allowed"},
   };
   for (const auto& c : cases) {
     proto::JobGraph g = Graph();
