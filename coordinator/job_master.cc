@@ -116,9 +116,8 @@ void JobMaster::Deploy(std::vector<SlotGrant> slots) {
     *req.mutable_plan() = plan_;
     req.set_worker_id(worker_id);
     workers_.DeployTasks(address, std::move(req),
-                         [this, attempt = attempt_, worker_id, address](absl::Status s) {
-                           OnDeployDone(attempt, worker_id, address, s);
-                         });
+                         [this, attempt = attempt_, id = worker_id,
+                          addr = address](absl::Status s) { OnDeployDone(attempt, id, addr, s); });
   }
 }
 

@@ -139,7 +139,7 @@ TEST_F(DispatcherTest, StoresLoadsOfTheCurrentAttemptOnly) {
   s->set_attempt(2);
   s->mutable_load()->set_busy_ms_per_s(1);
   dispatcher_.Heartbeat(req, clock_.NowMs());
-  const proto::SubtaskStatus& st = Describe("job-1").subtasks(0);
+  const proto::SubtaskStatus st = Describe("job-1").subtasks(0);
   EXPECT_EQ(st.state(), proto::TASK_RUNNING);
   EXPECT_EQ(st.load().busy_ms_per_s(), 700);
   EXPECT_TRUE(st.backpressured());  // 600 ms/s waiting for output buffers

@@ -178,7 +178,7 @@ TEST_F(JobMasterTest, ReportsFromAnotherAttemptOrWorkerChangeNothing) {
   beat.mutable_load()->set_busy_ms_per_s(900);
   beat.add_operators()->set_records_out(42);
   job->OnHeartbeat(a_, beat);
-  const proto::SubtaskStatus& s = job->Status(true).subtasks(0);
+  const proto::SubtaskStatus s = job->Status(true).subtasks(0);
   EXPECT_EQ(s.state(), proto::TASK_DEPLOYING);
   EXPECT_EQ(s.operators_size(), 0);
   EXPECT_FALSE(s.has_load());
