@@ -12,8 +12,8 @@
 // heartbeat's arrival time is taken in the handler that received it, and
 // does not depend on how long the item waited in the queue.
 //
-// Thread safety: Post() and Stop() may be called from any thread except the
-// control thread itself (Stop() joins it). Start() and Stop() once each.
+// Thread safety: Post() may be called from any thread, Stop() from any but
+// the control thread (it joins it). Start() once; Stop() is idempotent.
 
 #include <atomic>
 #include <cstdint>
