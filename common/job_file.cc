@@ -1,7 +1,10 @@
 #include "common/job_file.h"
 
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "absl/container/flat_hash_set.h"
@@ -67,6 +70,42 @@ absl::StatusOr<int64_t> GetDuration(const Ctx& ctx, const YAML::Node& n, const s
   return *d;
 }
 
+// "8MiB", "512KiB", "1GiB", "4096B" or a bare number of bytes.
+absl::StatusOr<int64_t> ParseByteSize(std::string_view text) {
+  const std::string trimmed(absl::StripAsciiWhitespace(std::string(text)));
+  int64_t value = 0;
+  auto [p, ec] = std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), value);
+  if (ec != std::errc() || value < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad size '", std::string(text),
+                     "': expected a whole number of bytes with a unit such as 512KiB or 8MiB"));
+  }
+  const std::string unit(absl::StripAsciiWhitespace(trimmed.substr(p - trimmed.data())));
+  int shift = 0;
+  if (unit.empty() || unit == "B") {
+    shift = 0;
+  } else if (unit == "KiB") {
+    shift = 10;
+  } else if (unit == "MiB") {
+    shift = 20;
+  } else if (unit == "GiB") {
+    shift = 30;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad size '", std::string(text), "': unknown unit '", unit, "' (use B, KiB, MiB or GiB)"));
+  }
+  if (value > (std::numeric_limits<int64_t>::max() >> shift))
+    return absl::InvalidArgumentError(absl::StrCat("size '", std::string(text), "' is too large"));
+  return value << shift;
+}
+
+absl::StatusOr<int64_t> GetByteSize(const Ctx& ctx, const YAML::Node& n, const std::string& field) {
+  ASSIGN_OR_RETURN(std::string s, GetString(ctx, n, field));
+  auto bytes = ParseByteSize(s);
+  if (!bytes.ok()) return ctx.Error(n, field, std::string(bytes.status().message()));
+  return *bytes;
+}
+
 std::string ResolvePath(const std::string& base_dir, const std::string& p) {
   if (base_dir.empty() || p.empty() || p[0] == '/') return p;
   return (std::filesystem::path(base_dir) / p).lexically_normal().string();
@@ -95,6 +134,34 @@ absl::Status ParseWatermark(const Ctx& ctx, const YAML::Node& n, proto::Watermar
     ASSIGN_OR_RETURN(int64_t ms,
                      GetDuration(ctx, n["max_out_of_orderness"], "watermark.max_out_of_orderness"));
     wm->set_max_out_of_orderness_ms(ms);
+  }
+  return absl::OkStatus();
+}
+
+// The job's `network:` map; absent settings keep their defaults.
+absl::Status ParseNetwork(const Ctx& ctx, const YAML::Node& n, proto::NetworkConfig* net) {
+  if (!n.IsMap()) {
+    return ctx.Error(n, "network",
+                     "expected a map such as {buffer_bytes_per_task: 8MiB, flush_interval: 10ms}");
+  }
+  RETURN_IF_ERROR(CheckKeys(ctx, n, {"buffer_bytes_per_task", "flush_interval"}));
+  if (const YAML::Node b = n["buffer_bytes_per_task"]) {
+    const std::string field = "network.buffer_bytes_per_task";
+    ASSIGN_OR_RETURN(int64_t bytes, GetByteSize(ctx, b, field));
+    if (bytes < kMinBufferBytesPerTask) {
+      return ctx.Error(b, field,
+                       "must be at least 64KiB: a task splits it between its input and output "
+                       "channels, and each channel needs a few buffers");
+    }
+    if (bytes > kMaxBufferBytesPerTask) return ctx.Error(b, field, "must be at most 1GiB");
+    net->set_buffer_bytes_per_task(bytes);
+  }
+  if (const YAML::Node f = n["flush_interval"]) {
+    const std::string field = "network.flush_interval";
+    ASSIGN_OR_RETURN(int64_t ms, GetDuration(ctx, f, field));
+    if (ms < 1 || ms > kMaxFlushIntervalMs)
+      return ctx.Error(f, field, "must be between 1ms and 60s");
+    net->set_flush_interval_ms(ms);
   }
   return absl::OkStatus();
 }
@@ -362,6 +429,15 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     RETURN_IF_ERROR(require("path"));
     ASSIGN_OR_RETURN(std::string path, GetString(ctx, n["path"], "path"));
     op->mutable_file_sink()->set_path(ResolvePath(base_dir, path));
+  } else if (type == "throttle") {
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "rate"}));
+    RETURN_IF_ERROR(require("rate"));
+    ASSIGN_OR_RETURN(double rate, GetDouble(ctx, n["rate"], "rate"));
+    if (!std::isfinite(rate) || rate <= 0) {
+      return ctx.Error(n["rate"], "rate",
+                       "must be a number of records per second per subtask, above 0");
+    }
+    op->mutable_throttle()->set_rate(rate);
   } else if (type == "stdout_sink" || type == "blackhole_sink") {
     RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input"}));
     if (type == "stdout_sink")
@@ -371,8 +447,8 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
   } else {
     return ctx.Error(n["type"], "type",
                      absl::StrCat("unknown operator type '", type,
-                                  "' (use generator, file_source, filter, map, window, file_sink, "
-                                  "stdout_sink or blackhole_sink)"));
+                                  "' (use generator, file_source, filter, map, window, throttle, "
+                                  "file_sink, stdout_sink or blackhole_sink)"));
   }
   if (!IsSourceType(type) && !n["input"])
     return ctx.Error(n, "input", "missing; name the upstream operator");
@@ -399,8 +475,10 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
   proto::JobGraph graph;
   graph.set_source_file(file_name);
   graph.set_max_parallelism(kDefaultMaxParallelism);
+  graph.mutable_network()->set_buffer_bytes_per_task(kDefaultBufferBytesPerTask);
+  graph.mutable_network()->set_flush_interval_ms(kDefaultFlushIntervalMs);
   try {
-    RETURN_IF_ERROR(CheckKeys(top, root, {"name", "parallelism", "operators"}));
+    RETURN_IF_ERROR(CheckKeys(top, root, {"name", "parallelism", "network", "operators"}));
     if (!root["name"]) return top.Error(root, "name", "missing; name the job");
     ASSIGN_OR_RETURN(std::string name, GetString(top, root["name"], "name"));
     graph.set_name(name);
@@ -413,6 +491,8 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
       }
       graph.set_parallelism(static_cast<int>(p));
     }
+    if (root["network"])
+      RETURN_IF_ERROR(ParseNetwork(top, root["network"], graph.mutable_network()));
     const YAML::Node ops = root["operators"];
     if (!ops || !ops.IsSequence() || ops.size() == 0) {
       return top.Error(ops ? ops : root, "operators", "expected a non-empty list of operators");

@@ -22,9 +22,30 @@ absl::StatusOr<proto::JobGraph> LoadJobFile(const std::string& path);
 absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::string& file_name,
                                              const std::string& base_dir);
 
+// Limits on what a job may ask for. They hold for every graph, whether it
+// came from a job file or straight from an API client.
+inline constexpr int kMaxMaxParallelism = 32768;  // key groups
+inline constexpr int kMaxOperators = 10'000;
+inline constexpr int64_t kDefaultBufferBytesPerTask = int64_t{8} << 20;
+inline constexpr int64_t kMinBufferBytesPerTask = int64_t{64} << 10;
+inline constexpr int64_t kMaxBufferBytesPerTask = int64_t{1} << 30;
+inline constexpr int64_t kDefaultFlushIntervalMs = 10;
+inline constexpr int64_t kMaxFlushIntervalMs = 60'000;
+// Durations in operator settings (intervals, jitter, window sizes,
+// out-of-orderness) are at most this long.
+inline constexpr int64_t kMaxSettingDurationMs = int64_t{366} * 86'400'000;
+
 // Graph checks: unique ids, known inputs and ports, no cycles, expressions
-// that parse and type-check, aggregates over existing numeric fields.
+// that parse and type-check, aggregates over existing numeric fields; and
+// that every number is in range (max_parallelism, parallelism, network
+// settings, generator and throttle settings), since API clients may send
+// graphs that no job file could spell. Zero in max_parallelism and in the
+// network settings means the default (FillJobDefaults).
 absl::Status ValidateJobGraph(const proto::JobGraph& graph);
+
+// Replaces "use the default" zeros (max_parallelism, network settings) with
+// the defaults, so a plan states what its tasks use.
+void FillJobDefaults(proto::JobGraph* graph);
 
 // The in-memory type of a declared field type (kNull for unspecified).
 FieldType FieldTypeFromProto(proto::FieldType type);

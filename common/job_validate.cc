@@ -1,13 +1,16 @@
 // Static checks of a job graph (declared in job_file.h).
 
+#include <cmath>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/expression.h"
 #include "common/job_file.h"
+#include "common/key_group.h"
 #include "common/ports.h"
 #include "common/status_macros.h"
+#include "common/time_util.h"
 
 namespace sluice {
 namespace {
@@ -31,9 +34,122 @@ absl::Status OpError(const proto::JobGraph& g, const proto::OperatorSpec& op,
   // The field's own line when known, else the operator's.
   auto it = op.field_lines().find(field);
   int line = it != op.field_lines().end() ? it->second : op.line();
+  std::string where =
+      g.source_file().empty()
+          ? ""
+          : absl::StrCat(g.source_file(), line > 0 ? absl::StrCat(":", line) : "", ": ");
   return absl::InvalidArgumentError(
-      absl::StrCat(g.source_file(), line > 0 ? absl::StrCat(":", line) : "", ": operator '",
-                   op.id(), "', field '", field, "': ", msg));
+      absl::StrCat(where, "operator '", op.id(), "', field '", field, "': ", msg));
+}
+
+// An error in a job-level field, which has no line of its own.
+absl::Status GraphError(const proto::JobGraph& g, const std::string& field,
+                        const std::string& msg) {
+  std::string where =
+      g.source_file().empty() ? absl::StrCat("job '", g.name(), "'") : g.source_file();
+  return absl::InvalidArgumentError(absl::StrCat(where, ": field '", field, "': ", msg));
+}
+
+// The `type` an operator with this config case must have.
+const char* TypeOfConfig(proto::OperatorSpec::ConfigCase c) {
+  switch (c) {
+    case proto::OperatorSpec::kGenerator:
+      return "generator";
+    case proto::OperatorSpec::kFileSource:
+      return "file_source";
+    case proto::OperatorSpec::kFilter:
+      return "filter";
+    case proto::OperatorSpec::kMap:
+      return "map";
+    case proto::OperatorSpec::kWindow:
+      return "window";
+    case proto::OperatorSpec::kFileSink:
+      return "file_sink";
+    case proto::OperatorSpec::kStdoutSink:
+      return "stdout_sink";
+    case proto::OperatorSpec::kBlackholeSink:
+      return "blackhole_sink";
+    case proto::OperatorSpec::kThrottle:
+      return "throttle";
+    case proto::OperatorSpec::CONFIG_NOT_SET:
+      break;
+  }
+  return "";
+}
+
+bool IsDuration(int64_t ms) { return ms >= 0 && ms <= kMaxSettingDurationMs; }
+
+const std::string kDurationRange = "must be between 0 and 366 days";
+
+// Range checks of the settings of one operator (types and schemas are
+// checked later, in dependency order).
+absl::Status CheckSettings(const proto::JobGraph& g, const proto::OperatorSpec& op) {
+  auto watermark = [&](const proto::WatermarkConfig& wm) -> absl::Status {
+    if (!IsDuration(wm.max_out_of_orderness_ms()))
+      return OpError(g, op, "watermark", absl::StrCat("max_out_of_orderness ", kDurationRange));
+    return absl::OkStatus();
+  };
+  switch (op.config_case()) {
+    case proto::OperatorSpec::kGenerator: {
+      const proto::GeneratorConfig& c = op.generator();
+      if (c.devices() < 1) return OpError(g, op, "devices", "must be at least 1");
+      if (c.count() < 0) return OpError(g, op, "count", "must not be negative");
+      if (!std::isfinite(c.rate()) || c.rate() < 0)
+        return OpError(g, op, "rate", "must be a finite number >= 0 (0: as fast as possible)");
+      if (!IsDuration(c.interval_ms())) return OpError(g, op, "interval", kDurationRange);
+      if (!IsDuration(c.jitter_ms())) return OpError(g, op, "jitter", kDurationRange);
+      if (!(c.duplicate_rate() >= 0 && c.duplicate_rate() <= 1))
+        return OpError(g, op, "duplicate_rate", "must be between 0 and 1");
+      if (!std::isfinite(c.temperature_min()) || !std::isfinite(c.temperature_max()) ||
+          !std::isfinite(c.temperature_noise()) || c.temperature_max() < c.temperature_min() ||
+          c.temperature_noise() < 0) {
+        return OpError(g, op, "temperature", "needs finite min <= max and noise >= 0");
+      }
+      return watermark(c.watermark());
+    }
+    case proto::OperatorSpec::kFileSource: {
+      const proto::FileSourceConfig& c = op.file_source();
+      if (c.path().empty()) return OpError(g, op, "path", "must not be empty");
+      if (c.event_time().field().empty())
+        return OpError(g, op, "event_time", "needs the name of the event-time field");
+      if (!ParseTimeUnit(c.event_time().unit()).ok()) {
+        return OpError(
+            g, op, "event_time",
+            absl::StrCat("unknown unit '", c.event_time().unit(), "' (use s, ms, us or ns)"));
+      }
+      return watermark(c.watermark());
+    }
+    case proto::OperatorSpec::kWindow: {
+      const proto::WindowConfig& c = op.window();
+      if (!c.type().empty() && c.type() != "tumbling") {
+        return OpError(g, op, "window",
+                       absl::StrCat("unsupported window type '", c.type(), "' (use tumbling)"));
+      }
+      if (c.size_ms() <= 0 || c.size_ms() > kMaxSettingDurationMs)
+        return OpError(g, op, "window", "size must be between 1 ms and 366 days");
+      if (c.aggregates_size() == 0)
+        return OpError(g, op, "aggregates", "needs at least one aggregate");
+      for (const auto& a : c.aggregates()) {
+        if (a.name().empty()) return OpError(g, op, "aggregates", "an aggregate has no name");
+        if (a.function() == proto::AGGREGATE_FUNCTION_UNSPECIFIED ||
+            !proto::AggregateFunction_IsValid(a.function())) {
+          return OpError(g, op, absl::StrCat("aggregates.", a.name()), "unknown function");
+        }
+      }
+      return absl::OkStatus();
+    }
+    case proto::OperatorSpec::kFileSink:
+      if (op.file_sink().path().empty()) return OpError(g, op, "path", "must not be empty");
+      return absl::OkStatus();
+    case proto::OperatorSpec::kThrottle:
+      if (!std::isfinite(op.throttle().rate()) || op.throttle().rate() <= 0) {
+        return OpError(g, op, "rate",
+                       "must be a finite number of records per second per subtask, above 0");
+      }
+      return absl::OkStatus();
+    default:
+      return absl::OkStatus();
+  }
 }
 
 absl::Status CheckExpr(const proto::JobGraph& g, const proto::OperatorSpec& op,
@@ -111,9 +227,29 @@ absl::StatusOr<StaticSchema> OutputSchema(const proto::JobGraph& g, const proto:
       }
       return out;
     }
+    case proto::OperatorSpec::kThrottle:
+      return in;
     default:
       return out;  // sinks have no output
   }
+}
+
+// Zeros mean the defaults. The job-file parser checks the same ranges with
+// line numbers.
+absl::Status CheckNetworkConfig(const proto::NetworkConfig& n) {
+  const int64_t bytes = n.buffer_bytes_per_task();
+  if (bytes != 0 && (bytes < kMinBufferBytesPerTask || bytes > kMaxBufferBytesPerTask)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field 'network.buffer_bytes_per_task': ", bytes,
+        " bytes is outside 64KiB to 1GiB; a task needs room for at least a few buffers per "
+        "channel (default 8MiB)"));
+  }
+  const int64_t flush = n.flush_interval_ms();
+  if (flush < 0 || flush > kMaxFlushIntervalMs) {
+    return absl::InvalidArgumentError(absl::StrCat("field 'network.flush_interval': ", flush,
+                                                   " ms is outside 1ms to 60s (default 10ms)"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -133,7 +269,37 @@ FieldType FieldTypeFromProto(proto::FieldType t) {
   }
 }
 
+void FillJobDefaults(proto::JobGraph* g) {
+  if (g->max_parallelism() == 0) g->set_max_parallelism(kDefaultMaxParallelism);
+  proto::NetworkConfig* n = g->mutable_network();
+  if (n->buffer_bytes_per_task() == 0) n->set_buffer_bytes_per_task(kDefaultBufferBytesPerTask);
+  if (n->flush_interval_ms() == 0) n->set_flush_interval_ms(kDefaultFlushIntervalMs);
+}
+
 absl::Status ValidateJobGraph(const proto::JobGraph& g) {
+  if (g.max_parallelism() < 0 || g.max_parallelism() > kMaxMaxParallelism) {
+    return GraphError(g, "max_parallelism",
+                      absl::StrCat("must be between 1 and ", kMaxMaxParallelism, " (0: ",
+                                   kDefaultMaxParallelism, "), got ", g.max_parallelism()));
+  }
+  const int max_parallelism =
+      g.max_parallelism() == 0 ? kDefaultMaxParallelism : g.max_parallelism();
+  if (g.parallelism() < 0 || g.parallelism() > max_parallelism) {
+    return GraphError(g, "parallelism",
+                      absl::StrCat("must be between 1 and max_parallelism ", max_parallelism,
+                                   ", got ", g.parallelism()));
+  }
+  if (absl::Status s = CheckNetworkConfig(g.network()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        g.source_file().empty() ? absl::StrCat("job '", g.name(), "'") : g.source_file(), ": ",
+        s.message()));
+  }
+  if (g.operators_size() == 0) return GraphError(g, "operators", "the job has no operators");
+  if (g.operators_size() > kMaxOperators) {
+    return GraphError(g, "operators",
+                      absl::StrCat("the job has ", g.operators_size(), " operators; at most ",
+                                   kMaxOperators, " are allowed"));
+  }
   absl::flat_hash_map<std::string, int> index;
   for (int i = 0; i < g.operators_size(); ++i) {
     const auto& op = g.operators(i);
@@ -144,7 +310,19 @@ absl::Status ValidateJobGraph(const proto::JobGraph& g) {
     if (op.config_case() == proto::OperatorSpec::CONFIG_NOT_SET) {
       return OpError(g, op, "type", absl::StrCat("unknown operator type '", op.type(), "'"));
     }
-    if (op.parallelism() < 1) return OpError(g, op, "parallelism", "must be at least 1");
+    if (op.type() != std::string_view(TypeOfConfig(op.config_case()))) {
+      return OpError(g, op, "type",
+                     absl::StrCat("'", op.type(),
+                                  "' does not match the operator's settings, which "
+                                  "are those of a ",
+                                  TypeOfConfig(op.config_case()), " operator"));
+    }
+    if (op.parallelism() < 1 || op.parallelism() > max_parallelism) {
+      return OpError(g, op, "parallelism",
+                     absl::StrCat("must be between 1 and max_parallelism ", max_parallelism,
+                                  ", got ", op.parallelism()));
+    }
+    RETURN_IF_ERROR(CheckSettings(g, op));
   }
   // Resolve inputs and compute schemas in dependency order (inputs may be
   // declared after their consumers; cycles are rejected).

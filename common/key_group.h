@@ -43,12 +43,22 @@ inline int SubtaskForKeyGroup(int key_group, int max_parallelism, int parallelis
   return key_group * parallelism / max_parallelism;
 }
 
-// The first key group of subtask `subtask` (of `parallelism`): subtask s
-// owns [KeyGroupRangeStart(s), KeyGroupRangeStart(s + 1)), the key groups
-// that SubtaskForKeyGroup maps to it.
-inline int KeyGroupRangeStart(int subtask, int parallelism, int max_parallelism) {
-  return static_cast<int>(
-      (static_cast<int64_t>(subtask) * max_parallelism + parallelism - 1) / parallelism);
+// Key groups [start, end) of one subtask.
+struct KeyGroups {
+  int start = 0;
+  int end = 0;
+  friend bool operator==(const KeyGroups&, const KeyGroups&) = default;
+};
+
+// The key groups kg with SubtaskForKeyGroup(kg, max_parallelism, parallelism)
+// == subtask: the smallest kg with kg * parallelism >= subtask *
+// max_parallelism up to (not including) that of the next subtask. Requires
+// 0 <= subtask < parallelism <= max_parallelism, so no range is empty.
+inline KeyGroups KeyGroupRange(int subtask, int parallelism, int max_parallelism) {
+  auto first = [&](int64_t s) {
+    return static_cast<int>((s * max_parallelism + parallelism - 1) / parallelism);
+  };
+  return {first(subtask), first(int64_t{subtask} + 1)};
 }
 
 }  // namespace sluice

@@ -1,23 +1,25 @@
 #pragma once
 
-// The control plane: accepts jobs, schedules their subtasks onto worker
-// slots, tracks task states and worker heartbeats, and decides job states
-// (CREATED -> RUNNING -> FINISHED | FAILED | CANCELED).
+// The control plane's gRPC edge: serves CoordinatorService for the CLI (jobs)
+// and for workers (registration, heartbeats, task reports).
 //
-// Threads: gRPC handler threads and one control-loop thread (heartbeat
-// timeouts, scheduling of waiting jobs, RPCs to workers). `mu_` guards the
-// job and worker tables; RPCs to workers are made only without it, from
-// the action list the locked sections produce.
+// Threads: gRPC handler threads only convert requests and enqueue work on
+// the ControlLoop, whose single thread owns every decision (Dispatcher:
+// worker registry, slot scheduler, job masters). Handlers that answer with
+// data wait for their item to run; ReportTaskState returns once its report
+// is queued. RPCs to workers are asynchronous (GrpcWorkerClient), so
+// nothing on the control thread waits on a worker, and a heartbeat's
+// arrival is stamped when its handler enqueues it.
 
-#include <map>
 #include <memory>
 #include <string>
-#include <thread>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "coordinator/control_loop.h"
+#include "coordinator/dispatcher.h"
+#include "coordinator/worker_client.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/sluice.grpc.pb.h"
 
@@ -31,6 +33,12 @@ struct CoordinatorOptions {
   int64_t heartbeat_timeout_ms = 5'000;
   // A job waiting this long for free slots fails.
   int64_t slot_wait_ms = 60'000;
+  // Deadline of DeployTasks and CancelTasks calls to workers.
+  int64_t worker_rpc_deadline_ms = 10'000;
+  // How often the control thread checks heartbeats and schedules waiting jobs.
+  int64_t tick_ms = 50;
+  // Steady time for heartbeats and timeouts. Must outlive the coordinator.
+  const Clock* clock = &Clock::Steady();
 };
 
 class Coordinator final : public proto::CoordinatorService::Service {
@@ -39,6 +47,8 @@ class Coordinator final : public proto::CoordinatorService::Service {
   ~Coordinator() override;
 
   absl::Status Start();
+  // Stops serving, runs the work already queued, and cancels RPCs to
+  // workers still in flight.
   void Stop();
   void Wait();
   const std::string& address() const { return address_; }
@@ -59,49 +69,18 @@ class Coordinator final : public proto::CoordinatorService::Service {
                                proto::TaskStateAck*) override;
 
  private:
-  struct WorkerInfo {
-    std::string id;
-    std::string address;
-    int slots = 0;
-    int used_slots = 0;
-    int64_t last_heartbeat_ms = 0;
-    int order = 0;  // registration order, for spreading subtasks
-  };
-  struct Job {
-    proto::JobStatus status;  // state, failure, subtasks, times
-    proto::JobGraph graph;
-    std::shared_ptr<proto::ExecutionPlan> plan;  // set when scheduled
-    std::map<std::string, int> slots_by_worker;  // held while RUNNING
-  };
-  // Work for the control loop to do without holding mu_.
-  struct Action {
-    enum class Kind { kDeploy, kCancel } kind;
-    std::string job_id, worker_id, worker_address;
-    std::shared_ptr<proto::ExecutionPlan> plan;
-  };
-
-  void ControlLoop(std::stop_token stop);
-  void RunActions(std::vector<Action> actions);
-  void CheckHeartbeats(std::vector<Action>* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SchedulePending(std::vector<Action>* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends a job in a terminal state, releases its slots, cancels its tasks.
-  void EndJob(Job& job, proto::JobState state, const std::string& failure,
-              std::vector<Action>* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void LoseWorker(const std::string& worker_id, const std::string& reason,
-                  std::vector<Action>* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PublishMetrics() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `fn` on the control thread with the time it was queued, and waits
+  // for it.
+  grpc::Status RunOnControl(absl::FunctionRef<absl::Status(int64_t now_ms)> fn);
 
   const CoordinatorOptions options_;
+  ControlLoop loop_;
+  GrpcWorkerClient worker_client_;
+  Dispatcher dispatcher_;  // touched only on loop_'s thread
+
   std::string address_;
   std::unique_ptr<grpc::Server> server_;
-
-  absl::Mutex mu_;
-  std::map<std::string, Job> jobs_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> job_order_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);  // by id
-  int next_worker_ ABSL_GUARDED_BY(mu_) = 1;
-
-  std::jthread control_;
+  bool started_ = false;
   bool stopped_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/job_file.h"
 #include "common/ports.h"
+#include "common/status_macros.h"
 
 namespace sluice {
 
@@ -45,7 +46,9 @@ absl::Status BuildTasks(proto::ExecutionPlan* plan) {
       proto::TaskSpec* up_task = plan->mutable_tasks(placed->second);
       const bool up_is_tail = up_task->operator_ids(up_task->operator_ids_size() - 1) == up;
       const bool keyed = op.has_window() && !(op.parallelism() == 1 && upstream.parallelism() == 1);
-      if (port.empty() && readers[op.input()] == 1 && up_is_tail && !keyed &&
+      // A throttle is a stage of its own: it exists to be slower than its upstream.
+      const bool own_task = op.has_throttle();
+      if (port.empty() && readers[op.input()] == 1 && up_is_tail && !keyed && !own_task &&
           op.parallelism() == upstream.parallelism()) {
         up_task->add_operator_ids(op.id());
         task_of[op.id()] = up_task->index();
@@ -78,6 +81,17 @@ absl::Status BuildTasks(proto::ExecutionPlan* plan) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<proto::ExecutionPlan> BuildPlan(const proto::JobGraph& graph,
+                                               const std::string& job_id) {
+  RETURN_IF_ERROR(ValidateJobGraph(graph));
+  proto::ExecutionPlan plan;
+  plan.set_job_id(job_id);
+  *plan.mutable_graph() = graph;
+  FillJobDefaults(plan.mutable_graph());
+  RETURN_IF_ERROR(BuildTasks(&plan));
+  return plan;
 }
 
 int SlotsNeeded(const proto::ExecutionPlan& plan) {

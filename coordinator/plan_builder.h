@@ -4,9 +4,12 @@
 // between them. An operator joins its upstream's task when it reads the
 // upstream's main output, is that output's only reader, has the same
 // parallelism and needs no repartitioning (a window needs a keyed exchange
-// unless both sides run with parallelism 1). Otherwise it heads a new task
-// whose input edge is forward (equal parallelism), hash (window: by key_by)
-// or rebalance.
+// unless both sides run with parallelism 1) and is not a throttle (which
+// always heads a task, to be a separate slow stage; operators after it chain
+// onto it as usual). Otherwise it heads a new task whose input edge is
+// forward (equal parallelism), hash (window: by key_by) or rebalance.
+
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "proto/sluice.pb.h"
@@ -15,6 +18,12 @@ namespace sluice {
 
 // Fills plan.tasks from plan.graph (which must be valid).
 absl::Status BuildTasks(proto::ExecutionPlan* plan);
+
+// The plan of a submitted graph: validates it (ValidateJobGraph), fills its
+// defaults and builds its tasks. Assignments and the attempt are set when
+// the job is deployed. Thread-safe.
+absl::StatusOr<proto::ExecutionPlan> BuildPlan(const proto::JobGraph& graph,
+                                               const std::string& job_id);
 
 // Slots a plan needs under slot sharing: subtask i of every task shares
 // slot i, so the widest task decides.

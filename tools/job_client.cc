@@ -102,6 +102,7 @@ void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
   if (status.state() == proto::CREATED && !status.pending_reason().empty()) {
     out << "  " << status.pending_reason() << "\n";
   }
+  if (!status.bottleneck().empty()) out << "  bottleneck: " << status.bottleneck() << "\n";
   if (status.end_time_ms() > 0 && status.submit_time_ms() > 0) {
     out << "  duration: " << (status.end_time_ms() - status.submit_time_ms()) / 1000.0 << " s\n";
   }
@@ -109,18 +110,27 @@ void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
     int subtask;
     std::string worker, state;
     proto::OperatorMetrics m;
+    const proto::SubtaskStatus* st;
   };
   std::map<std::string, std::vector<Row>> rows;
+  bool any_load = false;
   for (const auto& st : status.subtasks()) {
     std::string state = proto::TaskState_Name(st.state());
     if (state.starts_with("TASK_")) state = state.substr(5);
+    any_load = any_load || (st.state() == proto::TASK_RUNNING && st.has_load());
     for (const auto& m : st.operators())
-      rows[m.operator_id()].push_back({st.subtask(), st.worker_id(), state, m});
+      rows[m.operator_id()].push_back({st.subtask(), st.worker_id(), state, m, &st});
   }
   if (rows.empty()) return;
+  // Load (ms per second) of a running subtask, "-" when there is none.
+  auto load = [](const proto::SubtaskStatus& st, double ms) {
+    if (st.state() != proto::TASK_RUNNING || !st.has_load()) return std::string("-");
+    return std::to_string(static_cast<int64_t>(ms + 0.5));
+  };
   out << std::left << std::setw(16) << "operator" << std::setw(9) << "subtask" << std::setw(11)
       << "worker" << std::setw(11) << "state" << std::right << std::setw(12) << "records_in"
       << std::setw(13) << "records_out" << std::setw(13) << "dead_letter" << std::setw(8) << "late"
+      << std::setw(7) << "busy" << std::setw(7) << "bp"
       << "\n";
   for (const auto& op : status.operator_ids()) {
     auto& list = rows[op];
@@ -130,8 +140,14 @@ void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
       out << std::left << std::setw(16) << op << std::setw(9) << r.subtask << std::setw(11)
           << r.worker << std::setw(11) << r.state << std::right << std::setw(12) << r.m.records_in()
           << std::setw(13) << r.m.records_out() << std::setw(13) << r.m.dead_letter()
-          << std::setw(8) << r.m.late() << "\n";
+          << std::setw(8) << r.m.late() << std::setw(7) << load(*r.st, r.st->load().busy_ms_per_s())
+          << std::setw(7) << load(*r.st, r.st->load().backpressured_ms_per_s())
+          << (r.st->backpressured() ? "  backpressured" : "") << "\n";
     }
+  }
+  if (any_load) {
+    out << "busy, bp: ms per second processing, and waiting for output buffers (backpressured "
+           "from 500)\n";
   }
 }
 

@@ -20,8 +20,9 @@ absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stu
                                             const std::string& job_id,
                                             const volatile bool* interrupted);
 
-// Human-readable status: state, failure, and per operator and subtask its
-// worker, state and record counts.
+// Human-readable status: state, failure, bottleneck, and per operator and
+// subtask its worker, state, record counts and load (busy and backpressured
+// ms per second, with backpressured subtasks marked).
 void PrintJobStatus(const proto::JobStatus& status, std::ostream& out);
 
 bool IsTerminalJobState(proto::JobState s);

@@ -20,12 +20,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/job_file.h"  // kDefaultBufferBytesPerTask, kDefaultFlushIntervalMs
+
 namespace sluice {
 
 inline constexpr size_t kBufferBytes = 32 * 1024;
 inline constexpr int kMinCreditsPerChannel = 2;
-inline constexpr int64_t kDefaultBufferBytesPerTask = 8 << 20;
-inline constexpr int64_t kDefaultFlushIntervalMs = 10;
 // Output buffers are filled to at most this size before they are sent.
 inline constexpr size_t kMaxFrameBytes = 256 * 1024;
 

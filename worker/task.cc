@@ -160,8 +160,9 @@ absl::Status Task::BuildWriters() {
       if (!owner.empty()) {
         int begin = a->key_group_start(), end = a->key_group_end();
         if (begin == 0 && end == 0) {  // plan without explicit ranges
-          begin = KeyGroupRangeStart(s, target.parallelism(), max_parallelism);
-          end = KeyGroupRangeStart(s + 1, target.parallelism(), max_parallelism);
+          const KeyGroups range = KeyGroupRange(s, target.parallelism(), max_parallelism);
+          begin = range.start;
+          end = range.end;
         }
         if (begin < 0 || end > max_parallelism || begin > end) {
           return absl::InvalidArgumentError(
@@ -222,8 +223,9 @@ absl::Status Task::Loop() {
   base.key_group_start = self->key_group_start();
   base.key_group_end = self->key_group_end();
   if (base.key_group_start == 0 && base.key_group_end == 0) {
-    base.key_group_start = KeyGroupRangeStart(subtask_, spec.parallelism(), base.max_parallelism);
-    base.key_group_end = KeyGroupRangeStart(subtask_ + 1, spec.parallelism(), base.max_parallelism);
+    const KeyGroups range = KeyGroupRange(subtask_, spec.parallelism(), base.max_parallelism);
+    base.key_group_start = range.start;
+    base.key_group_end = range.end;
   }
   base.clock = clock_;
   base.stop = stop_.get_token();

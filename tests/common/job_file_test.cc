@@ -130,5 +130,83 @@ operators:
   EXPECT_NE(ErrorOf(yaml).find("cycle"), std::string::npos) << ErrorOf(yaml);
 }
 
+TEST(JobFileTest, NetworkSettingsDefaultWhenAbsent) {
+  auto g = ParseJobYaml(kJob, "job.yaml", "/jobs");
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->network().buffer_bytes_per_task(), 8 << 20);
+  EXPECT_EQ(g->network().flush_interval_ms(), 10);
+}
+
+TEST(JobFileTest, ParsesNetworkSizesAndDurations) {
+  struct Case {
+    std::string spelling;
+    int64_t bytes;
+  } cases[] = {{"8MiB", int64_t{8} << 20}, {"512KiB", 512 << 10}, {"1GiB", int64_t{1} << 30},
+               {"65536", 65536},           {"70000B", 70000},     {"2 MiB", 2 << 20}};
+  for (const auto& c : cases) {
+    auto g = ParseJobYaml(Replace(kJob, "parallelism: 2\n",
+                                  "parallelism: 2\nnetwork: {buffer_bytes_per_task: " + c.spelling +
+                                      ", flush_interval: 250ms}\n"),
+                          "job.yaml", "/jobs");
+    ASSERT_TRUE(g.ok()) << c.spelling << ": " << g.status();
+    EXPECT_EQ(g->network().buffer_bytes_per_task(), c.bytes) << c.spelling;
+    EXPECT_EQ(g->network().flush_interval_ms(), 250);
+  }
+}
+
+TEST(JobFileTest, RejectsBadNetworkSettingsNamingTheLine) {
+  auto with = [](const std::string& network) {
+    return Replace(kJob, "parallelism: 2\n", "parallelism: 2\nnetwork:\n" + network);
+  };
+  struct Case {
+    std::string yaml;
+    std::string want;
+  } cases[] = {
+      {with("  buffer_bytes_per_task: 1MB\n"),
+       "job.yaml:4: field 'network.buffer_bytes_per_task': bad size '1MB': unknown unit 'MB' "
+       "(use B, KiB, MiB or GiB)"},
+      {with("  buffer_bytes_per_task: 1.5MiB\n"), "job.yaml:4: field 'network.buffer_bytes"},
+      {with("  buffer_bytes_per_task: 16KiB\n"),
+       "job.yaml:4: field 'network.buffer_bytes_per_task': must be at least 64KiB"},
+      {with("  buffer_bytes_per_task: 99999999999GiB\n"), "is too large"},
+      {with("  flush_interval: 0ms\n"),
+       "job.yaml:4: field 'network.flush_interval': must be between 1ms and 60s"},
+      {with("  flush_interval: soon\n"),
+       "job.yaml:4: field 'network.flush_interval': bad duration"},
+      {with("  buffers: 8MiB\n"), "job.yaml:4: field 'buffers': unknown field"},
+      {Replace(kJob, "parallelism: 2\n", "parallelism: 2\nnetwork: 8MiB\n"),
+       "job.yaml:3: field 'network': expected a map"},
+  };
+  for (const auto& c : cases) {
+    std::string err = ErrorOf(c.yaml);
+    EXPECT_NE(err.find(c.want), std::string::npos) << "want: " << c.want << "\n got: " << err;
+  }
+}
+
+TEST(JobFileTest, ThrottlePassesItsInputSchemaThrough) {
+  std::string yaml = R"(name: t
+operators:
+  - {id: s, type: generator, count: 10}
+  - {id: slow, type: throttle, input: s, rate: 250}
+  - {id: f, type: filter, input: slow, where: "temperature > 20"}
+  - {id: o, type: blackhole_sink, input: f}
+)";
+  auto g = ParseJobYaml(yaml, "job.yaml", "");
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(g->operators(1).has_throttle());
+  EXPECT_EQ(g->operators(1).throttle().rate(), 250);
+
+  EXPECT_NE(ErrorOf(Replace(yaml, "temperature > 20", "nope > 20")).find("unknown field 'nope'"),
+            std::string::npos)
+      << ErrorOf(Replace(yaml, "temperature > 20", "nope > 20"));
+  EXPECT_NE(ErrorOf(Replace(yaml, "rate: 250", "rate: 0"))
+                .find("job.yaml:4: operator 'slow', field 'rate': must be a number of records"),
+            std::string::npos)
+      << ErrorOf(Replace(yaml, "rate: 250", "rate: 0"));
+  EXPECT_NE(
+      ErrorOf(Replace(yaml, ", rate: 250", "")).find("operator 'slow', field 'rate': missing"),
+      std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice

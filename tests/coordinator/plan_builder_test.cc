@@ -55,5 +55,38 @@ operators:
   EXPECT_EQ(plan.tasks(0).outputs(0).partitioning(), proto::PARTITIONING_FORWARD);
 }
 
+TEST(PlanBuilderTest, ThrottleHeadsItsOwnTaskAndLaterOperatorsChainOntoIt) {
+  auto plan = Plan(R"(name: j
+parallelism: 2
+operators:
+  - {id: src, type: generator, count: 10}
+  - {id: f, type: filter, input: src, where: "temperature > 0"}
+  - {id: slow, type: throttle, input: f, rate: 100}
+  - {id: m, type: map, input: slow, set: {x: "temperature * 2"}}
+  - {id: out, type: blackhole_sink, input: m}
+)");
+  ASSERT_EQ(plan.tasks_size(), 2);
+  EXPECT_EQ(plan.tasks(0).operator_ids_size(), 2);  // src -> f
+  ASSERT_EQ(plan.tasks(1).operator_ids_size(), 3);  // slow -> m -> out
+  EXPECT_EQ(plan.tasks(1).operator_ids(0), "slow");
+  ASSERT_EQ(plan.tasks(0).outputs_size(), 1);
+  EXPECT_EQ(plan.tasks(0).outputs(0).partitioning(), proto::PARTITIONING_FORWARD);
+  EXPECT_EQ(plan.tasks(0).outputs(0).from_operator(), "f");
+}
+
+TEST(PlanBuilderTest, ThrottleWithOtherParallelismIsRebalanced) {
+  auto plan = Plan(R"(name: j
+parallelism: 2
+operators:
+  - {id: src, type: generator, count: 10}
+  - {id: slow, type: throttle, input: src, rate: 100, parallelism: 1}
+  - {id: out, type: blackhole_sink, input: slow, parallelism: 1}
+)");
+  ASSERT_EQ(plan.tasks_size(), 2);
+  EXPECT_EQ(plan.tasks(1).operator_ids_size(), 2);  // slow -> out
+  ASSERT_EQ(plan.tasks(0).outputs_size(), 1);
+  EXPECT_EQ(plan.tasks(0).outputs(0).partitioning(), proto::PARTITIONING_REBALANCE);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -1,0 +1,240 @@
+#include "coordinator/job_master.h"
+
+#include <cstdio>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/key_group.h"
+#include "common/time_util.h"
+#include "coordinator/job_load.h"
+#include "coordinator/plan_builder.h"
+
+namespace sluice {
+namespace {
+
+bool IsTerminal(proto::JobState s) {
+  return s == proto::FINISHED || s == proto::FAILED || s == proto::CANCELED;
+}
+
+bool IsTerminal(proto::TaskState s) {
+  return s == proto::TASK_FINISHED || s == proto::TASK_FAILED || s == proto::TASK_CANCELED;
+}
+
+}  // namespace
+
+JobMaster::JobMaster(proto::ExecutionPlan plan, int64_t now_ms, Options options,
+                     SlotScheduler* slots, WorkerClient* workers,
+                     const ControlThreadChecker& thread)
+    : options_(options),
+      scheduler_(*slots),
+      workers_(*workers),
+      thread_(thread),
+      submitted_ms_(now_ms),
+      plan_(std::move(plan)) {
+  status_.set_job_id(plan_.job_id());
+  status_.set_name(plan_.graph().name());
+  status_.set_state(proto::CREATED);
+  status_.set_submit_time_ms(NowMs());  // wall clock, for display only
+  for (const auto& op : plan_.graph().operators()) status_.add_operator_ids(op.id());
+}
+
+proto::JobState JobMaster::state() const {
+  thread_.AssertOnControlThread();
+  return status_.state();
+}
+
+int64_t JobMaster::attempt() const {
+  thread_.AssertOnControlThread();
+  return attempt_;
+}
+
+const proto::ExecutionPlan& JobMaster::plan() const {
+  thread_.AssertOnControlThread();
+  return plan_;
+}
+
+void JobMaster::TrySchedule(int64_t now_ms) {
+  thread_.AssertOnControlThread();
+  if (status_.state() != proto::CREATED) return;
+  const int needed = SlotsNeeded(plan_);
+  std::optional<std::vector<SlotGrant>> slots = scheduler_.Allocate(needed);
+  if (slots.has_value()) {
+    Deploy(*std::move(slots));
+    return;
+  }
+  const int free_slots = scheduler_.FreeSlots();
+  const int workers = scheduler_.Workers();
+  status_.set_pending_reason(absl::StrCat("waiting for task slots: the job needs ", needed, ", ",
+                                          free_slots, " free on ", workers, " worker(s)"));
+  if (now_ms - submitted_ms_ > options_.slot_wait_ms) {
+    End(proto::FAILED,
+        absl::StrCat("not enough free task slots: the job needs ", needed, ", the cluster has ",
+                     free_slots, " free on ", workers, " worker(s) after waiting ",
+                     options_.slot_wait_ms / 1000, " s"));
+  }
+}
+
+void JobMaster::Deploy(std::vector<SlotGrant> slots) {
+  slots_ = std::move(slots);
+  lost_workers_.clear();
+  ++attempt_;
+  plan_.set_attempt(attempt_);
+  plan_.clear_assignments();
+  status_.clear_subtasks();
+  first_subtask_.clear();
+  const int max_parallelism = plan_.graph().max_parallelism() > 0 ? plan_.graph().max_parallelism()
+                                                                  : kDefaultMaxParallelism;
+  for (const auto& t : plan_.tasks()) {
+    first_subtask_.push_back(status_.subtasks_size());
+    for (int s = 0; s < t.parallelism(); ++s) {
+      const SlotGrant& slot = slots_[s];
+      const KeyGroups key_groups = KeyGroupRange(s, t.parallelism(), max_parallelism);
+      auto* a = plan_.add_assignments();
+      a->set_task(t.index());
+      a->set_subtask(s);
+      a->set_worker_id(slot.worker_id);
+      a->set_worker_address(slot.worker_address);
+      a->set_key_group_start(key_groups.start);
+      a->set_key_group_end(key_groups.end);
+      auto* st = status_.add_subtasks();
+      st->set_job_id(job_id());
+      st->set_attempt(attempt_);
+      st->set_task(t.index());
+      st->set_subtask(s);
+      st->set_worker_id(slot.worker_id);
+      st->set_state(proto::TASK_DEPLOYING);
+    }
+  }
+  status_.set_state(proto::RUNNING);
+  status_.set_attempt(attempt_);
+  status_.clear_pending_reason();
+  std::map<std::string, std::string> addresses;  // one deploy per worker
+  for (const SlotGrant& s : slots_) addresses[s.worker_id] = s.worker_address;
+  for (const auto& [worker_id, address] : addresses) {
+    proto::DeployTasksRequest req;
+    *req.mutable_plan() = plan_;
+    req.set_worker_id(worker_id);
+    workers_.DeployTasks(address, std::move(req),
+                         [this, attempt = attempt_, id = worker_id,
+                          addr = address](absl::Status s) { OnDeployDone(attempt, id, addr, s); });
+  }
+}
+
+void JobMaster::OnDeployDone(int64_t attempt, const std::string& worker_id,
+                             const std::string& address, const absl::Status& result) {
+  thread_.AssertOnControlThread();
+  if (attempt != attempt_ || status_.state() != proto::RUNNING) {
+    // The attempt ended while the deploy was in flight; the worker may have
+    // handled our cancel before the deploy.
+    if (result.ok()) CancelOn(address, attempt);
+    return;
+  }
+  if (!result.ok()) {
+    End(proto::FAILED, absl::StrCat("cannot deploy tasks to worker ", worker_id, " (", address,
+                                    "): ", result.message()));
+  }
+}
+
+void JobMaster::Cancel() {
+  thread_.AssertOnControlThread();
+  if (!IsTerminal(status_.state())) End(proto::CANCELED, "");
+}
+
+void JobMaster::OnWorkerLost(const std::string& worker_id, const std::string& reason) {
+  thread_.AssertOnControlThread();
+  if (status_.state() != proto::RUNNING || !RunsOn(worker_id)) return;
+  lost_workers_.insert(worker_id);
+  End(proto::FAILED, reason);
+}
+
+void JobMaster::OnTaskReport(const std::string& worker_id, const proto::SubtaskStatus& status) {
+  thread_.AssertOnControlThread();
+  if (attempt_ == 0 || !IsCurrent(status.attempt())) return;
+  proto::SubtaskStatus* s = FindSubtask(status.task(), status.subtask());
+  if (s == nullptr || s->worker_id() != worker_id) return;
+  *s = status;
+  s->set_job_id(job_id());
+  s->set_attempt(attempt_);
+  s->set_worker_id(worker_id);
+  if (status_.state() != proto::RUNNING) return;
+  if (status.state() == proto::TASK_FAILED) {
+    const std::string ops = absl::StrJoin(plan_.tasks(status.task()).operator_ids(), "->");
+    End(proto::FAILED, absl::StrCat("task ", ops, " subtask ", status.subtask(), " on ", worker_id,
+                                    " failed: ", status.failure()));
+    return;
+  }
+  for (const auto& st : status_.subtasks()) {
+    if (st.state() != proto::TASK_FINISHED) return;
+  }
+  End(proto::FINISHED, "");
+}
+
+void JobMaster::OnHeartbeat(const std::string& worker_id, const proto::SubtaskStatus& status) {
+  thread_.AssertOnControlThread();
+  if (status_.state() != proto::RUNNING || !IsCurrent(status.attempt())) return;
+  proto::SubtaskStatus* s = FindSubtask(status.task(), status.subtask());
+  if (s == nullptr || s->worker_id() != worker_id || IsTerminal(s->state())) return;
+  *s->mutable_operators() = status.operators();
+  *s->mutable_load() = status.load();
+  if (status.state() == proto::TASK_RUNNING) s->set_state(proto::TASK_RUNNING);
+}
+
+bool JobMaster::IsLiveOn(const std::string& worker_id, int64_t attempt) const {
+  thread_.AssertOnControlThread();
+  return status_.state() == proto::RUNNING && IsCurrent(attempt) && RunsOn(worker_id);
+}
+
+proto::JobStatus JobMaster::Status(bool with_subtasks) const {
+  thread_.AssertOnControlThread();
+  proto::JobStatus s = status_;
+  if (s.state() == proto::RUNNING) AnnotateLoad(plan_, &s);
+  if (!with_subtasks) s.clear_subtasks();
+  return s;
+}
+
+void JobMaster::End(proto::JobState state, const std::string& failure) {
+  const bool was_running = status_.state() == proto::RUNNING;
+  status_.set_state(state);
+  status_.set_failure(failure);
+  status_.set_end_time_ms(NowMs());
+  status_.clear_pending_reason();
+  if (was_running) {
+    scheduler_.Release(slots_);
+    if (state != proto::FINISHED) {
+      std::map<std::string, std::string> addresses;
+      for (const SlotGrant& s : slots_) {
+        if (!lost_workers_.contains(s.worker_id)) addresses[s.worker_id] = s.worker_address;
+      }
+      for (const auto& [worker_id, address] : addresses) CancelOn(address, attempt_);
+    }
+  }
+  slots_.clear();
+  if (state == proto::FAILED) {
+    std::fprintf(stderr, "sluice coordinator: job %s (%s) failed: %s\n", job_id().c_str(),
+                 status_.name().c_str(), failure.c_str());
+  }
+}
+
+void JobMaster::CancelOn(const std::string& address, int64_t attempt) {
+  proto::CancelTasksRequest req;
+  req.set_job_id(job_id());
+  req.set_attempt(attempt);
+  // Best effort: the worker may be gone, and heartbeats reconcile the rest.
+  workers_.CancelTasks(address, std::move(req), [](absl::Status) {});
+}
+
+bool JobMaster::RunsOn(const std::string& worker_id) const {
+  for (const SlotGrant& s : slots_) {
+    if (s.worker_id == worker_id) return true;
+  }
+  return false;
+}
+
+proto::SubtaskStatus* JobMaster::FindSubtask(int task, int subtask) {
+  if (task < 0 || task >= static_cast<int>(first_subtask_.size())) return nullptr;
+  if (subtask < 0 || subtask >= plan_.tasks(task).parallelism()) return nullptr;
+  return status_.mutable_subtasks(first_subtask_[task] + subtask);
+}
+
+}  // namespace sluice
