@@ -6,9 +6,8 @@
 //
 // Each deployment is an attempt, numbered from 1; the plan, the subtask
 // statuses and every cancel carry it. Task reports and heartbeats from
-// another attempt never change the current attempt's status. Attempt 0 in
-// a report means the sender does not state one; it is taken as the current
-// attempt.
+// another attempt never change the current attempt's status (a report
+// without an attempt, 0, belongs to none).
 //
 // Deploying and canceling go through WorkerClient and never wait; their
 // completions come back on the control thread. A deploy that completes
@@ -75,7 +74,7 @@ class JobMaster {
   // finished, its tasks are canceled on every worker still there.
   void End(proto::JobState state, const std::string& failure);
   void CancelOn(const std::string& address, int64_t attempt);
-  bool IsCurrent(int64_t attempt) const { return attempt == attempt_ || attempt == 0; }
+  bool IsCurrent(int64_t attempt) const { return attempt_ > 0 && attempt == attempt_; }
   bool RunsOn(const std::string& worker_id) const;
   proto::SubtaskStatus* FindSubtask(int task, int subtask);
 

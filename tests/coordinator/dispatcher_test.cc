@@ -103,7 +103,6 @@ TEST_F(DispatcherTest, HeartbeatAnswersWhichReportedTasksToCancel) {
   ASSERT_EQ(dispatcher_.CancelJob("job-2"), absl::OkStatus());
 
   proto::HeartbeatResponse r = Beat(a, {{"job-1", 1, 0},  // live: kept
-                                        {"job-1", 0, 0},  // no attempt stated: current
                                         {"job-1", 2, 0},  // an attempt that is not running
                                         {"job-1", 2, 1},  // (listed once)
                                         {"job-2", 1, 0},  // canceled job

@@ -183,8 +183,12 @@ TEST_F(JobMasterTest, ReportsFromAnotherAttemptOrWorkerChangeNothing) {
   EXPECT_EQ(s.operators_size(), 0);
   EXPECT_FALSE(s.has_load());
 
-  // Attempt 0: a sender that does not state its attempt counts as current.
+  // A report that states no attempt belongs to none.
   beat.set_attempt(0);
+  job->OnHeartbeat(a_, beat);
+  EXPECT_EQ(job->Status(true).subtasks(0).state(), proto::TASK_DEPLOYING);
+
+  beat.set_attempt(1);
   job->OnHeartbeat(a_, beat);
   EXPECT_EQ(job->Status(true).subtasks(0).state(), proto::TASK_RUNNING);
   EXPECT_EQ(job->Status(true).subtasks(0).load().busy_ms_per_s(), 900);
