@@ -215,6 +215,24 @@ absl::Status ParseAggregate(const Ctx& ctx, const YAML::Node& key, const YAML::N
   return absl::OkStatus();
 }
 
+// `key_by: field` or `key_by: [a, b]`, when present.
+absl::Status ParseKeyBy(const Ctx& ctx, const YAML::Node& n,
+                        google::protobuf::RepeatedPtrField<std::string>* keys) {
+  if (!n["key_by"]) return absl::OkStatus();
+  const YAML::Node k = n["key_by"];
+  if (k.IsScalar()) {
+    keys->Add(k.as<std::string>());
+  } else if (k.IsSequence() && k.size() > 0) {
+    for (const auto& f : k) {
+      if (!f.IsScalar()) return ctx.Error(f, "key_by", "expected a field name");
+      keys->Add(f.as<std::string>());
+    }
+  } else {
+    return ctx.Error(k, "key_by", "expected a field name or a list of them");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
                            const YAML::Node& n, proto::OperatorSpec* op) {
   Ctx top(file, "");
@@ -357,7 +375,8 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
       }
     }
   } else if (type == "filter") {
-    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "where"}));
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "where", "key_by"}));
+    RETURN_IF_ERROR(ParseKeyBy(ctx, n, op->mutable_key_by()));
     RETURN_IF_ERROR(require("where"));
     ASSIGN_OR_RETURN(std::string where, GetString(ctx, n["where"], "where"));
     auto parsed = ParseExpression(where);
@@ -367,7 +386,8 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     }
     op->mutable_filter()->set_where(where);
   } else if (type == "map") {
-    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "set"}));
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "set", "key_by"}));
+    RETURN_IF_ERROR(ParseKeyBy(ctx, n, op->mutable_key_by()));
     RETURN_IF_ERROR(require("set"));
     if (!n["set"].IsMap()) return ctx.Error(n["set"], "set", "expected a map of field: expression");
     for (const auto& kv : n["set"]) {
@@ -388,16 +408,7 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     RETURN_IF_ERROR(require("window"));
     RETURN_IF_ERROR(require("aggregates"));
     auto* w = op->mutable_window();
-    if (n["key_by"]) {
-      const YAML::Node k = n["key_by"];
-      if (k.IsScalar()) {
-        w->add_key_by(k.as<std::string>());
-      } else if (k.IsSequence()) {
-        for (const auto& f : k) w->add_key_by(f.as<std::string>());
-      } else {
-        return ctx.Error(k, "key_by", "expected a field name or a list of them");
-      }
-    }
+    RETURN_IF_ERROR(ParseKeyBy(ctx, n, w->mutable_key_by()));
     const YAML::Node win = n["window"];
     if (!win.IsMap())
       return ctx.Error(win, "window", "expected a map such as {type: tumbling, size: 1m}");
@@ -425,12 +436,14 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
           kv.second.Mark().line + 1;
     }
   } else if (type == "file_sink") {
-    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "path"}));
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "path", "key_by"}));
+    RETURN_IF_ERROR(ParseKeyBy(ctx, n, op->mutable_key_by()));
     RETURN_IF_ERROR(require("path"));
     ASSIGN_OR_RETURN(std::string path, GetString(ctx, n["path"], "path"));
     op->mutable_file_sink()->set_path(ResolvePath(base_dir, path));
   } else if (type == "throttle") {
-    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "rate"}));
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "rate", "key_by"}));
+    RETURN_IF_ERROR(ParseKeyBy(ctx, n, op->mutable_key_by()));
     RETURN_IF_ERROR(require("rate"));
     ASSIGN_OR_RETURN(double rate, GetDouble(ctx, n["rate"], "rate"));
     if (!std::isfinite(rate) || rate <= 0) {
@@ -439,7 +452,8 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     }
     op->mutable_throttle()->set_rate(rate);
   } else if (type == "stdout_sink" || type == "blackhole_sink") {
-    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input"}));
+    RETURN_IF_ERROR(CheckKeys(ctx, n, {"id", "type", "parallelism", "input", "key_by"}));
+    RETURN_IF_ERROR(ParseKeyBy(ctx, n, op->mutable_key_by()));
     if (type == "stdout_sink")
       op->mutable_stdout_sink();
     else

@@ -366,6 +366,15 @@ absl::Status ValidateJobGraph(const proto::JobGraph& g) {
         in = *schemas[it->second];
       }
     }
+    if (op.key_by_size() > 0 && (IsSourceType(op.type()) || op.has_window())) {
+      return OpError(g, op, "key_by",
+                     op.has_window() ? "give a window's key_by once, beside its window settings"
+                                     : "a source takes no key_by");
+    }
+    for (const auto& k : op.key_by()) {
+      if (!in.Lookup(k).has_value())
+        return OpError(g, op, "key_by", absl::StrCat("unknown field '", k, "'"));
+    }
     ASSIGN_OR_RETURN(StaticSchema out, OutputSchema(g, op, in));
     schemas[i] = std::move(out);
     state[i] = 2;

@@ -45,7 +45,8 @@ absl::Status BuildTasks(proto::ExecutionPlan* plan) {
       const proto::OperatorSpec& upstream = *ops[up];
       proto::TaskSpec* up_task = plan->mutable_tasks(placed->second);
       const bool up_is_tail = up_task->operator_ids(up_task->operator_ids_size() - 1) == up;
-      const bool keyed = op.has_window() && !(op.parallelism() == 1 && upstream.parallelism() == 1);
+      const bool wants_keys = op.has_window() || op.key_by_size() > 0;
+      const bool keyed = wants_keys && !(op.parallelism() == 1 && upstream.parallelism() == 1);
       // A throttle is a stage of its own: it exists to be slower than its upstream.
       const bool own_task = op.has_throttle();
       if (port.empty() && readers[op.input()] == 1 && up_is_tail && !keyed && !own_task &&
@@ -62,9 +63,11 @@ absl::Status BuildTasks(proto::ExecutionPlan* plan) {
         e->set_from_operator(up);
         e->set_port(port);
         e->set_target_task(t->index());
-        if (op.has_window()) {
+        if (wants_keys) {
           e->set_partitioning(proto::PARTITIONING_HASH);
-          for (const auto& k : op.window().key_by()) e->add_key_fields(k);
+          for (const auto& k : op.has_window() ? op.window().key_by() : op.key_by()) {
+            e->add_key_fields(k);
+          }
         } else if (op.parallelism() == upstream.parallelism()) {
           e->set_partitioning(proto::PARTITIONING_FORWARD);
         } else {

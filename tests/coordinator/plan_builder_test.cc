@@ -90,3 +90,45 @@ operators:
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(PlanBuilderTest, KeyByOnAnyOperatorMakesAHashExchange) {
+  auto plan = Plan(R"(name: j
+parallelism: 2
+operators:
+  - {id: src, type: generator, count: 10}
+  - {id: m, type: map, input: src, key_by: [device_id, event_id], set: {x: "temperature * 2"}}
+  - {id: out, type: file_sink, input: m, key_by: device_id, path: /tmp/x}
+)");
+  ASSERT_EQ(plan.tasks_size(), 3);
+  ASSERT_EQ(plan.tasks(0).outputs_size(), 1);
+  const auto& into_map = plan.tasks(0).outputs(0);
+  EXPECT_EQ(into_map.partitioning(), proto::PARTITIONING_HASH);
+  ASSERT_EQ(into_map.key_fields_size(), 2);
+  EXPECT_EQ(into_map.key_fields(1), "event_id");
+  const auto& into_sink = plan.tasks(into_map.target_task()).outputs(0);
+  EXPECT_EQ(into_sink.partitioning(), proto::PARTITIONING_HASH);
+  EXPECT_EQ(into_sink.key_fields(0), "device_id");
+}
+
+TEST(PlanBuilderTest, KeyByNamesAnInputField) {
+  auto g = ParseJobYaml(R"(name: j
+operators:
+  - {id: src, type: generator, count: 10}
+  - id: out
+    type: blackhole_sink
+    input: src
+    key_by: nope
+)",
+                        "job.yaml", "");
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("job.yaml:7: operator 'out', field 'key_by': unknown field "
+                                      "'nope'"),
+            std::string::npos)
+      << g.status();
+}
+
+}  // namespace
+}  // namespace sluice

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "absl/time/clock.h"
 #include "common/job_file.h"
@@ -116,6 +117,41 @@ operators:
     }
   }
   EXPECT_EQ(got, expected);
+}
+
+TEST_F(RemoteExchangeRunTest, KeyByOnASinkSendsEachKeyToOneSubtask) {
+  proto::JobGraph graph = Graph(R"(name: keyed-sink
+parallelism: 2
+operators:
+  - {id: src, type: generator, devices: 40, count: 4000, start_time: "2026-01-01T00:00:00Z"}
+  - {id: out, type: file_sink, input: src, key_by: device_id, path: out}
+)");
+  auto status = Run(graph);
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(status->state(), proto::FINISHED) << status->failure();
+  // Part files are named part-<job>-<attempt>-<subtask>-<n>.jsonl.
+  std::map<std::string, std::set<std::string>> subtasks_of_device;
+  size_t rows = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "out")) {
+    const std::string name = entry.path().filename().string();
+    ASSERT_TRUE(name.starts_with("part-" + status->job_id() + "-1-")) << name;
+    const std::string subtask = name.substr(name.find("-1-") + 3, 1);
+    std::ifstream in(entry.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      ++rows;
+      subtasks_of_device[nlohmann::json::parse(line)["device_id"].get<std::string>()].insert(
+          subtask);
+    }
+  }
+  EXPECT_EQ(rows, 4000u);
+  ASSERT_EQ(subtasks_of_device.size(), 40u);
+  std::set<std::string> used;
+  for (const auto& [device, subtasks] : subtasks_of_device) {
+    EXPECT_EQ(subtasks.size(), 1u) << device;
+    used.insert(*subtasks.begin());
+  }
+  EXPECT_EQ(used.size(), 2u);  // both subtasks got keys
 }
 
 TEST_F(EmbeddedRunTest, LateEventsReachTheLateOutputNotTheWindow) {
