@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/grpc_util.h"
 #include "gtest/gtest.h"
@@ -193,6 +194,120 @@ TEST_F(ExchangeTest, ASenderWaitsForAReceiverThatDeploysLater) {
   EXPECT_EQ(Drain(*gate, *in_mail).size(), 10u);
   gate->Close(absl::CancelledError("test over"));
   ExchangeRegistry::Get().UnregisterGate(Key(0));
+}
+
+
+// A receiving task ends as soon as every input channel delivered end of
+// stream (Task::Run closes its gate). The sender's half-close may reach
+// the receiver only after that: its write of end of stream has to complete
+// first. The stream carried everything, so it must still end cleanly;
+// otherwise RemoteOutputChannel::OnDone turns the status into a lost
+// channel and the sending task fails at the very end of a successful job.
+TEST_F(ExchangeTest, AReceiverThatEndsRightAfterEndOfStreamFinishesTheStreamCleanly) {
+  auto in_mail = std::make_shared<Mailbox>();
+  auto gate = std::make_shared<InputGate>(1, 2, in_mail);
+  ExchangeRegistry::Get().RegisterGate(Key(0), gate);
+
+  // The sending side, step by step (what RemoteOutputChannel does).
+  auto stub = proto::WorkerService::NewStub(ChannelTo(address_));
+  grpc::ClientContext ctx;
+  auto stream = stub->Exchange(&ctx);
+  proto::DataFrame header;
+  proto::ChannelHeader* h = header.mutable_header();
+  h->set_job_id(Key(0).job_id);
+  h->set_attempt(Key(0).attempt);
+  h->set_target_task(Key(0).task);
+  h->set_target_subtask(Key(0).subtask);
+  h->set_channel(0);
+  h->set_sender_worker_id("sender");
+  ASSERT_TRUE(stream->Write(header));
+  proto::ExchangeCredit credit;
+  ASSERT_TRUE(stream->Read(&credit));
+  EXPECT_EQ(credit.credits(), 2);
+  proto::DataFrame eos;
+  eos.set_end_of_stream(true);
+  ASSERT_TRUE(stream->Write(eos));
+
+  // The receiving task sees the end of its input and ends.
+  EXPECT_TRUE(Drain(*gate, *in_mail).empty());
+  gate->Close(absl::CancelledError("task ended"));
+  ExchangeRegistry::Get().UnregisterGate(Key(0));
+
+  // Only now does the sender half-close.
+  stream->WritesDone();
+  while (stream->Read(&credit)) {
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message();
+}
+
+// The same race through RemoteOutputChannel: the receiver closes its gate
+// the moment it sees end of stream, as a sink task does.
+TEST_F(ExchangeTest, ASenderIsFinishedWhenItsReceiverEndsRightAfterEndOfStream) {
+  constexpr int kRounds = 30;
+  int failed = 0;
+  std::string first_failure;
+  for (int round = 0; round < kRounds; ++round) {
+    const GateKey key{absl::StrCat(Key(0).job_id, "-", round), 1, 1, 0};
+    auto in_mail = std::make_shared<Mailbox>();
+    auto gate = std::make_shared<InputGate>(1, 2, in_mail);
+    ExchangeRegistry::Get().RegisterGate(key, gate);
+    ChannelAddress to;
+    to.to = key;
+    to.capacity = 2;
+    to.worker_id = "receiver";
+    to.worker_address = address_;
+    to.from_worker_id = "sender";
+    auto out_mail = std::make_shared<Mailbox>();
+    auto sender = MakeOutputChannel(to, out_mail, /*allow_local=*/false);
+    sender->Start();
+    ASSERT_TRUE(sender->Send(StreamElement::Records(Rows(0, 10))).ok());
+    ASSERT_TRUE(sender->Send(StreamElement::EndOfStream()).ok());
+    EXPECT_EQ(Drain(*gate, *in_mail).size(), 10u);
+    gate->Close(absl::CancelledError("task ended"));
+    ExchangeRegistry::Get().UnregisterGate(key);
+    for (int i = 0; i < 200 && !sender->finished() && sender->status().ok(); ++i) {
+      out_mail->WaitUntil(Clock::Steady().NowMs() + 10);
+    }
+    if (!sender->finished()) {
+      ++failed;
+      if (first_failure.empty()) first_failure = sender->status().ToString();
+    }
+  }
+  EXPECT_EQ(failed, 0) << "of " << kRounds << " rounds; first: " << first_failure;
+}
+
+// A stream may outlive the task that made its channel (remote_exchange.h):
+// then OnDone drops the last reference to the RemoteOutputChannel, on a gRPC
+// callback thread, and with it the channel's stub and grpc::Channel. When no
+// gRPC server is left in the process (a worker after Stop, a client process),
+// that grpc::Channel holds the last reference to gRPC's shared callback
+// completion queue, which is then shut down and deleted from one of its own
+// polling threads: a double free (seen under ASan in ExchangeTest repeats).
+TEST(RemoteOutputChannelLifetimeTest, TheStreamMayDropTheLastReferenceWhenNoServerIsLeft) {
+  // An address nobody listens on any more.
+  std::string address;
+  {
+    ExchangeOnly service;
+    auto server = StartServer("127.0.0.1:0", &service, &address);
+    ASSERT_TRUE(server.ok()) << server.status();
+    StopServer(server->get(), address);
+  }
+  std::weak_ptr<OutputChannel> weak;
+  {
+    ChannelAddress to;
+    to.to = GateKey{"lifetime", 1, 1, 0};
+    to.worker_id = "gone";
+    to.worker_address = address;
+    auto sender = MakeOutputChannel(to, std::make_shared<Mailbox>(), /*allow_local=*/false);
+    weak = sender;
+    sender->Start();
+  }  // the task is gone; the stream keeps the channel alive until OnDone
+  for (int i = 0; i < 200 && !weak.expired(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(weak.expired());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let gRPC's threads run on
 }
 
 }  // namespace
