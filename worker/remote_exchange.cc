@@ -225,7 +225,7 @@ void ExchangeReceiver::FailInput(const std::string& why) {
   std::shared_ptr<InputGate> gate;
   {
     absl::MutexLock lock(&mu_);
-    if (eos_) return;
+    if (eos_ || delivering_eos_) return;
     gate = gate_;
   }
   if (gate != nullptr) {
@@ -313,16 +313,28 @@ void ExchangeReceiver::OnFrame() {
     case proto::DataFrame::kEndOfStream: {
       element = StreamElement::EndOfStream();
       absl::MutexLock lock(&mu_);
-      eos_ = true;
+      delivering_eos_ = true;
       break;
     }
     default:
       FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty data frame"));
       return;
   }
+  const bool eos = element.kind == StreamElement::Kind::kEndOfStream;
   absl::Status s = gate->Deliver(channel_, std::move(element), frame_.credits());
+  bool closed = false;
+  if (eos) {
+    absl::MutexLock lock(&mu_);
+    delivering_eos_ = false;
+    eos_ = s.ok();
+    closed = closed_while_delivering_eos_;
+  }
   if (!s.ok()) {
     FinishOnce(ToGrpcStatus(s));  // the receiving task ended or the sender broke the protocol
+    return;
+  }
+  if (closed) {
+    FinishOnce(grpc::Status::OK);  // the gate took end of stream before it closed
     return;
   }
   StartReadOp();
@@ -371,6 +383,24 @@ void ExchangeReceiver::OnWriteDone(bool ok) {
 }
 
 void ExchangeReceiver::OnGateClosed(const absl::Status& reason) {
+  bool eos;
+  {
+    absl::MutexLock lock(&mu_);
+    if (delivering_eos_) {
+      // Whether the gate took end of stream before it closed: OnFrame knows
+      // once Deliver returns, and finishes the stream.
+      closed_while_delivering_eos_ = true;
+      return;
+    }
+    eos = eos_;
+  }
+  if (eos) {
+    // The gate took everything this stream carries. A task ends as soon as
+    // all its inputs ended, which may be before the sender's half-close
+    // arrives: the stream succeeded.
+    FinishOnce(grpc::Status::OK);
+    return;
+  }
   FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           absl::StrCat("receiver ", key_.Describe(), " ended: ", reason.message())));
 }

@@ -106,7 +106,9 @@ class ExchangeReceiver : public grpc::ServerBidiReactor<proto::DataFrame, proto:
   bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
-  bool eos_ ABSL_GUARDED_BY(mu_) = false;
+  bool eos_ ABSL_GUARDED_BY(mu_) = false;  // the gate took end of stream
+  bool delivering_eos_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_while_delivering_eos_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<ExchangeReceiver> self_ ABSL_GUARDED_BY(mu_);  // alive until OnDone
 };
 
