@@ -39,8 +39,15 @@ Task::Task(std::shared_ptr<const proto::ExecutionPlan> plan, int task, int subta
 }
 
 Task::~Task() {
+  const bool started = thread_.joinable();
   Cancel();
   Join();
+  if (!started && gate_ != nullptr) {
+    // Prepared but never started (a deployment refused after Prepare): Run
+    // never withdrew the gate, and senders may have attached to it.
+    gate_->Close(absl::CancelledError("task canceled before it started"));
+    ExchangeRegistry::Get().UnregisterGate(gate_key_);
+  }
 }
 
 absl::Status Task::Prepare() {
