@@ -85,6 +85,7 @@ void RemoteOutputChannel::AfterPump() {
 void RemoteOutputChannel::OnWriteDone(bool ok) {
   const proto::DataFrame* next = nullptr;
   bool writes_done = false;
+  bool release_hold = false;
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
@@ -102,15 +103,21 @@ void RemoteOutputChannel::OnWriteDone(bool ok) {
         writes_done = true;
       }
     }
+    // No more writes from outside reactions (the stream broke, or all is
+    // written): give up the hold in the same step that clears writing_, so
+    // AfterPump on the task thread cannot start a write in between, with
+    // the hold about to go and OnDone free to run.
+    if ((writes_done || !ok) && hold_) {
+      hold_ = false;
+      release_hold = true;
+    }
   }
   if (next != nullptr) {
     StartWrite(next);
   } else if (writes_done) {
     StartWritesDone();
-    ReleaseHold();
-  } else if (!ok) {
-    ReleaseHold();  // the stream broke; OnDone says how
   }
+  if (release_hold) RemoveHold();  // after !ok, OnDone says how the stream broke
   Wake();
 }
 
