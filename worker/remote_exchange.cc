@@ -1,10 +1,55 @@
 #include "worker/remote_exchange.h"
 
+#include <thread>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/grpc_util.h"
 
 namespace sluice {
+namespace {
+
+// Drops the references handed to it on a thread of its own.
+//
+// A stream may outlive its task (remote_exchange.h); then OnDone holds the
+// last reference to its RemoteOutputChannel. Dropping it there, on a gRPC
+// callback thread, destroys the stub and its grpc::Channel on that thread.
+// When no gRPC server is left in the process (a worker after Stop, tests),
+// that grpc::Channel may hold the last reference to gRPC's shared callback
+// completion queue, and gRPC (1.51) then shuts the queue down and frees it
+// from one of the queue's own polling threads: a double free.
+class Reaper {
+ public:
+  static void Drop(std::shared_ptr<OutputChannel> channel) {
+    static Reaper* const reaper = new Reaper;  // and its thread: for the life of the process
+    absl::MutexLock lock(&reaper->mu_);
+    reaper->queue_.push_back(std::move(channel));
+  }
+
+ private:
+  Reaper() {
+    std::thread([this] { Run(); }).detach();
+  }
+
+  void Run() {
+    while (true) {
+      std::vector<std::shared_ptr<OutputChannel>> drop;
+      {
+        absl::MutexLock lock(&mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty(); };
+        mu_.Await(absl::Condition(&ready));
+        drop.swap(queue_);
+      }
+      drop.clear();
+    }
+  }
+
+  absl::Mutex mu_;
+  std::vector<std::shared_ptr<OutputChannel>> queue_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
 
 // ---------------------------------------------------------------------------
 // Sender.
@@ -161,7 +206,9 @@ void RemoteOutputChannel::OnDone(const grpc::Status& status) {
     keep.swap(self_);
   }
   Wake();
-  // `keep` may be the last reference: nothing touches members after this.
+  // `keep` may be the last reference: it goes to the reaper, and nothing
+  // touches members after this.
+  Reaper::Drop(std::move(keep));
 }
 
 void RemoteOutputChannel::Cancel() {
