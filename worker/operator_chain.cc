@@ -152,11 +152,13 @@ absl::Status OperatorChain::ProcessWatermark(int64_t watermark) {
   return ops_[0]->ProcessWatermark(watermark, *links_[0]);
 }
 
-absl::Status OperatorChain::Finish() {
-  for (size_t k = 0; k < ops_.size(); ++k) {
+absl::StatusOr<bool> OperatorChain::FinishStep() {
+  while (finished_ < ops_.size()) {
+    if (HasPending()) return false;
+    const size_t k = finished_++;
     if (ops_[k] != nullptr) RETURN_IF_ERROR(ops_[k]->Finish(*links_[k]));
   }
-  return absl::OkStatus();
+  return !HasPending();
 }
 
 bool OperatorChain::HasPending() const {

@@ -38,7 +38,11 @@ class OperatorChain {
   absl::Status ProcessBatch(Batch batch);
   absl::Status ProcessWatermark(int64_t watermark);
   // End of input: each operator, head first, emits what it still holds.
-  absl::Status Finish();
+  // One step at a time: finishes operators in order as long as none holds
+  // pending work (which what an operator emits in Finish may create
+  // downstream, e.g. in a throttle); the task continues pending work and
+  // calls again. True once every operator finished and nothing is pending.
+  absl::StatusOr<bool> FinishStep();
 
   bool HasPending() const;
   int64_t PendingDueMs() const;
@@ -53,6 +57,7 @@ class OperatorChain {
   std::vector<std::unique_ptr<Operator>> ops_;  // ops_[0] empty for a source head
   std::vector<std::unique_ptr<Link>> links_;
   std::vector<std::string> ids_;
+  size_t finished_ = 0;  // operators finished so far (FinishStep)
 };
 
 }  // namespace sluice

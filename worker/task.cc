@@ -211,10 +211,11 @@ void Task::Wait(LoadMeter::State state, std::optional<int64_t> deadline_ms) {
   load_.Enter(LoadMeter::kBusy);
 }
 
-absl::Status Task::EndOfInput() {
-  RETURN_IF_ERROR(chain_->Finish());
+absl::StatusOr<bool> Task::EndOfInput() {
+  ASSIGN_OR_RETURN(bool finished, chain_->FinishStep());
+  if (!finished) return false;
   for (auto& w : writers_) RETURN_IF_ERROR(w->Finish());
-  return absl::OkStatus();
+  return true;
 }
 
 absl::Status Task::Loop() {
@@ -249,7 +250,8 @@ absl::Status Task::Loop() {
   if (source != nullptr) RETURN_IF_ERROR(source->Open(chain_->head_context()));
   const int64_t output_budget = budget_.OutputBytes();
 
-  bool draining = false;
+  bool input_ended = false;  // the chain is finishing (EndOfInput)
+  bool draining = false;     // end of stream went out on every channel
   load_.Enter(LoadMeter::kBusy);
   while (true) {
     mailbox_->RunDue();
@@ -277,6 +279,10 @@ absl::Status Task::Loop() {
       RETURN_IF_ERROR(chain_->ContinuePending());
       continue;
     }
+    if (input_ended) {
+      ASSIGN_OR_RETURN(draining, EndOfInput());
+      continue;
+    }
     if (source != nullptr) {
       if (next_poll_ms_.has_value() && *next_poll_ms_ > now) {
         Wait(LoadMeter::kIdle, Earlier(next_poll_ms_, FlushDeadline()));
@@ -288,9 +294,7 @@ absl::Status Task::Loop() {
         const int64_t next = source->NextPollMs();
         next_poll_ms_ = next > now ? next : now + 10;
       } else if (poll == SourceReader::Poll::kEnd) {
-        RETURN_IF_ERROR(chain_->Finish());
-        for (auto& w : writers_) RETURN_IF_ERROR(w->Finish());
-        draining = true;
+        input_ended = true;
       }
       continue;
     }
@@ -308,8 +312,7 @@ absl::Status Task::Loop() {
         RETURN_IF_ERROR(chain_->ProcessWatermark(ev->watermark));
         break;
       case InputGate::Event::Kind::kEnd:
-        RETURN_IF_ERROR(EndOfInput());
-        draining = true;
+        input_ended = true;
         break;
     }
   }

@@ -81,7 +81,9 @@ class Task {
   void Run();
   absl::Status Loop();
   absl::Status BuildWriters();
-  absl::Status EndOfInput();
+  // End of input: finishes the chain (as far as no operator holds pending
+  // work), then sends end of stream. True once end of stream went out.
+  absl::StatusOr<bool> EndOfInput();
   // Waits on the mailbox, counting the time as `state`.
   void Wait(LoadMeter::State state, std::optional<int64_t> deadline_ms);
   std::optional<int64_t> FlushDeadline() const;
