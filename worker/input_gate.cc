@@ -37,8 +37,11 @@ absl::Status InputGate::Deliver(int channel, StreamElement element, int credits)
     }
     if (!error_.ok()) return error_;
     Channel& c = channels_[channel];
+    if (element.kind != StreamElement::Kind::kBatch && credits != 0) {
+      return absl::InvalidArgumentError("control events cost no credit");
+    }
     if (c.queued_credits + credits > capacity_) {
-      return absl::InternalError(absl::StrCat("sender on input channel ", channel,
+      return absl::ResourceExhaustedError(absl::StrCat("sender on input channel ", channel,
                                               " exceeded its credit (", c.queued_credits, " + ",
                                               credits, " > ", capacity_, ")"));
     }
@@ -140,7 +143,7 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
           event = Event{Event::Kind::kWatermark, Batch(), combined};
         }
       }
-      if (credit_to != nullptr) break;  // hand the credit back before going on
+      if (credit_to != nullptr) break;  // a batch: hand its credit back now
     }
   }
   if (credit_to != nullptr) credit_to->OnCredit(credits);

@@ -21,8 +21,16 @@ absl::Status OutputChannel::Send(StreamElement element) {
     absl::MutexLock lock(&mu_);
     if (!error_.ok()) return error_;
     if (frame.element.kind == StreamElement::Kind::kEndOfStream) eos_queued_ = true;
-    queued_bytes_.fetch_add(static_cast<int64_t>(frame.bytes), std::memory_order_relaxed);
-    queue_.push_back(std::move(frame));
+    if (frame.element.kind == StreamElement::Kind::kWatermark && !queue_.empty() &&
+        queue_.back().element.kind == StreamElement::Kind::kWatermark) {
+      // Nothing between them: the later watermark says all the earlier one
+      // did, so a batch waiting for credit does not pile watermarks up.
+      queue_.back().element.watermark =
+          std::max(queue_.back().element.watermark, frame.element.watermark);
+    } else {
+      queued_bytes_.fetch_add(static_cast<int64_t>(frame.bytes), std::memory_order_relaxed);
+      queue_.push_back(std::move(frame));
+    }
   }
   Pump();
   return absl::OkStatus();
@@ -78,8 +86,10 @@ int OutputChannel::available_credits() const {
 void OutputChannel::FailLocked(absl::Status reason) {
   if (!error_.ok()) return;
   error_ = std::move(reason);
+  int64_t dropped = 0;
+  for (const Frame& f : queue_) dropped += static_cast<int64_t>(f.bytes);
   queue_.clear();
-  queued_bytes_.store(0, std::memory_order_relaxed);
+  queued_bytes_.fetch_sub(dropped, std::memory_order_relaxed);
 }
 
 absl::Status OutputChannel::LostChannel(const std::string& why) const {
@@ -140,8 +150,18 @@ void LocalOutputChannel::TransmitLocked(Frame frame, int /*backlog*/) {
 }
 
 void LocalOutputChannel::Cancel() {
-  absl::MutexLock lock(&mu_);
-  FailLocked(absl::CancelledError("task canceled"));
+  std::shared_ptr<InputGate> gate;
+  {
+    absl::MutexLock lock(&mu_);
+    FailLocked(absl::CancelledError("task canceled"));
+    if (!finished_) gate = gate_;
+  }
+  // As a remote stream's end would: the receiver hears that its input is gone.
+  if (gate != nullptr) {
+    gate->Fail(absl::UnavailableError(absl::StrCat(
+        "lost input from task ", to_.from_task, " subtask ", to_.from_subtask, " on worker ",
+        to_.from_worker_id, " (", to_.from_address, "): the sender was canceled")));
+  }
 }
 
 std::shared_ptr<OutputChannel> MakeOutputChannel(const ChannelAddress& to,

@@ -35,19 +35,11 @@ absl::Status RecordWriter::Append(size_t c, Batch batch) {
     RETURN_IF_ERROR(Flush(c));
   }
   const size_t bytes = batch.ByteSize();
-  if (!b.batch.has_value() && bytes >= frame_bytes_ / 2) {
-    // Big enough on its own: send it without copying, cut to frame size.
-    if (bytes <= 2 * frame_bytes_) {
-      return channels_[c]->Send(StreamElement::Records(std::move(batch)));
-    }
-    const size_t rows = batch.num_rows();
-    const size_t step = std::max<size_t>(1, rows * frame_bytes_ / bytes);
-    for (size_t begin = 0; begin < rows; begin += step) {
-      Batch part(batch.schema());
-      part.AppendRange(batch, begin, std::min(rows, begin + step));
-      RETURN_IF_ERROR(channels_[c]->Send(StreamElement::Records(std::move(part))));
-    }
-    return absl::OkStatus();
+  if (bytes >= frame_bytes_ / 2) {
+    // Big enough on its own: what is buffered goes first, then the batch,
+    // without a copy unless it must be cut to frame size.
+    RETURN_IF_ERROR(Flush(c));
+    return SendCut(c, std::move(batch), bytes);
   }
   if (!b.batch.has_value()) {
     b.batch.emplace(batch.schema());
@@ -56,6 +48,20 @@ absl::Status RecordWriter::Append(size_t c, Batch batch) {
   b.batch->AppendRange(batch, 0, batch.num_rows());
   b.bytes += bytes;
   if (b.bytes >= frame_bytes_) return Flush(c);
+  return absl::OkStatus();
+}
+
+absl::Status RecordWriter::SendCut(size_t c, Batch batch, size_t bytes) {
+  if (bytes <= 2 * frame_bytes_ || batch.num_rows() <= 1) {
+    return channels_[c]->Send(StreamElement::Records(std::move(batch)));
+  }
+  const size_t rows = batch.num_rows();
+  const size_t step = std::max<size_t>(1, rows * frame_bytes_ / bytes);
+  for (size_t begin = 0; begin < rows; begin += step) {
+    Batch part(batch.schema());
+    part.AppendRange(batch, begin, std::min(rows, begin + step));
+    RETURN_IF_ERROR(channels_[c]->Send(StreamElement::Records(std::move(part))));
+  }
   return absl::OkStatus();
 }
 
@@ -99,9 +105,10 @@ absl::Status RecordWriter::Flush(size_t c) {
   if (!b.batch.has_value()) return absl::OkStatus();
   Batch batch = std::move(*b.batch);
   b.batch.reset();
+  const size_t bytes = b.bytes;
   b.bytes = 0;
   if (batch.empty()) return absl::OkStatus();
-  return channels_[c]->Send(StreamElement::Records(std::move(batch)));
+  return SendCut(c, std::move(batch), bytes);
 }
 
 absl::Status RecordWriter::WriteWatermark(int64_t watermark) {

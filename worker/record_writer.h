@@ -7,7 +7,8 @@
 // subtask that owns its key group).
 //
 // Each channel has an output buffer that rows are appended to until it
-// holds `frame_bytes`; then it is sent. A buffer is sent at the latest
+// holds `frame_bytes`; then it is sent. No frame is much bigger: a batch of
+// more than twice that is cut by rows (unless it is a single row). A buffer is sent at the latest
 // `flush_interval` after its first row (FlushDue), and before any
 // watermark or end of stream on its channel, so control events keep their
 // place among the records. Watermarks go to every channel, each channel
@@ -67,6 +68,9 @@ class RecordWriter {
   absl::Status WriteHashed(const Batch& batch);
   absl::Status Append(size_t channel, Batch batch);
   absl::Status Flush(size_t channel);
+  // Sends `batch` (of `bytes`), cut by rows into frames of about
+  // frame_bytes_ when it is over twice that.
+  absl::Status SendCut(size_t channel, Batch batch, size_t bytes);
 
   proto::OutputEdge edge_;
   std::vector<std::shared_ptr<OutputChannel>> channels_;

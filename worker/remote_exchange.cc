@@ -201,6 +201,9 @@ void RemoteOutputChannel::OnDone(const grpc::Status& status) {
       FailLocked(LostChannel(status.ok() ? "the receiver closed the stream before end of stream"
                                          : status.error_message()));
     }
+    int64_t unwritten = 0;
+    for (size_t bytes : write_bytes_) unwritten += static_cast<int64_t>(bytes);
+    queued_bytes_.fetch_sub(unwritten, std::memory_order_relaxed);
     writes_.clear();
     write_bytes_.clear();
     keep.swap(self_);
@@ -331,12 +334,27 @@ void ExchangeReceiver::OnGate(absl::StatusOr<std::shared_ptr<InputGate>> gate) {
     FinishOnce(ToGrpcStatus(credits.status()));
     return;
   }
+  bool gone;
   {
     absl::MutexLock lock(&mu_);
-    gate_ = *gate;
+    // The stream may have ended while it waited for the gate (the sender
+    // died or gave up): then no data will ever come on this channel.
+    gone = finish_requested_;
+    if (!gone) gate_ = *gate;
+  }
+  if (gone) {
+    (*gate)->Fail(absl::UnavailableError(absl::StrCat(
+        "lost input from ", sender_, ": the stream ended before its receiver started")));
+    return;
   }
   StartReadOp();
   OnCredit(*credits);
+}
+
+void ExchangeReceiver::FailOnProtocolError(std::shared_ptr<InputGate> gate, absl::Status error) {
+  gate->Fail(absl::InternalError(
+      absl::StrCat("bad input from ", sender_, ": ", std::string(error.message()))));
+  FinishOnce(ToGrpcStatus(error));
 }
 
 void ExchangeReceiver::OnFrame() {
@@ -350,8 +368,7 @@ void ExchangeReceiver::OnFrame() {
     case proto::DataFrame::kBatch: {
       absl::StatusOr<Batch> batch = decoder_.Decode(frame_.batch());
       if (!batch.ok()) {
-        gate->Fail(batch.status());
-        FinishOnce(ToGrpcStatus(batch.status()));
+        FailOnProtocolError(gate, batch.status());
         return;
       }
       element = StreamElement::Records(std::move(*batch));
@@ -371,11 +388,16 @@ void ExchangeReceiver::OnFrame() {
       break;
     }
     default:
-      FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty data frame"));
+      FailOnProtocolError(gate, absl::InvalidArgumentError("empty data frame"));
       return;
   }
+  // What a frame costs is the receiver's to say, from what arrived: a
+  // sender cannot get around the bound by claiming less.
+  const int credits = frame_.element_case() == proto::DataFrame::kBatch
+                          ? CreditsFor(frame_.batch().size(), gate->credits_per_channel())
+                          : 0;
   const bool eos = element.kind == StreamElement::Kind::kEndOfStream;
-  absl::Status s = gate->Deliver(channel_, std::move(element), frame_.credits());
+  absl::Status s = gate->Deliver(channel_, std::move(element), credits);
   bool closed = false;
   if (eos) {
     absl::MutexLock lock(&mu_);
@@ -384,7 +406,11 @@ void ExchangeReceiver::OnFrame() {
     closed = closed_while_delivering_eos_;
   }
   if (!s.ok()) {
-    FinishOnce(ToGrpcStatus(s));  // the receiving task ended or the sender broke the protocol
+    if (absl::IsResourceExhausted(s)) {
+      FailOnProtocolError(gate, s);  // the sender exceeded its credit
+    } else {
+      FinishOnce(ToGrpcStatus(s));  // the receiving task ended
+    }
     return;
   }
   if (closed) {

@@ -90,6 +90,8 @@ class ExchangeReceiver : public grpc::ServerBidiReactor<proto::DataFrame, proto:
   void FinishOnce(grpc::Status status);
   void StartReadOp();
   void FailInput(const std::string& why);
+  // The sender broke the protocol: the receiving task fails, naming it.
+  void FailOnProtocolError(std::shared_ptr<InputGate> gate, absl::Status error);
 
   proto::DataFrame frame_;  // read target; reads are sequential
   BatchDecoder decoder_;    // used by reactions that follow one another

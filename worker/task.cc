@@ -321,13 +321,6 @@ absl::Status Task::Loop() {
 void Task::Run() {
   absl::Status status = Loop();
   if (cancel_requested_.load() && !status.ok()) status = absl::CancelledError("task canceled");
-  if (!status.ok()) {
-    for (auto& w : writers_) w->Cancel();
-  }
-  if (gate_ != nullptr) {
-    gate_->Close(status.ok() ? absl::CancelledError("task ended") : status);
-    ExchangeRegistry::Get().UnregisterGate(gate_key_);
-  }
   load_.Enter(LoadMeter::kIdle);
   {
     absl::MutexLock lock(&mu_);
@@ -342,11 +335,23 @@ void Task::Run() {
     last_load_ = proto::TaskLoad();
     if (gauges_ != nullptr) gauges_->Clear();
   }
-  proto::SubtaskStatus final_status = Status();
+  const proto::SubtaskStatus final_status = Status();
+  // A failure is reported before the channels are torn down, so the
+  // coordinator hears its cause before the tasks that lose their input do.
+  const bool failed = !status.ok() && !absl::IsCancelled(status);
+  if (failed && listener_ != nullptr) listener_->OnTaskEnded(*this, final_status);
+  if (!status.ok()) {
+    for (auto& w : writers_) w->Cancel();
+  }
+  if (gate_ != nullptr) {
+    gate_->Close(status.ok() ? absl::CancelledError("task ended") : status);
+    ExchangeRegistry::Get().UnregisterGate(gate_key_);
+  }
   chain_.reset();  // operators are destroyed on their own thread
   writers_.clear();
+  if (!failed && listener_ != nullptr) listener_->OnTaskEnded(*this, final_status);
+  // Last: the worker joins a done task's thread, which must not wait then.
   done_.store(true);
-  if (listener_ != nullptr) listener_->OnTaskEnded(*this, final_status);
 }
 
 }  // namespace sluice

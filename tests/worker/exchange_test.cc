@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/batch_codec.h"
 #include "common/grpc_util.h"
 #include "gtest/gtest.h"
 #include "proto/sluice.grpc.pb.h"
@@ -177,6 +178,47 @@ TEST_F(ExchangeTest, ASenderThatVanishesFailsTheReceiverNamingTheSender) {
   EXPECT_NE(failure.message().find("lost input from task 0 subtask 0 on worker sender"),
             std::string::npos)
       << failure;
+  gate->Close(absl::CancelledError("test over"));
+  ExchangeRegistry::Get().UnregisterGate(Key(0));
+}
+
+TEST_F(ExchangeTest, ASenderIgnoringItsCreditFailsTheReceiverNamingIt) {
+  auto in_mail = std::make_shared<Mailbox>();
+  auto gate = std::make_shared<InputGate>(1, 2, in_mail);
+  ExchangeRegistry::Get().RegisterGate(Key(0), gate);
+  // A hand-written client: sends frames without waiting for credit, each
+  // claiming to cost nothing.
+  auto stub = proto::WorkerService::NewStub(ChannelTo(address_));
+  grpc::ClientContext ctx;
+  auto stream = stub->Exchange(&ctx);
+  proto::DataFrame header;
+  proto::ChannelHeader* h = header.mutable_header();
+  h->set_job_id(Key(0).job_id);
+  h->set_attempt(1);
+  h->set_target_task(1);
+  h->set_target_subtask(0);
+  h->set_sender_worker_id("rogue");
+  ASSERT_TRUE(stream->Write(header));
+  proto::ExchangeCredit credit;
+  ASSERT_TRUE(stream->Read(&credit));
+  EXPECT_EQ(credit.credits(), 2);
+  proto::DataFrame data;
+  EncodeBatch(Rows(0, 200), data.mutable_batch());  // ~100 KB: the channel's whole credit
+  data.set_credits(0);
+  for (int i = 0; i < 3; ++i) stream->Write(data);
+  stream->WritesDone();
+  grpc::Status finished = stream->Finish();
+  EXPECT_FALSE(finished.ok());
+  absl::Status failure;
+  for (int i = 0; i < 100 && failure.ok(); ++i) {
+    auto ev = gate->Poll();
+    if (!ev.ok()) failure = ev.status();
+  }
+  EXPECT_NE(failure.message().find("bad input from task 0 subtask 0 on worker rogue"),
+            std::string::npos)
+      << failure;
+  EXPECT_NE(failure.message().find("exceeded its credit"), std::string::npos) << failure;
+  EXPECT_LE(gate->QueuedCredits(), 2);
   gate->Close(absl::CancelledError("test over"));
   ExchangeRegistry::Get().UnregisterGate(Key(0));
 }
