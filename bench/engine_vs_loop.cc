@@ -24,6 +24,7 @@
 #include <map>
 #include <string>
 
+#include "bench/bench_clock.h"
 #include "absl/container/flat_hash_map.h"
 #include "tools/embedded_cluster.h"
 #include "tools/job_client.h"
@@ -34,16 +35,8 @@ namespace {
 constexpr int64_t kWindowMs = 10'000;
 constexpr int64_t kStartMs = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 
-double CpuSeconds() {
-  rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-double WallSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using sluice::bench::CpuSeconds;
+using sluice::bench::WallSeconds;
 
 sluice::proto::GeneratorConfig Generator(int64_t events, int64_t devices) {
   sluice::proto::GeneratorConfig g;

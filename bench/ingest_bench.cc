@@ -25,22 +25,15 @@
 #include <memory>
 #include <string>
 
+#include "bench/bench_clock.h"
 #include "absl/strings/str_format.h"
 #include "simdjson.h"
 #include "worker/operators/file_source.h"
 
 namespace {
 
-double CpuSeconds() {
-  rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-double WallSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using sluice::bench::CpuSeconds;
+using sluice::bench::WallSeconds;
 
 // Writes `lines` readings; returns false on an I/O error.
 bool WriteReadings(const std::string& path, int64_t lines) {

@@ -2,6 +2,9 @@
 
 import json
 import os
+import shutil
+import sys
+import unittest
 import random
 import re
 import signal
@@ -204,3 +207,28 @@ class Prometheus:
     def close(self):
         self.stop()
         self.log.close()
+
+
+class ClusterTestCase(unittest.TestCase):
+    """A test with its own cluster (self.cluster), started in setUp and stopped
+    in tearDown; on failure the processes' logs are printed and the work
+    directory is kept. Subclasses set SLUICE (and may set WORKERS, SLOTS,
+    HEARTBEAT_TIMEOUT)."""
+
+    SLUICE = None
+    WORKERS = 2
+    SLOTS = 1
+    HEARTBEAT_TIMEOUT = 3.0
+
+    def setUp(self):
+        self.cluster = Cluster(self.SLUICE, workers=self.WORKERS, slots=self.SLOTS,
+                               heartbeat_timeout=self.HEARTBEAT_TIMEOUT)
+
+    def tearDown(self):
+        self.cluster.stop()
+        result = self._outcome.result
+        if result and (result.errors or result.failures):
+            print(self.cluster.logs(), file=sys.stderr)
+            print(f"work directory kept: {self.cluster.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.cluster.dir, ignore_errors=True)

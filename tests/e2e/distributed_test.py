@@ -25,7 +25,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import Cluster, Prometheus, metric_sum  # noqa: E402
+from cluster import ClusterTestCase, Prometheus, metric_sum  # noqa: E402
 
 SLUICE = None
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -141,18 +141,7 @@ operators:
 """
 
 
-class DistributedTest(unittest.TestCase):
-    def setUp(self):
-        self.cluster = Cluster(SLUICE, workers=2, slots=1, heartbeat_timeout=3.0)
-
-    def tearDown(self):
-        self.cluster.stop()
-        result = self._outcome.result
-        if result and (result.errors or result.failures):
-            print(self.cluster.logs(), file=sys.stderr)
-            print(f"work directory kept: {self.cluster.dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(self.cluster.dir, ignore_errors=True)
+class DistributedTest(ClusterTestCase):
 
     def test_keyed_job_across_two_workers_matches_independent_computation(self):
         work = self.cluster.dir
@@ -328,4 +317,5 @@ if __name__ == "__main__":
     parser.add_argument("--sluice", required=True)
     args, rest = parser.parse_known_args()
     SLUICE = os.path.abspath(args.sluice)
+    ClusterTestCase.SLUICE = SLUICE
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)

@@ -20,15 +20,13 @@ import argparse
 import glob
 import json
 import os
-import shutil
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import Cluster  # noqa: E402
+from cluster import ClusterTestCase  # noqa: E402
 
-SLUICE = None
 DEVICES = 1000
 EVENTS = 3_000_000
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -74,18 +72,8 @@ def vm_hwm_bytes(pid):
     raise RuntimeError(f"no VmHWM for {pid}")
 
 
-class SpikeTest(unittest.TestCase):
-    def setUp(self):
-        self.cluster = Cluster(SLUICE, workers=2, slots=1, heartbeat_timeout=10.0)
-
-    def tearDown(self):
-        self.cluster.stop()
-        result = self._outcome.result
-        if result and (result.errors or result.failures):
-            print(self.cluster.logs(), file=sys.stderr)
-            print(f"work directory kept: {self.cluster.dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(self.cluster.dir, ignore_errors=True)
+class SpikeTest(ClusterTestCase):
+    HEARTBEAT_TIMEOUT = 10.0
 
     def test_spike_is_held_back_by_credit_and_nothing_is_lost(self):
         work = self.cluster.dir
@@ -148,5 +136,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sluice", required=True)
     args, rest = parser.parse_known_args()
-    SLUICE = os.path.abspath(args.sluice)
+    ClusterTestCase.SLUICE = os.path.abspath(args.sluice)
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)

@@ -83,6 +83,33 @@ class ExchangeTest : public ::testing::Test {
     }
   }
 
+  // Opens a raw Exchange stream (as RemoteOutputChannel would) and sends the
+  // header of channel 0 of Key(0), from `sender_worker`.
+  std::unique_ptr<grpc::ClientReaderWriter<proto::DataFrame, proto::ExchangeCredit>> RawStream(
+      proto::WorkerService::Stub& stub, grpc::ClientContext* ctx,
+      const std::string& sender_worker = "sender") {
+    auto stream = stub.Exchange(ctx);
+    proto::DataFrame header;
+    proto::ChannelHeader* h = header.mutable_header();
+    h->set_job_id(Key(0).job_id);
+    h->set_attempt(Key(0).attempt);
+    h->set_target_task(Key(0).task);
+    h->set_target_subtask(Key(0).subtask);
+    h->set_sender_worker_id(sender_worker);
+    EXPECT_TRUE(stream->Write(header));
+    return stream;
+  }
+
+  // Polls `gate` until it reports a failure (or 100 polls pass).
+  static absl::Status FailureOf(InputGate& gate, Mailbox& mailbox) {
+    for (int i = 0; i < 100; ++i) {
+      auto ev = gate.Poll();
+      if (!ev.ok()) return ev.status();
+      mailbox.WaitUntil(Clock::Steady().NowMs() + 50);
+    }
+    return absl::OkStatus();
+  }
+
   ExchangeOnly service_;
   std::string address_;
   std::unique_ptr<grpc::Server> server_;
@@ -169,12 +196,7 @@ TEST_F(ExchangeTest, ASenderThatVanishesFailsTheReceiverNamingTheSender) {
     while (gate->QueuedCredits() == 0) in_mail->WaitUntil(Clock::Steady().NowMs() + 50);
     sender->Cancel();  // dies before end of stream
   }
-  absl::Status failure;
-  for (int i = 0; i < 100 && failure.ok(); ++i) {
-    auto ev = gate->Poll();
-    if (!ev.ok()) failure = ev.status();
-    in_mail->WaitUntil(Clock::Steady().NowMs() + 50);
-  }
+  const absl::Status failure = FailureOf(*gate, *in_mail);
   EXPECT_NE(failure.message().find("lost input from task 0 subtask 0 on worker sender"),
             std::string::npos)
       << failure;
@@ -190,15 +212,7 @@ TEST_F(ExchangeTest, ASenderIgnoringItsCreditFailsTheReceiverNamingIt) {
   // claiming to cost nothing.
   auto stub = proto::WorkerService::NewStub(ChannelTo(address_));
   grpc::ClientContext ctx;
-  auto stream = stub->Exchange(&ctx);
-  proto::DataFrame header;
-  proto::ChannelHeader* h = header.mutable_header();
-  h->set_job_id(Key(0).job_id);
-  h->set_attempt(1);
-  h->set_target_task(1);
-  h->set_target_subtask(0);
-  h->set_sender_worker_id("rogue");
-  ASSERT_TRUE(stream->Write(header));
+  auto stream = RawStream(*stub, &ctx, "rogue");
   proto::ExchangeCredit credit;
   ASSERT_TRUE(stream->Read(&credit));
   EXPECT_EQ(credit.credits(), 2);
@@ -209,11 +223,7 @@ TEST_F(ExchangeTest, ASenderIgnoringItsCreditFailsTheReceiverNamingIt) {
   stream->WritesDone();
   grpc::Status finished = stream->Finish();
   EXPECT_FALSE(finished.ok());
-  absl::Status failure;
-  for (int i = 0; i < 100 && failure.ok(); ++i) {
-    auto ev = gate->Poll();
-    if (!ev.ok()) failure = ev.status();
-  }
+  const absl::Status failure = FailureOf(*gate, *in_mail);
   EXPECT_NE(failure.message().find("bad input from task 0 subtask 0 on worker rogue"),
             std::string::npos)
       << failure;
@@ -253,16 +263,7 @@ TEST_F(ExchangeTest, AReceiverThatEndsRightAfterEndOfStreamFinishesTheStreamClea
   // The sending side, step by step (what RemoteOutputChannel does).
   auto stub = proto::WorkerService::NewStub(ChannelTo(address_));
   grpc::ClientContext ctx;
-  auto stream = stub->Exchange(&ctx);
-  proto::DataFrame header;
-  proto::ChannelHeader* h = header.mutable_header();
-  h->set_job_id(Key(0).job_id);
-  h->set_attempt(Key(0).attempt);
-  h->set_target_task(Key(0).task);
-  h->set_target_subtask(Key(0).subtask);
-  h->set_channel(0);
-  h->set_sender_worker_id("sender");
-  ASSERT_TRUE(stream->Write(header));
+  auto stream = RawStream(*stub, &ctx);
   proto::ExchangeCredit credit;
   ASSERT_TRUE(stream->Read(&credit));
   EXPECT_EQ(credit.credits(), 2);
