@@ -3,6 +3,7 @@
 #include <map>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
 
@@ -53,7 +54,7 @@ TEST(WindowOperatorTest, AggregatesMatchABruteForceComputation) {
   for (int batch = 0; batch < 20; ++batch) {
     BatchBuilder b(InputSchema());
     for (int i = 0; i < 500; ++i) {
-      std::string dev = "d" + std::to_string(rng() % 7);
+      std::string dev = absl::StrCat("d", rng() % 7);
       int64_t ts = batch * 500 + static_cast<int64_t>(rng() % 800);  // mildly out of order
       double v = static_cast<double>(rng() % 10000) / 100.0;
       b.SetString(0, dev);
