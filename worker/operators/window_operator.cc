@@ -12,6 +12,29 @@ namespace {
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
+// Appends a decoded key value to a key column of the output schema. An
+// integral double key decodes as an int64 (see common/key_encoding.h).
+void AppendKeyValue(const KeyValue& v, Column& col) {
+  switch (v.type) {
+    case FieldType::kNull:
+      col.AppendNull();
+      break;
+    case FieldType::kString:
+      col.AppendString(v.string_value);
+      break;
+    case FieldType::kDouble:
+      col.AppendDouble(v.double_value);
+      break;
+    default:
+      if (col.type == FieldType::kDouble) {
+        col.AppendDouble(static_cast<double>(v.int_value));
+      } else {
+        col.AppendInt(v.int_value);
+      }
+      break;
+  }
+}
+
 }  // namespace
 
 WindowOperator::WindowOperator(const proto::WindowConfig& config)
@@ -72,6 +95,7 @@ absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
   const size_t num_aggs = agg_columns_.size();
   const auto& fns = config_.aggregates();
   std::optional<Batch> late;
+  key_encoder_->EncodeRows(batch, &batch_keys_);
   for (size_t r = 0; r < batch.num_rows(); ++r) {
     const int64_t ts = batch.event_time()[r];
     const int64_t start = FloorDiv(ts, size_) * size_;
@@ -80,7 +104,7 @@ absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
       late->AppendRowFrom(batch, r);
       continue;
     }
-    Accumulator* acc = table_.Get(start, key_encoder_->View(batch, r, &key_scratch_));
+    Accumulator* acc = table_.Get(start, batch_keys_[r]);
     for (size_t a = 0; a < num_aggs; ++a) {
       const int col_idx = agg_columns_[a];
       if (col_idx < 0) {
@@ -113,7 +137,6 @@ absl::Status WindowOperator::FireBefore(int64_t before, Output& out) {
   const size_t num_keys = config_.key_by_size();
   const auto& fns = config_.aggregates();
   std::optional<Batch> result;
-  std::vector<Column*> key_cols(num_keys);
   absl::Status status;
   auto flush = [&]() {
     if (result.has_value() && result->num_rows() > 0 && status.ok())
@@ -121,12 +144,15 @@ absl::Status WindowOperator::FireBefore(int64_t before, Output& out) {
     result.reset();
   };
   table_.FireBefore(before, [&](int64_t start, std::string_view key, const Accumulator* acc) {
-    if (!result.has_value()) {
-      result.emplace(output_schema_);
-      for (size_t k = 0; k < num_keys; ++k) key_cols[k] = &result->column(k);
+    if (!status.ok()) return;
+    if (absl::Status s = DecodeKey(key, num_keys, &key_values_); !s.ok()) {
+      status = absl::InternalError(
+          absl::StrCat("operator '", ctx_.spec->id(), "': bad key in window state: ", s.message()));
+      return;
     }
+    if (!result.has_value()) result.emplace(output_schema_);
     Batch& b = *result;
-    key_encoder_->Decode(key, key_cols);
+    for (size_t k = 0; k < num_keys; ++k) AppendKeyValue(key_values_[k], b.column(k));
     b.column(num_keys).AppendInt(start);
     b.column(num_keys + 1).AppendInt(start + size_);
     for (int a = 0; a < fns.size(); ++a) {

@@ -40,7 +40,8 @@ class WindowOperator : public Operator {
   int64_t size_;
   int64_t watermark_ = kMinWatermark;
   WindowTable table_;
-  std::string key_scratch_;
+  BatchKeys batch_keys_;              // keys of the batch being processed
+  std::vector<KeyValue> key_values_;  // decoded key of the row being fired
 
   // Bound to the current input schema:
   SchemaRef input_schema_, output_schema_;
