@@ -1,93 +1,272 @@
 #include "common/key_encoding.h"
 
+#include <bit>
+#include <cmath>
 #include <cstring>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
 
 namespace sluice {
+namespace {
 
-KeyEncoder::KeyEncoder(const Schema& schema, std::vector<int> columns)
-    : columns_(std::move(columns)) {
-  for (int c : columns_) types_.push_back(c >= 0 ? schema.field(c).type : FieldType::kNull);
-  raw_string_ = types_.size() == 1 && types_[0] == FieldType::kString;
+enum Tag : uint8_t {
+  kTagNull = 0x00,
+  kTagBool = 0x01,
+  kTagInt64 = 0x02,
+  kTagDouble = 0x03,
+  kTagString = 0x04,
+};
+
+constexpr uint64_t kCanonicalNan = 0x7ff8000000000000ULL;
+
+// The longest part of a field before its string bytes: a tag and a
+// 10-byte varint.
+constexpr size_t kMaxFieldHead = 11;
+
+void PutFixed64(uint64_t v, char* p) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
 }
 
-void KeyEncoder::Encode(const Batch& batch, size_t row, std::string* out) const {
-  out->clear();
-  if (raw_string_) {
-    const Column& col = batch.column(columns_[0]);
-    // A null string key and "" collide; keys are rarely null, and both read back as "".
-    if (!col.IsNull(row)) out->append(col.StringAt(row));
-    return;
+uint64_t GetFixed64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+  return v;
+}
+
+size_t PutVarint(uint64_t v, char* p) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
   }
-  for (size_t k = 0; k < columns_.size(); ++k) {
-    if (columns_[k] < 0 || batch.column(columns_[k]).IsNull(row)) {
-      out->push_back(0);
-      continue;
+  p[n++] = static_cast<char>(v);
+  return n;
+}
+
+// The int64 `d` equals when it is an exact integer in [-2^63, 2^63).
+std::optional<int64_t> ExactInt(double d) {
+  if (!(d >= -0x1p63 && d < 0x1p63)) return std::nullopt;  // also NaN
+  const int64_t i = static_cast<int64_t>(d);
+  if (static_cast<double>(i) != d) return std::nullopt;
+  return i;
+}
+
+size_t PutInt(int64_t v, char* p) {
+  p[0] = static_cast<char>(kTagInt64);
+  PutFixed64(static_cast<uint64_t>(v), p + 1);
+  return 9;
+}
+
+size_t PutDouble(double d, char* p) {
+  if (std::optional<int64_t> i = ExactInt(d)) return PutInt(*i, p);
+  p[0] = static_cast<char>(kTagDouble);
+  PutFixed64(std::isnan(d) ? kCanonicalNan : std::bit_cast<uint64_t>(d), p + 1);
+  return 9;
+}
+
+// Writes the bytes of `v` that precede its string bytes (all of them for
+// the other types) to `p`, which has room for kMaxFieldHead; returns their
+// count.
+size_t PutFieldHead(const KeyValue& v, char* p) {
+  switch (v.type) {
+    case FieldType::kBool:
+      p[0] = static_cast<char>(kTagBool);
+      p[1] = v.int_value != 0 ? 1 : 0;
+      return 2;
+    case FieldType::kInt64:
+      return PutInt(v.int_value, p);
+    case FieldType::kDouble:
+      return PutDouble(v.double_value, p);
+    case FieldType::kString:
+      p[0] = static_cast<char>(kTagString);
+      return 1 + PutVarint(v.string_value.size(), p + 1);
+    case FieldType::kNull:
+      break;
+  }
+  p[0] = static_cast<char>(kTagNull);
+  return 1;
+}
+
+char* PutField(const KeyValue& v, char* p) {
+  p += PutFieldHead(v, p);
+  if (v.type == FieldType::kString && !v.string_value.empty()) {
+    std::memcpy(p, v.string_value.data(), v.string_value.size());
+    p += v.string_value.size();
+  }
+  return p;
+}
+
+// Room to reserve for a field: exact for strings' bytes, a bound for the rest.
+size_t FieldBound(const KeyValue& v) {
+  return kMaxFieldHead + (v.type == FieldType::kString ? v.string_value.size() : 0);
+}
+
+absl::Status Malformed(std::string_view key, size_t field, size_t offset, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("malformed key (", key.size(), " bytes): field ",
+                                                 field, " at byte ", offset, ": ", what));
+}
+
+}  // namespace
+
+void EncodeKey(std::span<const KeyValue> values, std::string* out) {
+  size_t bound = 1;
+  for (const KeyValue& v : values) bound += FieldBound(v);
+  out->resize(bound);
+  char* p = out->data();
+  *p++ = static_cast<char>(kKeyEncodingVersion);
+  for (const KeyValue& v : values) p = PutField(v, p);
+  out->resize(static_cast<size_t>(p - out->data()));
+}
+
+absl::Status DecodeKey(std::string_view key, size_t num_fields, std::vector<KeyValue>* values) {
+  values->clear();
+  if (key.empty()) return absl::InvalidArgumentError("malformed key: empty, expected a version");
+  const uint8_t version = static_cast<uint8_t>(key[0]);
+  if (version != kKeyEncodingVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key encoding version 0x", absl::Hex(version, absl::kZeroPad2),
+                     " is unknown; this build reads version ", kKeyEncodingVersion));
+  }
+  size_t pos = 1;
+  while (pos < key.size()) {
+    const size_t field = values->size();
+    if (field == num_fields) {
+      return Malformed(key, field, pos, absl::StrCat("expected only ", num_fields, " fields"));
     }
-    const Column& col = batch.column(columns_[k]);
-    out->push_back(1);
-    switch (types_[k]) {
-      case FieldType::kDouble:
-        out->append(reinterpret_cast<const char*>(&col.doubles[row]), 8);
+    const size_t start = pos;
+    const uint8_t tag = static_cast<uint8_t>(key[pos++]);
+    const size_t left = key.size() - pos;
+    switch (tag) {
+      case kTagNull:
+        values->push_back(KeyValue::Null());
         break;
-      case FieldType::kString: {
-        std::string_view s = col.StringAt(row);
-        uint32_t len = static_cast<uint32_t>(s.size());
-        out->append(reinterpret_cast<const char*>(&len), 4);
-        out->append(s);
+      case kTagBool: {
+        if (left < 1) return Malformed(key, field, start, "truncated bool");
+        const uint8_t b = static_cast<uint8_t>(key[pos++]);
+        if (b > 1) return Malformed(key, field, start, absl::StrCat("bool byte is ", b));
+        values->push_back(KeyValue::Bool(b == 1));
         break;
       }
-      default:
-        out->append(reinterpret_cast<const char*>(&col.ints[row]), 8);
-        break;
-    }
-  }
-}
-
-std::string_view KeyEncoder::View(const Batch& batch, size_t row, std::string* scratch) const {
-  if (raw_string_) {
-    const Column& col = batch.column(columns_[0]);
-    return col.IsNull(row) ? std::string_view() : col.StringAt(row);
-  }
-  Encode(batch, row, scratch);
-  return *scratch;
-}
-
-void KeyEncoder::Decode(std::string_view key, std::vector<Column*>& dest) const {
-  if (raw_string_) {
-    dest[0]->AppendString(key);
-    return;
-  }
-  size_t pos = 0;
-  for (size_t k = 0; k < columns_.size(); ++k) {
-    if (key[pos++] == 0) {
-      dest[k]->AppendNull();
-      continue;
-    }
-    switch (types_[k]) {
-      case FieldType::kDouble: {
-        double d;
-        std::memcpy(&d, key.data() + pos, 8);
+      case kTagInt64:
+        if (left < 8) return Malformed(key, field, start, "truncated int64");
+        values->push_back(KeyValue::Int(static_cast<int64_t>(GetFixed64(key.data() + pos))));
         pos += 8;
-        dest[k]->AppendDouble(d);
+        break;
+      case kTagDouble: {
+        if (left < 8) return Malformed(key, field, start, "truncated double");
+        const uint64_t bits = GetFixed64(key.data() + pos);
+        pos += 8;
+        const double d = std::bit_cast<double>(bits);
+        if (std::isnan(d) && bits != kCanonicalNan) {
+          return Malformed(key, field, start, "NaN is not the canonical NaN");
+        }
+        if (ExactInt(d).has_value()) {
+          return Malformed(key, field, start, "integral double not encoded as int64");
+        }
+        values->push_back(KeyValue::Double(d));
         break;
       }
-      case FieldType::kString: {
-        uint32_t len;
-        std::memcpy(&len, key.data() + pos, 4);
-        pos += 4;
-        dest[k]->AppendString(key.substr(pos, len));
+      case kTagString: {
+        uint64_t len = 0;
+        for (int shift = 0;; shift += 7) {
+          if (pos == key.size()) return Malformed(key, field, start, "truncated string length");
+          if (shift > 63) return Malformed(key, field, start, "string length overflows 64 bits");
+          const uint8_t b = static_cast<uint8_t>(key[pos++]);
+          if (shift == 63 && b > 1) {
+            return Malformed(key, field, start, "string length overflows 64 bits");
+          }
+          len |= uint64_t{b & 0x7fu} << shift;
+          if ((b & 0x80) == 0) {
+            if (b == 0 && shift > 0) {
+              return Malformed(key, field, start, "string length is not minimally encoded");
+            }
+            break;
+          }
+        }
+        if (len > key.size() - pos) return Malformed(key, field, start, "truncated string");
+        values->push_back(KeyValue::String(key.substr(pos, len)));
         pos += len;
         break;
       }
-      default: {
-        int64_t v;
-        std::memcpy(&v, key.data() + pos, 8);
-        pos += 8;
-        dest[k]->AppendInt(v);
-        break;
-      }
+      default:
+        return Malformed(key, field, start,
+                         absl::StrCat("unknown type tag 0x", absl::Hex(tag, absl::kZeroPad2)));
     }
   }
+  if (values->size() != num_fields) {
+    return Malformed(key, values->size(), pos,
+                     absl::StrCat("truncated: expected ", num_fields, " fields"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<KeyValue>> DecodeKey(std::string_view key, size_t num_fields) {
+  std::vector<KeyValue> values;
+  if (absl::Status s = DecodeKey(key, num_fields, &values); !s.ok()) return s;
+  return values;
+}
+
+KeyEncoder::KeyEncoder(const Schema& schema, std::vector<int> columns) {
+  columns_.reserve(columns.size());
+  for (int c : columns) {
+    const bool present = c >= 0 && static_cast<size_t>(c) < schema.size() &&
+                         schema.field(c).type != FieldType::kNull;
+    columns_.push_back(present ? KeyColumn{c, schema.field(c).type}
+                               : KeyColumn{-1, FieldType::kNull});
+  }
+}
+
+KeyValue KeyEncoder::ValueAt(const KeyColumn& k, const Batch& batch, size_t row) {
+  if (k.column < 0) return KeyValue::Null();
+  const Column& col = batch.column(k.column);
+  if (col.IsNull(row)) return KeyValue::Null();
+  switch (k.type) {
+    case FieldType::kBool:
+      return KeyValue::Bool(col.ints[row] != 0);
+    case FieldType::kInt64:
+      return KeyValue::Int(col.ints[row]);
+    case FieldType::kDouble:
+      return KeyValue::Double(col.doubles[row]);
+    case FieldType::kString:
+      return KeyValue::String(col.StringAt(row));
+    case FieldType::kNull:
+      break;
+  }
+  return KeyValue::Null();
+}
+
+char* KeyEncoder::WriteKey(const Batch& batch, size_t row, char* p) const {
+  *p++ = static_cast<char>(kKeyEncodingVersion);
+  for (const KeyColumn& k : columns_) p = PutField(ValueAt(k, batch, row), p);
+  return p;
+}
+
+void KeyEncoder::Encode(const Batch& batch, size_t row, std::string* out) const {
+  size_t bound = 1;
+  for (const KeyColumn& k : columns_) bound += FieldBound(ValueAt(k, batch, row));
+  out->resize(bound);
+  char* end = WriteKey(batch, row, out->data());
+  out->resize(static_cast<size_t>(end - out->data()));
+}
+
+void KeyEncoder::EncodeRows(const Batch& batch, BatchKeys* keys) const {
+  const size_t rows = batch.num_rows();
+  // One bound for the whole batch: every row's fields at their longest, plus
+  // all string bytes of the key columns.
+  size_t bound = rows * (1 + columns_.size() * kMaxFieldHead);
+  for (const KeyColumn& k : columns_) {
+    if (k.type == FieldType::kString) bound += batch.column(k.column).chars.size();
+  }
+  keys->bytes_.resize(bound);
+  keys->starts_.resize(rows + 1);
+  char* const base = keys->bytes_.data();
+  char* p = base;
+  for (size_t r = 0; r < rows; ++r) {
+    p = WriteKey(batch, r, p);
+    keys->starts_[r + 1] = static_cast<size_t>(p - base);
+  }
+  keys->bytes_.resize(static_cast<size_t>(p - base));
 }
 
 }  // namespace sluice

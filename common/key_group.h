@@ -5,6 +5,10 @@
 // parallelism p owns the contiguous range of key groups mapped to it below
 // (the same scheme Flink uses, so state can later be redistributed by range).
 // The hash is stable across processes and runs; never use a seeded hash here.
+// StableHash reads 8-byte words and the tail in host byte order, which is
+// little-endian on the platforms sluice builds for (x86-64, AArch64); its
+// values are pinned by tests/common/key_encoding_test.cc, computed by
+// tests/common/stable_hash_golden.py.
 
 #include <cstdint>
 #include <cstring>

@@ -1,3 +1,4 @@
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
 #include "worker/operators/transform_operators.h"
@@ -11,7 +12,7 @@ Batch Readings() {
   BatchBuilder b(schema);
   const double temps[] = {-60, 20, 155, 30};
   for (int i = 0; i < 4; ++i) {
-    b.SetString(0, "d" + std::to_string(i));
+    b.SetString(0, absl::StrCat("d", i));
     b.SetDouble(1, temps[i]);
     b.FinishRow(i);
   }

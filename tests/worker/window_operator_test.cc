@@ -1,19 +1,23 @@
 #include "worker/operators/window_operator.h"
 
+#include <cmath>
 #include <map>
 #include <random>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/json.h"
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
 
 namespace sluice {
 namespace {
 
-proto::OperatorSpec WindowSpec() {
+proto::OperatorSpec WindowSpec(const std::vector<std::string>& key_by = {"dev"}) {
   proto::OperatorSpec spec;
   spec.set_id("w");
   auto* w = spec.mutable_window();
-  w->add_key_by("dev");
+  for (const auto& k : key_by) w->add_key_by(k);
   w->set_type("tumbling");
   w->set_size_ms(1000);
   auto add = [&](const char* name, proto::AggregateFunction f, const char* field) {
@@ -53,7 +57,7 @@ TEST(WindowOperatorTest, AggregatesMatchABruteForceComputation) {
   for (int batch = 0; batch < 20; ++batch) {
     BatchBuilder b(InputSchema());
     for (int i = 0; i < 500; ++i) {
-      std::string dev = "d" + std::to_string(rng() % 7);
+      std::string dev = absl::StrCat("d", rng() % 7);
       int64_t ts = batch * 500 + static_cast<int64_t>(rng() % 800);  // mildly out of order
       double v = static_cast<double>(rng() % 10000) / 100.0;
       b.SetString(0, dev);
@@ -122,6 +126,254 @@ TEST(WindowOperatorTest, FiresOnWatermarkAndRoutesLateRecordsToSideOutput) {
   ASSERT_TRUE(op.ProcessBatch(one("a", 1000), out).ok());  // next window: on time
   ASSERT_TRUE(op.Finish(out).ok());
   EXPECT_EQ(out.MainRows(), 2u);
+}
+
+// Keys whose fields are null, missing, composite or of different types in
+// different batches. A key value in these tests is written as its text:
+// "null", "b:1", "i:3", "d:2.5" or "s:abc".
+
+// One generated key value and the text its window result must carry.
+struct TestValue {
+  FieldType type = FieldType::kNull;
+  int64_t i = 0;
+  double d = 0;
+  std::string s;
+
+  // The key this value is: an integral double is that integer.
+  std::string Text() const {
+    switch (type) {
+      case FieldType::kBool:
+        return absl::StrCat("b:", i);
+      case FieldType::kInt64:
+        return absl::StrCat("i:", i);
+      case FieldType::kDouble:
+        if (d == std::trunc(d)) return absl::StrCat("i:", static_cast<int64_t>(d));
+        return absl::StrCat("d:", d);
+      case FieldType::kString:
+        return absl::StrCat("s:", s);
+      case FieldType::kNull:
+        break;
+    }
+    return "null";
+  }
+};
+
+TestValue Null() { return {}; }
+TestValue Bool(bool b) { return {FieldType::kBool, b ? 1 : 0, 0, ""}; }
+TestValue Int(int64_t i) { return {FieldType::kInt64, i, 0, ""}; }
+TestValue Dbl(double d) { return {FieldType::kDouble, 0, d, ""}; }
+TestValue Str(std::string s) { return {FieldType::kString, 0, 0, std::move(s)}; }
+
+std::string OutputText(const Column& col, size_t row) {
+  if (col.IsNull(row)) return "null";
+  switch (col.type) {
+    case FieldType::kBool:
+      return absl::StrCat("b:", col.ints[row]);
+    case FieldType::kInt64:
+      return absl::StrCat("i:", col.ints[row]);
+    case FieldType::kDouble:
+      return absl::StrCat("d:", col.doubles[row]);
+    case FieldType::kString:
+      return "s:" + std::string(col.StringAt(row));
+    case FieldType::kNull:
+      break;
+  }
+  return "null";
+}
+
+// One input schema: its fields (the key fields present, in any order, plus
+// "v"), and for each key field the values rows draw from.
+struct InputShape {
+  SchemaRef schema;
+  std::map<std::string, std::vector<TestValue>> values;
+};
+
+void Set(BatchBuilder& b, size_t field, const TestValue& v) {
+  switch (v.type) {
+    case FieldType::kBool:
+      b.SetBool(field, v.i != 0);
+      break;
+    case FieldType::kInt64:
+      b.SetInt(field, v.i);
+      break;
+    case FieldType::kDouble:
+      b.SetDouble(field, v.d);
+      break;
+    case FieldType::kString:
+      b.SetString(field, v.s);
+      break;
+    case FieldType::kNull:
+      break;  // unset fields are null
+  }
+}
+
+// Feeds the window `spec` random batches of random shapes and checks every
+// fired result against a brute-force computation over the same records.
+// Returns the output for further checks.
+CaptureOutput RunAndCheckAgainstBruteForce(const proto::OperatorSpec& spec,
+                                           const std::vector<InputShape>& shapes) {
+  const auto& key_by = spec.window().key_by();
+  WindowOperator op(spec.window());
+  OperatorContext ctx;
+  ctx.spec = &spec;
+  EXPECT_TRUE(op.Open(ctx).ok());
+  CaptureOutput out;
+
+  std::mt19937 rng(11);
+  std::map<std::pair<std::string, int64_t>, Expected> expected;
+  for (int batch = 0; batch < 40; ++batch) {
+    const InputShape& shape = shapes[rng() % shapes.size()];
+    BatchBuilder b(shape.schema);
+    for (int i = 0; i < 200; ++i) {
+      std::vector<std::string> key;
+      for (const auto& k : key_by) {
+        const int idx = shape.schema->IndexOf(k);
+        if (idx < 0) {
+          key.push_back("null");  // missing from this schema
+          continue;
+        }
+        const auto& pool = shape.values.at(k);
+        const TestValue& v = pool[rng() % pool.size()];
+        Set(b, idx, v);
+        key.push_back(v.Text());
+      }
+      const int64_t ts = batch * 500 + static_cast<int64_t>(rng() % 800);
+      const double v = static_cast<double>(rng() % 1000) / 10.0;
+      b.SetDouble(shape.schema->IndexOf("v"), v);
+      b.FinishRow(ts);
+      Expected& e = expected[{absl::StrJoin(key, "|"), ts / 1000 * 1000}];
+      ++e.n;
+      e.total += v;
+      e.lo = std::min(e.lo, v);
+      e.hi = std::max(e.hi, v);
+    }
+    absl::Status status = op.ProcessBatch(b.Take(), out);
+    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_TRUE(op.ProcessWatermark(batch * 500 - 801, out).ok());
+  }
+  EXPECT_TRUE(op.Finish(out).ok());
+  EXPECT_EQ(out.SideRows("late"), 0u);
+
+  const size_t num_keys = key_by.size();
+  std::map<std::pair<std::string, int64_t>, std::vector<double>> got;
+  for (const Batch& b : out.main) {
+    const Schema& schema = *b.schema();
+    EXPECT_EQ(schema.size(), num_keys + 7);
+    for (size_t k = 0; k < num_keys; ++k) EXPECT_EQ(schema.field(k).name, key_by[k]);
+    EXPECT_EQ(schema.field(num_keys).name, "window_start");
+    for (size_t r = 0; r < b.num_rows(); ++r) {
+      std::vector<std::string> key;
+      for (size_t k = 0; k < num_keys; ++k) key.push_back(OutputText(b.column(k), r));
+      const int64_t start = b.column(num_keys).ints[r];
+      auto id = std::make_pair(absl::StrJoin(key, "|"), start);
+      EXPECT_FALSE(got.contains(id)) << id.first << " fired twice for window " << start;
+      EXPECT_EQ(b.column(num_keys + 1).ints[r], start + 1000);
+      got[id] = {static_cast<double>(b.column(num_keys + 2).ints[r]),
+                 b.column(num_keys + 3).doubles[r], b.column(num_keys + 4).doubles[r],
+                 b.column(num_keys + 5).doubles[r]};
+    }
+  }
+  EXPECT_EQ(got.size(), expected.size());
+  for (const auto& [id, e] : expected) {
+    auto it = got.find(id);
+    if (it == got.end()) {
+      ADD_FAILURE() << "no result for key " << id.first << " window " << id.second;
+      continue;
+    }
+    EXPECT_EQ(it->second[0], e.n) << id.first;
+    EXPECT_NEAR(it->second[1], e.total, 1e-9) << id.first;
+    EXPECT_EQ(it->second[2], e.lo) << id.first;
+    EXPECT_EQ(it->second[3], e.hi) << id.first;
+  }
+  return out;
+}
+
+SchemaRef MakeSchema(std::vector<Field> fields) {
+  return std::make_shared<const Schema>(std::move(fields));
+}
+
+TEST(WindowOperatorTest, KeysThatAreNullMissingOrChangeTypeKeepTheirOwnResults) {
+  const std::vector<InputShape> shapes = {
+      {MakeSchema({{"dev", FieldType::kString}, {"v", FieldType::kDouble}}),
+       {{"dev", {Str("a"), Str("b"), Str("7"), Str(""), Null()}}}},
+      {MakeSchema({{"v", FieldType::kDouble}, {"dev", FieldType::kInt64}}),
+       {{"dev", {Int(7), Int(-1), Int(3), Int(0), Null()}}}},
+      // 3.0 is the key 3 and -0.0 the key 0; 2.5 stays a double.
+      {MakeSchema({{"dev", FieldType::kDouble}, {"v", FieldType::kDouble}}),
+       {{"dev", {Dbl(3.0), Dbl(2.5), Dbl(-0.0), Null()}}}},
+      {MakeSchema({{"dev", FieldType::kBool}, {"v", FieldType::kDouble}}),
+       {{"dev", {Bool(true), Bool(false), Null()}}}},
+      {MakeSchema({{"v", FieldType::kDouble}}), {}},  // dev missing
+  };
+  CaptureOutput out = RunAndCheckAgainstBruteForce(WindowSpec(), shapes);
+
+  // One batch holds one type of key; every type got its own batches.
+  std::map<FieldType, int> batches_by_type;
+  bool saw_null = false;
+  for (const Batch& b : out.main) {
+    ++batches_by_type[b.schema()->field(0).type];
+    for (size_t r = 0; r < b.num_rows() && !saw_null; ++r) {
+      if (!b.column(0).IsNull(r)) continue;
+      saw_null = true;
+      std::string line;
+      AppendJsonLine(b, r, &line);
+      EXPECT_EQ(line.rfind("{\"dev\":null,\"window_start\":", 0), 0u) << line;
+    }
+  }
+  EXPECT_TRUE(saw_null);
+  for (FieldType t :
+       {FieldType::kString, FieldType::kInt64, FieldType::kDouble, FieldType::kBool}) {
+    EXPECT_GT(batches_by_type[t], 0) << FieldTypeName(t);
+  }
+}
+
+TEST(WindowOperatorTest, CompositeKeysFromSchemasThatDiffer) {
+  const std::vector<InputShape> shapes = {
+      {MakeSchema({{"site", FieldType::kString},
+                   {"floor", FieldType::kInt64},
+                   {"zone", FieldType::kString},
+                   {"v", FieldType::kDouble}}),
+       {{"site", {Str("n"), Str("s"), Null()}},
+        {"floor", {Int(1), Int(2), Null()}},
+        {"zone", {Str("x"), Null()}}}},
+      // Fields in another order, floor widened to double, zone missing.
+      {MakeSchema({{"v", FieldType::kDouble},
+                   {"floor", FieldType::kDouble},
+                   {"site", FieldType::kString}}),
+       {{"site", {Str("n"), Str("s"), Null()}}, {"floor", {Dbl(1.0), Dbl(2.0), Dbl(1.5)}}}},
+      // Floor missing, zone an int.
+      {MakeSchema(
+           {{"zone", FieldType::kInt64}, {"site", FieldType::kString}, {"v", FieldType::kDouble}}),
+       {{"site", {Str("n"), Null()}}, {"zone", {Int(5), Null()}}}},
+  };
+  RunAndCheckAgainstBruteForce(WindowSpec({"site", "floor", "zone"}), shapes);
+}
+
+TEST(WindowOperatorTest, AllNullKeyColumnIsAStringColumn) {
+  proto::OperatorSpec spec = WindowSpec({"dev", "site"});
+  WindowOperator op(spec.window());
+  OperatorContext ctx;
+  ctx.spec = &spec;
+  ASSERT_TRUE(op.Open(ctx).ok());
+  CaptureOutput out;
+  BatchBuilder b(MakeSchema({{"site", FieldType::kInt64}, {"v", FieldType::kDouble}}));
+  b.SetInt(0, 4);
+  b.SetDouble(1, 1.0);
+  b.FinishRow(10);
+  b.SetDouble(1, 2.0);  // site null too
+  b.FinishRow(20);
+  ASSERT_TRUE(op.ProcessBatch(b.Take(), out).ok());
+  ASSERT_TRUE(op.Finish(out).ok());
+  // A key with site null fits the batch of site 4: one batch, site int64.
+  ASSERT_EQ(out.main.size(), 1u);
+  const Batch& result = out.main[0];
+  EXPECT_EQ(result.schema()->field(0).type, FieldType::kString);
+  EXPECT_EQ(result.schema()->field(1).type, FieldType::kInt64);
+  ASSERT_EQ(result.num_rows(), 2u);
+  std::string json;
+  for (size_t r = 0; r < result.num_rows(); ++r) AppendJsonLine(result, r, &json);
+  EXPECT_NE(json.find("{\"dev\":null,\"site\":4,"), std::string::npos) << json;
+  EXPECT_NE(json.find("{\"dev\":null,\"site\":null,"), std::string::npos) << json;
 }
 
 }  // namespace

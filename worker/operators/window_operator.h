@@ -12,7 +12,17 @@
 // Output records: key fields, window_start, window_end (epoch ms), then the
 // aggregates in declaration order (count int64; sum/min/max/avg double, null
 // when the window saw no non-null input).
+//
+// Key columns have the types of the key values, which may differ between keys
+// (a field that is an int in some records and a string in others). A batch
+// has one schema, so a firing emits a batch per combination of key types it
+// meets. A null or missing key field is a null in a batch that fits the key's
+// other fields; its column there has the type of the other keys (string when
+// all of them are null). An integral double key comes out as int64, the form
+// it is keyed by (see common/key_encoding.h). A key field that changes type
+// never fails the job.
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,17 +43,34 @@ class WindowOperator : public Operator {
   absl::Status Finish(Output& out) override;
 
  private:
+  // Output rows of one firing whose key values share their types.
+  struct ResultGroup {
+    std::vector<FieldType> key_types;  // kNull while a key column holds only nulls
+    std::vector<Column> columns;       // keys, window_start, window_end, aggregates
+    std::vector<int64_t> event_time;
+  };
+
   absl::Status Bind(const SchemaRef& input);
   absl::Status FireBefore(int64_t end_exclusive_start, Output& out);
+  // Appends the key `key` to the group of `groups` it fits best, created if
+  // none fits, and returns that group.
+  ResultGroup& AddKey(const std::vector<KeyValue>& key, std::vector<ResultGroup>& groups) const;
+  void ResetColumns(ResultGroup& group) const;
+  absl::Status EmitGroup(ResultGroup& group, Output& out);
+  const SchemaRef& OutputSchema(const std::vector<FieldType>& key_types);
 
   proto::WindowConfig config_;
   int64_t size_;
   int64_t watermark_ = kMinWatermark;
   WindowTable table_;
-  std::string key_scratch_;
+  BatchKeys batch_keys_;              // keys of the batch being processed
+  std::vector<KeyValue> key_values_;  // decoded key of the entry being fired
+  std::vector<Field> value_fields_;   // window_start, window_end, aggregates
+  // Output schemas by the types of their key columns.
+  std::map<std::vector<FieldType>, SchemaRef> output_schemas_;
 
   // Bound to the current input schema:
-  SchemaRef input_schema_, output_schema_;
+  SchemaRef input_schema_;
   std::optional<KeyEncoder> key_encoder_;
   std::vector<int> agg_columns_;  // input column per aggregate, -1 for count()
 };
