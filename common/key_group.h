@@ -29,7 +29,7 @@ inline uint64_t StableHash(std::string_view s) {
     h ^= h >> 32;
   }
   uint64_t tail = 0;
-  std::memcpy(&tail, s.data() + i, s.size() - i);
+  if (i < s.size()) std::memcpy(&tail, s.data() + i, s.size() - i);  // data() may be null
   h = (h ^ tail) * kMul;
   h ^= h >> 29;
   h *= 0xbf58476d1ce4e5b9ULL;

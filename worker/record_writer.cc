@@ -77,8 +77,9 @@ absl::Status RecordWriter::WriteHashed(const Batch& batch) {
   const int max_parallelism = static_cast<int>(key_group_owner_.size());
   rows_by_target_.resize(targets);
   for (auto& r : rows_by_target_) r.clear();
+  encoder_->EncodeRows(batch, &keys_);
   for (size_t r = 0; r < rows; ++r) {
-    const int kg = KeyGroupForHash(StableHash(encoder_->View(batch, r, &key_)), max_parallelism);
+    const int kg = KeyGroupForHash(StableHash(keys_[r]), max_parallelism);
     rows_by_target_[key_group_owner_[kg]].push_back(static_cast<uint32_t>(r));
   }
   for (size_t t = 0; t < targets; ++t) {

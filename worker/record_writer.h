@@ -83,7 +83,7 @@ class RecordWriter {
   // Hash routing, bound to the current schema:
   SchemaRef schema_;
   std::optional<KeyEncoder> encoder_;
-  std::string key_;
+  BatchKeys keys_;                                      // reused per batch
   std::vector<std::vector<uint32_t>> rows_by_target_;  // reused per batch
 };
 
