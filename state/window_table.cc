@@ -1,5 +1,7 @@
 #include "state/window_table.h"
 
+#include <cstdint>
+
 namespace sluice {
 
 Accumulator* WindowTable::Get(int64_t window_start, std::string_view key) {
@@ -18,12 +20,24 @@ Accumulator* WindowTable::Get(int64_t window_start, std::string_view key) {
 }
 
 void WindowTable::FireBefore(int64_t before, const FireFn& fn) {
-  auto it = windows_.begin();
-  while (it != windows_.end() && it->first < before) {
-    for (const auto& [key, offset] : it->second.index) fn(it->first, key, &it->second.accs[offset]);
-    if (last_window_ == &it->second) last_window_ = nullptr;
-    it = windows_.erase(it);
+  FireSome(before, SIZE_MAX, fn);
+}
+
+bool WindowTable::FireSome(int64_t before, size_t limit, const FireFn& fn) {
+  size_t fired = 0;
+  while (!windows_.empty() && windows_.begin()->first < before) {
+    auto w = windows_.begin();
+    if (!cursor_.has_value()) cursor_ = w->second.index.cbegin();
+    auto& it = *cursor_;
+    for (; it != w->second.index.cend() && fired < limit; ++it, ++fired) {
+      fn(w->first, it->first, &w->second.accs[it->second]);
+    }
+    if (it != w->second.index.cend()) return false;  // the limit came first
+    cursor_.reset();
+    if (last_window_ == &w->second) last_window_ = nullptr;
+    windows_.erase(w);
   }
+  return true;
 }
 
 size_t WindowTable::num_entries() const {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,11 @@ class WindowTable {
   using FireFn =
       std::function<void(int64_t window_start, std::string_view key, const Accumulator* accs)>;
   void FireBefore(int64_t before, const FireFn& fn);
+  // The same, for at most `limit` entries; a window is dropped once all its
+  // entries fired. Returns true when no window with start < `before` is
+  // left. Between calls that leave entries, the table must not change
+  // (no Get): firing resumes where it stopped.
+  bool FireSome(int64_t before, size_t limit, const FireFn& fn);
 
   size_t num_windows() const { return windows_.size(); }
   size_t num_entries() const;
@@ -52,6 +58,8 @@ class WindowTable {
 
   size_t width_;
   std::map<int64_t, Window> windows_;
+  // Where firing of windows_.begin() stopped, when it stopped part-way.
+  std::optional<absl::flat_hash_map<std::string, uint32_t>::const_iterator> cursor_;
   // One-entry cache: consecutive records often hit the same window.
   int64_t last_start_ = 0;
   Window* last_window_ = nullptr;

@@ -376,5 +376,41 @@ TEST(WindowOperatorTest, AllNullKeyColumnIsAStringColumn) {
   EXPECT_NE(json.find("{\"dev\":null,\"site\":null,"), std::string::npos) << json;
 }
 
+TEST(WindowOperatorChunkTest, ABigFiringComesOutInBoundedPiecesWithTheWatermarkLast) {
+  proto::OperatorSpec spec = WindowSpec();
+  WindowOperator op(spec.window());
+  OperatorContext ctx;
+  ctx.spec = &spec;
+  ASSERT_TRUE(op.Open(ctx).ok());
+  constexpr int kKeys = 50'000;
+  BatchBuilder b(InputSchema());
+  for (int i = 0; i < kKeys; ++i) {
+    b.SetString(0, absl::StrCat("dev-", i));
+    b.SetDouble(1, i);
+    b.FinishRow(500);
+  }
+  CaptureOutput out;
+  ASSERT_TRUE(op.ProcessBatch(b.Take(), out).ok());
+  ASSERT_TRUE(op.ProcessWatermark(5000, out).ok());
+  EXPECT_EQ(out.MainRows(), WindowOperator::kFireChunk);  // the first piece only
+  EXPECT_TRUE(out.watermarks.empty());
+  EXPECT_TRUE(op.HasPending());
+  int pieces = 1;
+  while (op.HasPending()) {
+    const size_t before = out.MainRows();
+    ASSERT_TRUE(op.ContinuePending(out).ok());
+    EXPECT_LE(out.MainRows() - before, WindowOperator::kFireChunk);
+    ++pieces;
+  }
+  EXPECT_EQ(pieces, (kKeys + WindowOperator::kFireChunk - 1) / WindowOperator::kFireChunk);
+  EXPECT_EQ(out.MainRows(), static_cast<size_t>(kKeys));
+  ASSERT_EQ(out.watermarks, std::vector<int64_t>{5000});
+  double total = 0;
+  for (const Batch& batch : out.main) {
+    for (size_t r = 0; r < batch.num_rows(); ++r) total += batch.column(4).doubles[r];  // total
+  }
+  EXPECT_DOUBLE_EQ(total, static_cast<double>(kKeys) * (kKeys - 1) / 2);
+}
+
 }  // namespace
 }  // namespace sluice

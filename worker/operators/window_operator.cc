@@ -118,12 +118,13 @@ absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
   return absl::OkStatus();
 }
 
-absl::Status WindowOperator::FireBefore(int64_t before, Output& out) {
+absl::Status WindowOperator::FireSome(int64_t before, size_t limit, Output& out, bool* done) {
   const size_t num_keys = config_.key_by_size();
   const auto& fns = config_.aggregates();
   std::vector<ResultGroup> groups;
   absl::Status status;
-  table_.FireBefore(before, [&](int64_t start, std::string_view key, const Accumulator* acc) {
+  *done = table_.FireSome(before, limit, [&](int64_t start, std::string_view key,
+                                             const Accumulator* acc) {
     if (!status.ok()) return;
     if (absl::Status s = DecodeKey(key, num_keys, &key_values_); !s.ok()) {
       status = absl::InternalError(
@@ -244,18 +245,28 @@ const SchemaRef& WindowOperator::OutputSchema(const std::vector<FieldType>& key_
 
 absl::Status WindowOperator::ProcessWatermark(int64_t watermark, Output& out) {
   if (watermark <= watermark_) return absl::OkStatus();
+  while (firing_.has_value()) RETURN_IF_ERROR(ContinuePending(out));  // (a task never does this)
   watermark_ = watermark;
   // Window [s, s+size) fires once watermark >= s + size - 1, i.e. s < watermark - size + 2.
-  if (watermark == kMaxWatermark) {
-    RETURN_IF_ERROR(FireBefore(std::numeric_limits<int64_t>::max(), out));
-  } else {
-    RETURN_IF_ERROR(FireBefore(watermark - size_ + 2, out));
-  }
-  return out.EmitWatermark(watermark);
+  const int64_t before =
+      watermark == kMaxWatermark ? std::numeric_limits<int64_t>::max() : watermark - size_ + 2;
+  firing_ = Firing{before, watermark, true};
+  return ContinuePending(out);
+}
+
+absl::Status WindowOperator::ContinuePending(Output& out) {
+  if (!firing_.has_value()) return absl::OkStatus();
+  bool done = false;
+  RETURN_IF_ERROR(FireSome(firing_->before, kFireChunk, out, &done));
+  if (!done) return absl::OkStatus();
+  const Firing fired = *firing_;
+  firing_.reset();
+  return fired.forward ? out.EmitWatermark(fired.watermark) : absl::OkStatus();
 }
 
 absl::Status WindowOperator::Finish(Output& out) {
-  return FireBefore(std::numeric_limits<int64_t>::max(), out);
+  firing_ = Firing{std::numeric_limits<int64_t>::max(), 0, false};
+  return ContinuePending(out);
 }
 
 }  // namespace sluice

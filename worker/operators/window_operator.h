@@ -41,6 +41,14 @@ class WindowOperator : public Operator {
   absl::Status ProcessBatch(Batch batch, Output& out) override;
   absl::Status ProcessWatermark(int64_t watermark, Output& out) override;
   absl::Status Finish(Output& out) override;
+  // A watermark that closes windows fires them kFireChunk entries at a
+  // time, as pending work, so the task's output credit paces a big firing;
+  // the watermark follows the last of them.
+  bool HasPending() const override { return firing_.has_value(); }
+  int64_t PendingDueMs() const override { return 0; }
+  absl::Status ContinuePending(Output& out) override;
+
+  static constexpr size_t kFireChunk = 4 * kTargetBatchRows;
 
  private:
   // Output rows of one firing whose key values share their types.
@@ -51,7 +59,9 @@ class WindowOperator : public Operator {
   };
 
   absl::Status Bind(const SchemaRef& input);
-  absl::Status FireBefore(int64_t end_exclusive_start, Output& out);
+  // Fires up to `limit` entries of the windows that start before
+  // `end_exclusive_start`; sets *done when none is left.
+  absl::Status FireSome(int64_t end_exclusive_start, size_t limit, Output& out, bool* done);
   // Appends the key `key` to the group of `groups` it fits best, created if
   // none fits, and returns that group.
   ResultGroup& AddKey(const std::vector<KeyValue>& key, std::vector<ResultGroup>& groups) const;
@@ -62,6 +72,12 @@ class WindowOperator : public Operator {
   proto::WindowConfig config_;
   int64_t size_;
   int64_t watermark_ = kMinWatermark;
+  struct Firing {
+    int64_t before;     // windows starting before this fire
+    int64_t watermark;  // forwarded when they have; none at end of input
+    bool forward;
+  };
+  std::optional<Firing> firing_;
   WindowTable table_;
   BatchKeys batch_keys_;              // keys of the batch being processed
   std::vector<KeyValue> key_values_;  // decoded key of the entry being fired
