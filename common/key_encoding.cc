@@ -1,5 +1,6 @@
 #include "common/key_encoding.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -250,6 +251,14 @@ void KeyEncoder::Encode(const Batch& batch, size_t row, std::string* out) const 
   out->resize(static_cast<size_t>(end - out->data()));
 }
 
+char* BatchKeys::Reserve(size_t bytes) {
+  if (bytes > capacity_) {
+    capacity_ = std::max(bytes, 2 * capacity_);
+    bytes_.reset(new char[capacity_]);
+  }
+  return bytes_.get();
+}
+
 void KeyEncoder::EncodeRows(const Batch& batch, BatchKeys* keys) const {
   const size_t rows = batch.num_rows();
   // One bound for the whole batch: every row's fields at their longest, plus
@@ -258,15 +267,43 @@ void KeyEncoder::EncodeRows(const Batch& batch, BatchKeys* keys) const {
   for (const KeyColumn& k : columns_) {
     if (k.type == FieldType::kString) bound += batch.column(k.column).chars.size();
   }
-  keys->bytes_.resize(bound);
   keys->starts_.resize(rows + 1);
-  char* const base = keys->bytes_.data();
+  size_t* const starts = keys->starts_.data();
+  char* const base = keys->Reserve(bound);
   char* p = base;
+  const Column* only =
+      columns_.size() == 1 && columns_[0].column >= 0 ? &batch.column(columns_[0].column) : nullptr;
+  if (only != nullptr && only->valid.empty() && columns_[0].type == FieldType::kString) {
+    // The common case, written out: one string key that is never null.
+    const uint32_t* offsets = only->offsets.data();
+    const char* chars = only->chars.data();
+    for (size_t r = 0; r < rows; ++r) {
+      const size_t len = offsets[r + 1] - offsets[r];
+      *p++ = static_cast<char>(kKeyEncodingVersion);
+      *p++ = static_cast<char>(kTagString);
+      if (len < 0x80) {
+        *p++ = static_cast<char>(len);
+      } else {
+        p += PutVarint(len, p);
+      }
+      std::memcpy(p, chars + offsets[r], len);
+      p += len;
+      starts[r + 1] = static_cast<size_t>(p - base);
+    }
+    return;
+  }
+  if (only != nullptr && only->valid.empty() && columns_[0].type == FieldType::kInt64) {
+    for (size_t r = 0; r < rows; ++r) {
+      *p++ = static_cast<char>(kKeyEncodingVersion);
+      p += PutInt(only->ints[r], p);
+      starts[r + 1] = static_cast<size_t>(p - base);
+    }
+    return;
+  }
   for (size_t r = 0; r < rows; ++r) {
     p = WriteKey(batch, r, p);
-    keys->starts_[r + 1] = static_cast<size_t>(p - base);
+    starts[r + 1] = static_cast<size_t>(p - base);
   }
-  keys->bytes_.resize(static_cast<size_t>(p - base));
 }
 
 }  // namespace sluice

@@ -52,6 +52,7 @@
 
 #include <cstdint>
 #include <span>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,12 +100,16 @@ class BatchKeys {
   size_t size() const { return starts_.size() - 1; }
   // The key of `row`, valid until the next KeyEncoder::EncodeRows into this.
   std::string_view operator[](size_t row) const {
-    return std::string_view(bytes_).substr(starts_[row], starts_[row + 1] - starts_[row]);
+    return std::string_view(bytes_.get() + starts_[row], starts_[row + 1] - starts_[row]);
   }
 
  private:
   friend class KeyEncoder;
-  std::string bytes_;
+  // Room for at least `bytes`; what it held is not kept (and not zeroed).
+  char* Reserve(size_t bytes);
+
+  std::unique_ptr<char[]> bytes_;
+  size_t capacity_ = 0;
   std::vector<size_t> starts_{0};  // size() + 1 entries
 };
 

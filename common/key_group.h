@@ -43,6 +43,27 @@ inline int KeyGroupForHash(uint64_t hash, int max_parallelism) {
   return static_cast<int>(folded % static_cast<uint32_t>(max_parallelism));
 }
 
+// KeyGroupForHash for one max_parallelism, with the division replaced by a
+// precomputed reciprocal (exact for 32-bit operands: Lemire, Kaser and
+// Kurz, "Faster remainder by direct computation", 2019). Same results as
+// KeyGroupForHash, several times cheaper on the routing hot path.
+class KeyGroupOf {
+ public:
+  explicit KeyGroupOf(int max_parallelism)
+      : divisor_(static_cast<uint32_t>(max_parallelism)),
+        reciprocal_(~uint64_t{0} / divisor_ + 1) {}
+
+  int operator()(uint64_t hash) const {
+    const uint32_t folded = static_cast<uint32_t>(hash ^ (hash >> 32));
+    const uint64_t low = reciprocal_ * folded;
+    return static_cast<int>((static_cast<unsigned __int128>(low) * divisor_) >> 64);
+  }
+
+ private:
+  uint32_t divisor_;
+  uint64_t reciprocal_;
+};
+
 inline int SubtaskForKeyGroup(int key_group, int max_parallelism, int parallelism) {
   return key_group * parallelism / max_parallelism;
 }

@@ -12,6 +12,7 @@ RecordWriter::RecordWriter(const proto::OutputEdge& edge,
     : edge_(edge),
       channels_(std::move(channels)),
       key_group_owner_(std::move(key_group_owner)),
+      key_group_of_(std::max<int>(1, static_cast<int>(key_group_owner_.size()))),
       frame_bytes_(frame_bytes),
       flush_interval_ms_(flush_interval_ms),
       clock_(clock),
@@ -74,12 +75,11 @@ absl::Status RecordWriter::WriteHashed(const Batch& batch) {
   }
   const size_t targets = channels_.size();
   const size_t rows = batch.num_rows();
-  const int max_parallelism = static_cast<int>(key_group_owner_.size());
   rows_by_target_.resize(targets);
   for (auto& r : rows_by_target_) r.clear();
   encoder_->EncodeRows(batch, &keys_);
   for (size_t r = 0; r < rows; ++r) {
-    const int kg = KeyGroupForHash(StableHash(keys_[r]), max_parallelism);
+    const int kg = key_group_of_(StableHash(keys_[r]));
     rows_by_target_[key_group_owner_[kg]].push_back(static_cast<uint32_t>(r));
   }
   for (size_t t = 0; t < targets; ++t) {

@@ -25,6 +25,7 @@
 
 #include "common/clock.h"
 #include "common/key_encoding.h"
+#include "common/key_group.h"
 #include "proto/sluice.pb.h"
 #include "worker/output_channel.h"
 
@@ -75,6 +76,7 @@ class RecordWriter {
   proto::OutputEdge edge_;
   std::vector<std::shared_ptr<OutputChannel>> channels_;
   std::vector<uint32_t> key_group_owner_;
+  KeyGroupOf key_group_of_;
   const size_t frame_bytes_;
   const int64_t flush_interval_ms_;
   const Clock* clock_;

@@ -1,5 +1,7 @@
 #include "common/key_group.h"
 
+#include <random>
+
 #include <algorithm>
 #include <vector>
 
@@ -48,4 +50,19 @@ TEST(KeyGroupTest, SplitsEvenlyWhenItDivides) {
 }
 
 }  // namespace
+TEST(KeyGroupTest, KeyGroupOfAgreesWithKeyGroupForHash) {
+  std::mt19937_64 rng(11);
+  for (int max_parallelism : {1, 2, 3, 7, 100, 128, 1000, 4096, 32767, 32768}) {
+    KeyGroupOf key_group_of(max_parallelism);
+    for (uint64_t edge : {uint64_t{0}, ~uint64_t{0}, uint64_t{0xffffffff}, uint64_t{1} << 32}) {
+      ASSERT_EQ(key_group_of(edge), KeyGroupForHash(edge, max_parallelism));
+    }
+    for (int i = 0; i < 100'000; ++i) {
+      const uint64_t h = rng();
+      ASSERT_EQ(key_group_of(h), KeyGroupForHash(h, max_parallelism))
+          << "hash " << h << " max_parallelism " << max_parallelism;
+    }
+  }
+}
+
 }  // namespace sluice
