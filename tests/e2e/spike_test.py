@@ -11,7 +11,8 @@ of buffering the spike:
   buffering the spike instead would take over 80 MB per worker (1.5M
   readings of about 56 bytes in columnar form);
 - while the spike lasts, `sluice status` marks the generator subtasks as
-  backpressured and names the throttle as the bottleneck;
+  backpressured and names the throttle as the bottleneck, and the worker's
+  sluice_task_backpressured_ms_per_second gauge says the same;
 - every reading is counted in the output: each of the 1000 devices reports
   once a second, so each of its 50 one-minute windows counts exactly 60.
 """
@@ -25,7 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import ClusterTestCase  # noqa: E402
+from cluster import ClusterTestCase, metric_sum  # noqa: E402
 
 DEVICES = 1000
 EVENTS = 3_000_000
@@ -86,7 +87,7 @@ class SpikeTest(ClusterTestCase):
 
         # Watch the spike: a sample must show the generators backpressured
         # and the throttle named as the bottleneck.
-        seen_backpressure = seen_bottleneck = False
+        seen_backpressure = seen_bottleneck = seen_gauge = False
         samples = []
         deadline = time.time() + 120
         while True:
@@ -104,12 +105,19 @@ class SpikeTest(ClusterTestCase):
             bottleneck = [l for l in text.splitlines() if l.strip().startswith("bottleneck:")]
             if bottleneck and bottleneck[0].split()[1] == "slow":
                 seen_bottleneck = True
+            # The same, as Prometheus gauges on a worker.
+            metrics = self.cluster.scrape("worker0")
+            if metric_sum(metrics, "sluice_task_backpressured_ms_per_second", job_id=job_id,
+                          task="sensors") >= 500:
+                seen_gauge = True
             samples.append(text)
             time.sleep(1.0)
         self.assertTrue(seen_backpressure, "generators never marked backpressured:\n" +
                         "\n".join(samples[-3:]))
         self.assertTrue(seen_bottleneck, "throttle never named the bottleneck:\n" +
                         "\n".join(samples[-3:]))
+        self.assertTrue(seen_gauge, "sluice_task_backpressured_ms_per_second of the generator "
+                        "never reached 500")
 
         # Memory stayed bounded in both workers.
         for name in ("worker0", "worker1"):
