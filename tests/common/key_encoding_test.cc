@@ -9,6 +9,7 @@
 #include <random>
 
 #include "common/key_group.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace sluice {
@@ -440,7 +441,7 @@ TEST(KeyGroupTest, GoldenKeysAreTheCanonicalEncodings) {
 TEST(KeyGroupTest, StableAndSpreadOverSubtasks) {
   std::vector<int> per_subtask(4, 0);
   for (int i = 0; i < 10000; ++i) {
-    int kg = KeyGroupForHash(StableHash("dev-" + std::to_string(i)), 128);
+    int kg = KeyGroupForHash(StableHash(absl::StrCat("dev-", i)), 128);
     ASSERT_GE(kg, 0);
     ASSERT_LT(kg, 128);
     ++per_subtask[SubtaskForKeyGroup(kg, 128, 4)];

@@ -1,10 +1,10 @@
 #include "state/window_table.h"
 
-#include <vector>
-
 #include <map>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace sluice {
@@ -41,8 +41,8 @@ TEST(WindowTableTest, FiresInChunksAndResumesWhereItStopped) {
   std::map<std::pair<int64_t, std::string>, int64_t> expected;
   for (int64_t w = 0; w < 3; ++w) {
     for (int k = 0; k < 7; ++k) {
-      table.Get(w * 10, "k" + std::to_string(k))[0].count = w * 100 + k;
-      expected[{w * 10, "k" + std::to_string(k)}] = w * 100 + k;
+      table.Get(w * 10, absl::StrCat("k", k))[0].count = w * 100 + k;
+      expected[{w * 10, absl::StrCat("k", k)}] = w * 100 + k;
     }
   }
   table.Get(30, "later")[0].count = 1;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
 #include "tests/worker/file_source_helpers.h"
@@ -88,7 +89,7 @@ TEST_F(FileSourceTest, ReadsEveryVisibleFileOfADirectory) {
 }
 
 TEST_F(FileSourceTest, SubtasksReadEveryPthFile) {
-  for (int i = 0; i < 5; ++i) Write("f" + std::to_string(i), absl::StrCat("{\"ts\": ", i, "}\n"));
+  for (int i = 0; i < 5; ++i) Write(absl::StrCat("f", i), absl::StrCat("{\"ts\": ", i, "}\n"));
   Config(dir_.string());
   std::vector<std::string> seen[2];
   for (int s = 0; s < 2; ++s) {

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "common/key_group.h"
 #include "gtest/gtest.h"
 
@@ -43,7 +44,7 @@ Batch Rows(int first, int n, size_t pad = 100) {
   BatchBuilder b(TestSchema());
   const std::string p(pad, 'x');
   for (int i = first; i < first + n; ++i) {
-    b.SetString(0, "key-" + std::to_string(i % 97));
+    b.SetString(0, absl::StrCat("key-", i % 97));
     b.SetString(1, p);
     b.FinishRow(i);
   }

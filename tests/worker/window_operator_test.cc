@@ -174,7 +174,7 @@ std::string OutputText(const Column& col, size_t row) {
     case FieldType::kDouble:
       return absl::StrCat("d:", col.doubles[row]);
     case FieldType::kString:
-      return "s:" + std::string(col.StringAt(row));
+      return absl::StrCat("s:", std::string(col.StringAt(row)));
     case FieldType::kNull:
       break;
   }
