@@ -24,8 +24,8 @@
 #include <map>
 #include <string>
 
-#include "bench/bench_clock.h"
 #include "absl/container/flat_hash_map.h"
+#include "bench/bench_clock.h"
 #include "tools/embedded_cluster.h"
 #include "tools/job_client.h"
 #include "worker/operators/generator_source.h"

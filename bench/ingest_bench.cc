@@ -25,8 +25,8 @@
 #include <memory>
 #include <string>
 
-#include "bench/bench_clock.h"
 #include "absl/strings/str_format.h"
+#include "bench/bench_clock.h"
 #include "simdjson.h"
 #include "worker/operators/file_source.h"
 

@@ -51,8 +51,8 @@
 // with distinct output strings or BatchKeys are safe.
 
 #include <cstdint>
-#include <span>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>

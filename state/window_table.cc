@@ -19,9 +19,7 @@ Accumulator* WindowTable::Get(int64_t window_start, std::string_view key) {
   return &w.accs[it->second];
 }
 
-void WindowTable::FireBefore(int64_t before, const FireFn& fn) {
-  FireSome(before, SIZE_MAX, fn);
-}
+void WindowTable::FireBefore(int64_t before, const FireFn& fn) { FireSome(before, SIZE_MAX, fn); }
 
 bool WindowTable::FireSome(int64_t before, size_t limit, const FireFn& fn) {
   size_t fired = 0;

@@ -21,9 +21,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
   for (int i = 0; i < workers; ++i) {
     WorkerOptions wopts;
     wopts.coordinator_address = copts.listen_address;
-    wopts.listen_address = options.remote_exchange
-                                ? "127.0.0.1:0"
-                                : absl::StrCat("inproc:cluster-", n, "-worker-", i);
+    wopts.listen_address =
+        options.remote_exchange ? "127.0.0.1:0" : absl::StrCat("inproc:cluster-", n, "-worker-", i);
     wopts.local_exchange = !options.remote_exchange;
     wopts.slots = slots_per_worker;
     c->workers_.push_back(std::make_unique<Worker>(wopts));

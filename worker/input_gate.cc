@@ -7,8 +7,7 @@
 
 namespace sluice {
 
-InputGate::InputGate(int num_channels, int credits_per_channel,
-                     std::shared_ptr<Mailbox> mailbox)
+InputGate::InputGate(int num_channels, int credits_per_channel, std::shared_ptr<Mailbox> mailbox)
     : channels_(num_channels),
       open_channels_(num_channels),
       capacity_(credits_per_channel),
@@ -23,7 +22,8 @@ absl::StatusOr<int> InputGate::Attach(int channel, std::shared_ptr<CreditListene
   if (!error_.ok()) return error_;
   Channel& c = channels_[channel];
   if (c.listener != nullptr) {
-    return absl::AlreadyExistsError(absl::StrCat("input channel ", channel, " already has a sender"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("input channel ", channel, " already has a sender"));
   }
   c.listener = std::move(listener);
   return capacity_ - c.queued_credits;
@@ -42,14 +42,14 @@ absl::Status InputGate::Deliver(int channel, StreamElement element, int credits)
     }
     if (c.queued_credits + credits > capacity_) {
       return absl::ResourceExhaustedError(absl::StrCat("sender on input channel ", channel,
-                                              " exceeded its credit (", c.queued_credits, " + ",
-                                              credits, " > ", capacity_, ")"));
+                                                       " exceeded its credit (", c.queued_credits,
+                                                       " + ", credits, " > ", capacity_, ")"));
     }
     if (element.kind == StreamElement::Kind::kWatermark && !c.queue.empty() &&
         c.queue.back().element.kind == StreamElement::Kind::kWatermark) {
       // Nothing between them: the later watermark says all the earlier one did.
-      c.queue.back().element.watermark = std::max(c.queue.back().element.watermark,
-                                                  element.watermark);
+      c.queue.back().element.watermark =
+          std::max(c.queue.back().element.watermark, element.watermark);
     } else {
       c.queue.push_back({std::move(element), credits});
       c.queued_credits += credits;

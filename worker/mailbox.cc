@@ -45,7 +45,8 @@ int Mailbox::RunDue() {
 void Mailbox::WaitUntil(std::optional<int64_t> deadline_ms) {
   absl::MutexLock lock(&mu_);
   std::optional<int64_t> timer = NextTimerLocked();
-  if (timer.has_value()) deadline_ms = deadline_ms.has_value() ? std::min(*deadline_ms, *timer) : timer;
+  if (timer.has_value())
+    deadline_ms = deadline_ms.has_value() ? std::min(*deadline_ms, *timer) : timer;
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || !mail_.empty(); };
   if (deadline_ms.has_value()) {
     const int64_t wait_ms = *deadline_ms - clock_->NowMs();

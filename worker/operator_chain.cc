@@ -126,10 +126,10 @@ absl::StatusOr<std::unique_ptr<OperatorChain>> OperatorChain::Create(
   chain->links_.resize(n);
   for (int k = n - 1; k >= 0; --k) {
     const bool last = k == n - 1;
-    chain->links_[k] = std::make_unique<Link>(
-        stats[k].get(), last ? nullptr : chain->ops_[k + 1].get(),
-        last ? nullptr : chain->links_[k + 1].get(), last ? nullptr : stats[k + 1].get(),
-        specs[k]->id());
+    chain->links_[k] =
+        std::make_unique<Link>(stats[k].get(), last ? nullptr : chain->ops_[k + 1].get(),
+                               last ? nullptr : chain->links_[k + 1].get(),
+                               last ? nullptr : stats[k + 1].get(), specs[k]->id());
   }
   chain->ids_ = std::vector<std::string>(spec.operator_ids().begin(), spec.operator_ids().end());
   return chain;

@@ -134,8 +134,8 @@ void LocalOutputChannel::OnGate(absl::StatusOr<std::shared_ptr<InputGate>> gate)
 }
 
 void LocalOutputChannel::Prepare(Frame& frame) {
-  frame.bytes = frame.element.kind == StreamElement::Kind::kBatch ? frame.element.batch.ByteSize()
-                                                                 : 0;
+  frame.bytes =
+      frame.element.kind == StreamElement::Kind::kBatch ? frame.element.batch.ByteSize() : 0;
 }
 
 void LocalOutputChannel::TransmitLocked(Frame frame, int /*backlog*/) {

@@ -33,8 +33,8 @@
 namespace sluice {
 
 struct ChannelAddress {
-  GateKey to;       // the receiver's gate
-  int channel = 0;  // index of this sender at the receiver's gate
+  GateKey to;                            // the receiver's gate
+  int channel = 0;                       // index of this sender at the receiver's gate
   int capacity = kMinCreditsPerChannel;  // credits of that channel
   std::string worker_id;                 // the receiver's worker, for messages
   std::string worker_address;

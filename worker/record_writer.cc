@@ -31,8 +31,8 @@ absl::Status RecordWriter::Write(Batch batch) {
 
 absl::Status RecordWriter::Append(size_t c, Batch batch) {
   Buffer& b = buffers_[c];
-  if (b.batch.has_value() && !(b.batch->schema() == batch.schema() ||
-                               *b.batch->schema() == *batch.schema())) {
+  if (b.batch.has_value() &&
+      !(b.batch->schema() == batch.schema() || *b.batch->schema() == *batch.schema())) {
     RETURN_IF_ERROR(Flush(c));
   }
   const size_t bytes = batch.ByteSize();
@@ -85,8 +85,8 @@ absl::Status RecordWriter::WriteHashed(const Batch& batch) {
   for (size_t t = 0; t < targets; ++t) {
     if (rows_by_target_[t].empty()) continue;
     Buffer& b = buffers_[t];
-    if (b.batch.has_value() && !(b.batch->schema() == batch.schema() ||
-                                 *b.batch->schema() == *batch.schema())) {
+    if (b.batch.has_value() &&
+        !(b.batch->schema() == batch.schema() || *b.batch->schema() == *batch.schema())) {
       RETURN_IF_ERROR(Flush(t));
     }
     if (!b.batch.has_value()) {

@@ -85,7 +85,7 @@ class RecordWriter {
   // Hash routing, bound to the current schema:
   SchemaRef schema_;
   std::optional<KeyEncoder> encoder_;
-  BatchKeys keys_;                                      // reused per batch
+  BatchKeys keys_;                                     // reused per batch
   std::vector<std::vector<uint32_t>> rows_by_target_;  // reused per batch
 };
 

@@ -317,11 +317,11 @@ void ExchangeReceiver::OnHeader() {
   sender_ = absl::StrCat("task ", h.sender_task(), " subtask ", h.sender_subtask(), " on worker ",
                          h.sender_worker_id(), " (", h.sender_address(), ")");
   std::weak_ptr<ExchangeReceiver> weak = weak_from_this();
-  ExchangeRegistry::Get().WhenGateReady(
-      key_, Clock::Steady().NowMs() + kGateWaitMs,
-      [weak](absl::StatusOr<std::shared_ptr<InputGate>> gate) {
-        if (auto self = weak.lock()) self->OnGate(std::move(gate));
-      });
+  ExchangeRegistry::Get().WhenGateReady(key_, Clock::Steady().NowMs() + kGateWaitMs,
+                                        [weak](absl::StatusOr<std::shared_ptr<InputGate>> gate) {
+                                          if (auto self = weak.lock())
+                                            self->OnGate(std::move(gate));
+                                        });
 }
 
 void ExchangeReceiver::OnGate(absl::StatusOr<std::shared_ptr<InputGate>> gate) {
@@ -481,8 +481,9 @@ void ExchangeReceiver::OnGateClosed(const absl::Status& reason) {
     FinishOnce(grpc::Status::OK);
     return;
   }
-  FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          absl::StrCat("receiver ", key_.Describe(), " ended: ", reason.message())));
+  FinishOnce(
+      grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                   absl::StrCat("receiver ", key_.Describe(), " ended: ", reason.message())));
 }
 
 void ExchangeReceiver::OnCancel() {

@@ -29,8 +29,9 @@
 
 namespace sluice {
 
-class RemoteOutputChannel : public OutputChannel,
-                            public grpc::ClientBidiReactor<proto::DataFrame, proto::ExchangeCredit> {
+class RemoteOutputChannel
+    : public OutputChannel,
+      public grpc::ClientBidiReactor<proto::DataFrame, proto::ExchangeCredit> {
  public:
   RemoteOutputChannel(ChannelAddress to, std::shared_ptr<Mailbox> mailbox);
 

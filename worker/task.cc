@@ -54,8 +54,8 @@ absl::Status Task::Prepare() {
   PlanView view(*plan_);
   const int channels = view.NumInputChannels(task_);
   if (channels > 0) {
-    gate_ = std::make_shared<InputGate>(channels, budget_.CreditsPerInputChannel(channels),
-                                        mailbox_);
+    gate_ =
+        std::make_shared<InputGate>(channels, budget_.CreditsPerInputChannel(channels), mailbox_);
     ExchangeRegistry::Get().RegisterGate(gate_key_, gate_);
   }
   return absl::OkStatus();
@@ -172,9 +172,9 @@ absl::Status Task::BuildWriters() {
           end = range.end;
         }
         if (begin < 0 || end > max_parallelism || begin > end) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("bad key-group range [", begin, ", ", end, ") for task ",
-                           edge.target_task(), " subtask ", s));
+          return absl::InvalidArgumentError(absl::StrCat("bad key-group range [", begin, ", ", end,
+                                                         ") for task ", edge.target_task(),
+                                                         " subtask ", s));
         }
         for (int kg = begin; kg < end; ++kg) owner[kg] = static_cast<uint32_t>(i);
       }
@@ -187,9 +187,9 @@ absl::Status Task::BuildWriters() {
   }
   absl::MutexLock lock(&mu_);
   channels_ = std::move(all);
-  gauges_ = std::make_unique<TaskGauges>(plan_->job_id(), plan_->attempt(),
-                                         absl::StrJoin(spec.operator_ids(), "->"), subtask_,
-                                         labels);
+  gauges_ =
+      std::make_unique<TaskGauges>(plan_->job_id(), plan_->attempt(),
+                                   absl::StrJoin(spec.operator_ids(), "->"), subtask_, labels);
   return absl::OkStatus();
 }
 
@@ -240,7 +240,8 @@ absl::Status Task::Loop() {
   // Sources cut batches no bigger than the frames their edges send.
   size_t batch_bytes = 8 << 20;
   for (const auto& edge : spec.outputs()) {
-    batch_bytes = std::min(batch_bytes, budget_.FrameBytes(view.NumInputChannels(edge.target_task())));
+    batch_bytes =
+        std::min(batch_bytes, budget_.FrameBytes(view.NumInputChannels(edge.target_task())));
   }
   base.max_batch_bytes = batch_bytes;
   ASSIGN_OR_RETURN(chain_, OperatorChain::Create(*plan_, task_, base, stats_));

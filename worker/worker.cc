@@ -5,10 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "common/grpc_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
-#include "common/clock.h"
 #include "worker/exchange_registry.h"
 #include "worker/remote_exchange.h"
 

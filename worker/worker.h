@@ -81,8 +81,7 @@ class Worker final
   std::vector<std::unique_ptr<Task>> TakeFinishedTasks();
   // Cancels the tasks of `job_id` up to `attempt` (0: every attempt) and
   // remembers the attempt as ended.
-  void CancelAttempt(const std::string& job_id, int64_t attempt)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CancelAttempt(const std::string& job_id, int64_t attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AttemptEnded(const std::string& job_id, int64_t attempt) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -8,8 +8,8 @@
 #include <memory>
 #include <random>
 
-#include "common/key_group.h"
 #include "absl/strings/str_cat.h"
+#include "common/key_group.h"
 #include "gtest/gtest.h"
 
 namespace sluice {

@@ -1,8 +1,7 @@
 #include "common/key_group.h"
 
-#include <random>
-
 #include <algorithm>
+#include <random>
 #include <vector>
 
 #include "gtest/gtest.h"

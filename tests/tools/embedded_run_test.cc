@@ -60,7 +60,9 @@ class RemoteExchangeRunTest : public EmbeddedRunTest {
   EmbeddedClusterOptions Options() override { return {.remote_exchange = true}; }
 };
 
-TEST_F(EmbeddedRunTest, GeneratorWindowJobMatchesEventModel) { GeneratorWindowJobMatchesEventModel(); }
+TEST_F(EmbeddedRunTest, GeneratorWindowJobMatchesEventModel) {
+  GeneratorWindowJobMatchesEventModel();
+}
 
 TEST_F(RemoteExchangeRunTest, GeneratorWindowJobMatchesEventModel) {
   GeneratorWindowJobMatchesEventModel();

@@ -248,7 +248,6 @@ TEST_F(ExchangeTest, ASenderWaitsForAReceiverThatDeploysLater) {
   ExchangeRegistry::Get().UnregisterGate(Key(0));
 }
 
-
 // A receiving task ends as soon as every input channel delivered end of
 // stream (Task::Run closes its gate). The sender's half-close may reach
 // the receiver only after that: its write of end of stream has to complete

@@ -24,9 +24,8 @@ class CapturingChannel : public OutputChannel {
 
  private:
   void Prepare(Frame& frame) override {
-    frame.bytes = frame.element.kind == StreamElement::Kind::kBatch
-                      ? frame.element.batch.ByteSize()
-                      : 0;
+    frame.bytes =
+        frame.element.kind == StreamElement::Kind::kBatch ? frame.element.batch.ByteSize() : 0;
   }
   void TransmitLocked(Frame frame, int) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     queued_bytes_.fetch_sub(static_cast<int64_t>(frame.bytes));
@@ -89,7 +88,7 @@ TEST(RecordWriterTest, SmallBatchesAreBufferedToFrameSizeAndFlushedAfterTheInter
 TEST(RecordWriterTest, NoFrameIsMuchBiggerThanTheFrameSize) {
   const size_t frame = 32 * 1024;
   Harness h(proto::PARTITIONING_FORWARD, 1, frame);
-  ASSERT_TRUE(h.writer->Write(Rows(0, 5, 50)).ok());       // buffered
+  ASSERT_TRUE(h.writer->Write(Rows(0, 5, 50)).ok());        // buffered
   ASSERT_TRUE(h.writer->Write(Rows(5, 20'000, 100)).ok());  // ~2.6 MB at once
   ASSERT_TRUE(h.writer->Finish().ok());
   int64_t next = 0;

@@ -28,10 +28,9 @@ std::shared_ptr<const proto::ExecutionPlan> TwoTaskPlan(const std::string& job_i
 
 bool GateRegistered(const GateKey& key) {
   bool found = false;
-  ExchangeRegistry::Get().WhenGateReady(key, Clock::Steady().NowMs() - 1,
-                                        [&](absl::StatusOr<std::shared_ptr<InputGate>> gate) {
-                                          found = gate.ok();
-                                        });
+  ExchangeRegistry::Get().WhenGateReady(
+      key, Clock::Steady().NowMs() - 1,
+      [&](absl::StatusOr<std::shared_ptr<InputGate>> gate) { found = gate.ok(); });
   ExchangeRegistry::Get().ExpireWaiters(Clock::Steady().NowMs());  // drops the waiter if not
   return found;
 }

@@ -1,7 +1,6 @@
-#include "worker/operators/throttle_operator.h"
-
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
+#include "worker/operators/throttle_operator.h"
 
 namespace sluice {
 namespace {
@@ -18,7 +17,8 @@ Batch Rows(int first, int n) {
 
 std::vector<int64_t> Xs(const CaptureOutput& out) {
   std::vector<int64_t> xs;
-  for (const Batch& b : out.main) xs.insert(xs.end(), b.column(0).ints.begin(), b.column(0).ints.end());
+  for (const Batch& b : out.main)
+    xs.insert(xs.end(), b.column(0).ints.begin(), b.column(0).ints.end());
   return xs;
 }
 

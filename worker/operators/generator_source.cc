@@ -98,9 +98,8 @@ proto::SourcePosition GeneratorSource::Position() const {
 absl::Status GeneratorSource::Seek(const proto::SourcePosition& position) {
   const int64_t i = position.event_index();
   if (i < 0 || (i - ctx_.subtask) % step_ != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("generator position ", i,
-                                                   " does not belong to subtask ", ctx_.subtask,
-                                                   " of ", step_));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "generator position ", i, " does not belong to subtask ", ctx_.subtask, " of ", step_));
   }
   next_ = i;
   paced_from_ms_ = -1;

@@ -37,9 +37,8 @@ absl::Status FileSink::ProcessBatch(Batch batch, Output&) {
   buffer_.clear();
   for (size_t r = 0; r < batch.num_rows(); ++r) AppendJsonLine(batch, r, &buffer_);
   if (file_ == nullptr) {
-    std::string base =
-        absl::StrCat("part-", ctx_.job_id, "-", ctx_.attempt, "-", ctx_.subtask, "-", part_++,
-                     ".jsonl");
+    std::string base = absl::StrCat("part-", ctx_.job_id, "-", ctx_.attempt, "-", ctx_.subtask, "-",
+                                    part_++, ".jsonl");
     final_path_ = (std::filesystem::path(config_.path()) / base).string();
     in_progress_path_ =
         (std::filesystem::path(config_.path()) / absl::StrCat(".", base, ".inprogress")).string();

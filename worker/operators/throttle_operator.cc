@@ -56,7 +56,8 @@ absl::Status ThrottleOperator::Release(Output& out) {
   }
   if (!held_.empty()) {
     // Come back when a slice's worth of tokens has accrued.
-    const double want = std::min(burst_, static_cast<double>(held_.front().num_rows() - held_offset_));
+    const double want =
+        std::min(burst_, static_cast<double>(held_.front().num_rows() - held_offset_));
     due_ms_ = refilled_ms_ + static_cast<int64_t>(std::ceil((want - tokens_) * 1000.0 / rate_));
   }
   return absl::OkStatus();

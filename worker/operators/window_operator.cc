@@ -123,40 +123,40 @@ absl::Status WindowOperator::FireSome(int64_t before, size_t limit, Output& out,
   const auto& fns = config_.aggregates();
   std::vector<ResultGroup> groups;
   absl::Status status;
-  *done = table_.FireSome(before, limit, [&](int64_t start, std::string_view key,
-                                             const Accumulator* acc) {
-    if (!status.ok()) return;
-    if (absl::Status s = DecodeKey(key, num_keys, &key_values_); !s.ok()) {
-      status = absl::InternalError(
-          absl::StrCat("operator '", ctx_.spec->id(), "': bad key in window state: ", s.message()));
-      return;
-    }
-    ResultGroup& g = AddKey(key_values_, groups);
-    g.columns[num_keys].AppendInt(start);
-    g.columns[num_keys + 1].AppendInt(start + size_);
-    for (int a = 0; a < fns.size(); ++a) {
-      Column& col = g.columns[num_keys + 2 + a];
-      switch (fns[a].function()) {
-        case proto::AGGREGATE_COUNT:
-          col.AppendInt(acc[a].count);
-          break;
-        case proto::AGGREGATE_AVG:
-          if (acc[a].count == 0)
-            col.AppendNull();
-          else
-            col.AppendDouble(acc[a].value / static_cast<double>(acc[a].count));
-          break;
-        default:
-          if (acc[a].count == 0)
-            col.AppendNull();
-          else
-            col.AppendDouble(acc[a].value);
-          break;
-      }
-    }
-    g.event_time.push_back(start + size_ - 1);
-    if (g.event_time.size() >= kTargetBatchRows) status = EmitGroup(g, out);
-  });
+  *done = table_.FireSome(
+      before, limit, [&](int64_t start, std::string_view key, const Accumulator* acc) {
+        if (!status.ok()) return;
+        if (absl::Status s = DecodeKey(key, num_keys, &key_values_); !s.ok()) {
+          status = absl::InternalError(absl::StrCat("operator '", ctx_.spec->id(),
+                                                    "': bad key in window state: ", s.message()));
+          return;
+        }
+        ResultGroup& g = AddKey(key_values_, groups);
+        g.columns[num_keys].AppendInt(start);
+        g.columns[num_keys + 1].AppendInt(start + size_);
+        for (int a = 0; a < fns.size(); ++a) {
+          Column& col = g.columns[num_keys + 2 + a];
+          switch (fns[a].function()) {
+            case proto::AGGREGATE_COUNT:
+              col.AppendInt(acc[a].count);
+              break;
+            case proto::AGGREGATE_AVG:
+              if (acc[a].count == 0)
+                col.AppendNull();
+              else
+                col.AppendDouble(acc[a].value / static_cast<double>(acc[a].count));
+              break;
+            default:
+              if (acc[a].count == 0)
+                col.AppendNull();
+              else
+                col.AppendDouble(acc[a].value);
+              break;
+          }
+        }
+        g.event_time.push_back(start + size_ - 1);
+        if (g.event_time.size() >= kTargetBatchRows) status = EmitGroup(g, out);
+      });
   for (ResultGroup& g : groups) {
     if (status.ok()) status = EmitGroup(g, out);
   }
