@@ -20,7 +20,6 @@ absl::Status OutputChannel::Send(StreamElement element) {
   {
     absl::MutexLock lock(&mu_);
     if (!error_.ok()) return error_;
-    if (frame.element.kind == StreamElement::Kind::kEndOfStream) eos_queued_ = true;
     if (frame.element.kind == StreamElement::Kind::kWatermark && !queue_.empty() &&
         queue_.back().element.kind == StreamElement::Kind::kWatermark) {
       // Nothing between them: the later watermark says all the earlier one
@@ -69,6 +68,7 @@ void OutputChannel::OnGateClosed(const absl::Status& reason) {
 }
 
 absl::Status OutputChannel::status() const {
+  if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
   absl::MutexLock lock(&mu_);
   return error_;
 }
@@ -86,6 +86,7 @@ int OutputChannel::available_credits() const {
 void OutputChannel::FailLocked(absl::Status reason) {
   if (!error_.ok()) return;
   error_ = std::move(reason);
+  failed_.store(true, std::memory_order_release);
   int64_t dropped = 0;
   for (const Frame& f : queue_) dropped += static_cast<int64_t>(f.bytes);
   queue_.clear();

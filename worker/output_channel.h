@@ -97,9 +97,10 @@ class OutputChannel : public CreditListener, public std::enable_shared_from_this
   int credits_ ABSL_GUARDED_BY(mu_) = 0;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;  // frames may go out
   absl::Status error_ ABSL_GUARDED_BY(mu_);
-  bool eos_queued_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<int64_t> queued_bytes_{0};
+  // error_ is set: lets status() skip the lock on the task's hot path.
+  std::atomic<bool> failed_{false};
 };
 
 // A channel to a gate in this process.

@@ -1,6 +1,9 @@
 #include "worker/plan_view.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace sluice {
 
@@ -17,6 +20,21 @@ absl::StatusOr<const proto::SubtaskAssignment*> PlanView::Assignment(int task, i
   }
   return absl::NotFoundError(
       absl::StrCat("plan assigns no worker to task ", task, " subtask ", subtask));
+}
+
+absl::StatusOr<KeyGroups> PlanView::OwnedKeyGroups(int task, int subtask) const {
+  ASSIGN_OR_RETURN(const proto::SubtaskAssignment* a, Assignment(task, subtask));
+  const int max_parallelism = std::max(1, plan_.graph().max_parallelism());
+  KeyGroups range{a->key_group_start(), a->key_group_end()};
+  if (range.start == 0 && range.end == 0) {
+    range = KeyGroupRange(subtask, plan_.tasks(task).parallelism(), max_parallelism);
+  }
+  if (range.start < 0 || range.end > max_parallelism || range.start > range.end) {
+    return absl::InvalidArgumentError(absl::StrCat("bad key-group range [", range.start, ", ",
+                                                   range.end, ") for task ", task, " subtask ",
+                                                   subtask));
+  }
+  return range;
 }
 
 const proto::OutputEdge* PlanView::EdgeBetween(int source_task, int target_task) const {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/key_group.h"
 #include "proto/sluice.pb.h"
 
 namespace sluice {
@@ -20,6 +21,10 @@ class PlanView {
   const proto::TaskSpec& task(int index) const { return plan_.tasks(index); }
   absl::StatusOr<const proto::OperatorSpec*> Operator(const std::string& id) const;
   absl::StatusOr<const proto::SubtaskAssignment*> Assignment(int task, int subtask) const;
+  // The key groups [start, end) that (task, subtask) owns: the assignment's
+  // explicit range, or the default split when the plan gives none. An error
+  // when the range does not fit in max_parallelism.
+  absl::StatusOr<KeyGroups> OwnedKeyGroups(int task, int subtask) const;
 
   // The output edge of `source_task` that feeds `target_task`.
   const proto::OutputEdge* EdgeBetween(int source_task, int target_task) const;

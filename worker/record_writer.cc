@@ -29,12 +29,21 @@ absl::Status RecordWriter::Write(Batch batch) {
   return Append(next_channel_++ % channels_.size(), std::move(batch));
 }
 
-absl::Status RecordWriter::Append(size_t c, Batch batch) {
+Batch& RecordWriter::OpenBuffer(size_t c, const SchemaRef& schema, size_t rows,
+                                absl::Status* flushed) {
   Buffer& b = buffers_[c];
-  if (b.batch.has_value() &&
-      !(b.batch->schema() == batch.schema() || *b.batch->schema() == *batch.schema())) {
-    RETURN_IF_ERROR(Flush(c));
+  if (b.batch.has_value() && !(b.batch->schema() == schema || *b.batch->schema() == *schema)) {
+    *flushed = Flush(c);  // one schema per frame
   }
+  if (!b.batch.has_value()) {
+    b.batch.emplace(schema);
+    b.batch->Reserve(rows);
+    b.since_ms = clock_->NowMs();
+  }
+  return *b.batch;
+}
+
+absl::Status RecordWriter::Append(size_t c, Batch batch) {
   const size_t bytes = batch.ByteSize();
   if (bytes >= frame_bytes_ / 2) {
     // Big enough on its own: what is buffered goes first, then the batch,
@@ -42,11 +51,11 @@ absl::Status RecordWriter::Append(size_t c, Batch batch) {
     RETURN_IF_ERROR(Flush(c));
     return SendCut(c, std::move(batch), bytes);
   }
-  if (!b.batch.has_value()) {
-    b.batch.emplace(batch.schema());
-    b.since_ms = clock_->NowMs();
-  }
-  b.batch->AppendRange(batch, 0, batch.num_rows());
+  absl::Status flushed;
+  Batch& buffer = OpenBuffer(c, batch.schema(), batch.num_rows(), &flushed);
+  RETURN_IF_ERROR(flushed);
+  buffer.AppendRange(batch, 0, batch.num_rows());
+  Buffer& b = buffers_[c];
   b.bytes += bytes;
   if (b.bytes >= frame_bytes_) return Flush(c);
   return absl::OkStatus();
@@ -84,18 +93,12 @@ absl::Status RecordWriter::WriteHashed(const Batch& batch) {
   }
   for (size_t t = 0; t < targets; ++t) {
     if (rows_by_target_[t].empty()) continue;
+    absl::Status flushed;
+    Batch& buffer = OpenBuffer(t, batch.schema(), rows_by_target_[t].size(), &flushed);
+    RETURN_IF_ERROR(flushed);
+    buffer.AppendRows(batch, rows_by_target_[t]);
     Buffer& b = buffers_[t];
-    if (b.batch.has_value() &&
-        !(b.batch->schema() == batch.schema() || *b.batch->schema() == *batch.schema())) {
-      RETURN_IF_ERROR(Flush(t));
-    }
-    if (!b.batch.has_value()) {
-      b.batch.emplace(batch.schema());
-      b.batch->Reserve(rows_by_target_[t].size());
-      b.since_ms = clock_->NowMs();
-    }
-    b.batch->AppendRows(batch, rows_by_target_[t]);
-    b.bytes = b.batch->ByteSize();
+    b.bytes = buffer.ByteSize();
     if (b.bytes >= frame_bytes_) RETURN_IF_ERROR(Flush(t));
   }
   return absl::OkStatus();

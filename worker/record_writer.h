@@ -56,7 +56,6 @@ class RecordWriter {
   absl::Status ChannelStatus() const;
   // Every channel delivered its end of stream.
   bool Finished() const;
-  const std::vector<std::shared_ptr<OutputChannel>>& channels() const { return channels_; }
 
  private:
   struct Buffer {
@@ -68,6 +67,10 @@ class RecordWriter {
 
   absl::Status WriteHashed(const Batch& batch);
   absl::Status Append(size_t channel, Batch batch);
+  // The channel's buffer, ready for rows of `schema` (a new one has room for
+  // `rows`); a buffer of another schema is sent first, and *flushed says how
+  // that went.
+  Batch& OpenBuffer(size_t channel, const SchemaRef& schema, size_t rows, absl::Status* flushed);
   absl::Status Flush(size_t channel);
   // Sends `batch` (of `bytes`), cut by rows into frames of about
   // frame_bytes_ when it is over twice that.

@@ -111,7 +111,6 @@ void RemoteOutputChannel::TransmitLocked(Frame frame, int backlog) {
       f.set_end_of_stream(true);
       break;
   }
-  f.set_credits(frame.credits);
   f.set_backlog(backlog);
   write_bytes_.push_back(frame.bytes);
 }

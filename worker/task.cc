@@ -165,18 +165,8 @@ absl::Status Task::BuildWriters() {
       channels.push_back(MakeOutputChannel(to, mailbox_, options_.local_channels));
       labels.push_back({edge.target_task(), s});
       if (!owner.empty()) {
-        int begin = a->key_group_start(), end = a->key_group_end();
-        if (begin == 0 && end == 0) {  // plan without explicit ranges
-          const KeyGroups range = KeyGroupRange(s, target.parallelism(), max_parallelism);
-          begin = range.start;
-          end = range.end;
-        }
-        if (begin < 0 || end > max_parallelism || begin > end) {
-          return absl::InvalidArgumentError(absl::StrCat("bad key-group range [", begin, ", ", end,
-                                                         ") for task ", edge.target_task(),
-                                                         " subtask ", s));
-        }
-        for (int kg = begin; kg < end; ++kg) owner[kg] = static_cast<uint32_t>(i);
+        ASSIGN_OR_RETURN(const KeyGroups range, view.OwnedKeyGroups(edge.target_task(), s));
+        for (int kg = range.start; kg < range.end; ++kg) owner[kg] = static_cast<uint32_t>(i);
       }
     }
     all.insert(all.end(), channels.begin(), channels.end());
@@ -221,20 +211,15 @@ absl::StatusOr<bool> Task::EndOfInput() {
 absl::Status Task::Loop() {
   const proto::TaskSpec& spec = plan_->tasks(task_);
   PlanView view(*plan_);
-  ASSIGN_OR_RETURN(const proto::SubtaskAssignment* self, view.Assignment(task_, subtask_));
   OperatorContext base;
   base.job_id = plan_->job_id();
   base.attempt = plan_->attempt();
   base.subtask = subtask_;
   base.parallelism = spec.parallelism();
   base.max_parallelism = plan_->graph().max_parallelism();
-  base.key_group_start = self->key_group_start();
-  base.key_group_end = self->key_group_end();
-  if (base.key_group_start == 0 && base.key_group_end == 0) {
-    const KeyGroups range = KeyGroupRange(subtask_, spec.parallelism(), base.max_parallelism);
-    base.key_group_start = range.start;
-    base.key_group_end = range.end;
-  }
+  ASSIGN_OR_RETURN(const KeyGroups owned, view.OwnedKeyGroups(task_, subtask_));
+  base.key_group_start = owned.start;
+  base.key_group_end = owned.end;
   base.clock = clock_;
   base.stop = stop_.get_token();
   // Sources cut batches no bigger than the frames their edges send.

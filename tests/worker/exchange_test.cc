@@ -208,8 +208,7 @@ TEST_F(ExchangeTest, ASenderIgnoringItsCreditFailsTheReceiverNamingIt) {
   auto in_mail = std::make_shared<Mailbox>();
   auto gate = std::make_shared<InputGate>(1, 2, in_mail);
   ExchangeRegistry::Get().RegisterGate(Key(0), gate);
-  // A hand-written client: sends frames without waiting for credit, each
-  // claiming to cost nothing.
+  // A hand-written client: sends frames without waiting for credit.
   auto stub = proto::WorkerService::NewStub(ChannelTo(address_));
   grpc::ClientContext ctx;
   auto stream = RawStream(*stub, &ctx, "rogue");
@@ -218,7 +217,6 @@ TEST_F(ExchangeTest, ASenderIgnoringItsCreditFailsTheReceiverNamingIt) {
   EXPECT_EQ(credit.credits(), 2);
   proto::DataFrame data;
   EncodeBatch(Rows(0, 200), data.mutable_batch());  // ~100 KB: the channel's whole credit
-  data.set_credits(0);
   for (int i = 0; i < 3; ++i) stream->Write(data);
   stream->WritesDone();
   grpc::Status finished = stream->Finish();
