@@ -83,6 +83,25 @@ class ExchangeTest : public ::testing::Test {
     }
   }
 
+  // A registered gate of one channel for Key(subtask), closed and withdrawn
+  // when the receiver goes.
+  struct Receiver {
+    GateKey key;
+    std::shared_ptr<Mailbox> mail = std::make_shared<Mailbox>();
+    std::shared_ptr<InputGate> gate;
+    ~Receiver() {
+      gate->Close(absl::CancelledError("test over"));
+      ExchangeRegistry::Get().UnregisterGate(key);
+    }
+  };
+  std::unique_ptr<Receiver> Receive(int subtask, int capacity) {
+    auto r = std::make_unique<Receiver>();
+    r->key = Key(subtask);
+    r->gate = std::make_shared<InputGate>(1, capacity, r->mail);
+    ExchangeRegistry::Get().RegisterGate(r->key, r->gate);
+    return r;
+  }
+
   // Opens a raw Exchange stream (as RemoteOutputChannel would) and sends the
   // header of channel 0 of Key(0), from `sender_worker`.
   std::unique_ptr<grpc::ClientReaderWriter<proto::DataFrame, proto::ExchangeCredit>> RawStream(
@@ -117,11 +136,9 @@ class ExchangeTest : public ::testing::Test {
 
 TEST_F(ExchangeTest, ABlockedReceiverDoesNotStallAnotherChannelBetweenTheSameWorkers) {
   constexpr int kCapacity = 4;  // credits (32 KiB buffers) per channel
-  auto in_mail_a = std::make_shared<Mailbox>(), in_mail_b = std::make_shared<Mailbox>();
-  auto gate_a = std::make_shared<InputGate>(1, kCapacity, in_mail_a);
-  auto gate_b = std::make_shared<InputGate>(1, kCapacity, in_mail_b);
-  ExchangeRegistry::Get().RegisterGate(Key(0), gate_a);
-  ExchangeRegistry::Get().RegisterGate(Key(1), gate_b);
+  auto a = Receive(0, kCapacity), b = Receive(1, kCapacity);
+  auto &gate_a = a->gate, &gate_b = b->gate;
+  auto &in_mail_a = a->mail, &in_mail_b = b->mail;
 
   auto out_mail = std::make_shared<Mailbox>();
   auto to_a = Sender(0, kCapacity, out_mail), to_b = Sender(1, kCapacity, out_mail);
@@ -158,16 +175,12 @@ TEST_F(ExchangeTest, ABlockedReceiverDoesNotStallAnotherChannelBetweenTheSameWor
   EXPECT_TRUE(to_a->finished()) << to_a->status();
   EXPECT_TRUE(to_b->finished()) << to_b->status();
   EXPECT_EQ(to_a->queued_bytes(), 0);
-  gate_a->Close(absl::CancelledError("test over"));
-  gate_b->Close(absl::CancelledError("test over"));
-  ExchangeRegistry::Get().UnregisterGate(Key(0));
-  ExchangeRegistry::Get().UnregisterGate(Key(1));
 }
 
 TEST_F(ExchangeTest, AReceiverThatEndsFailsItsSenderNamingTheWorker) {
-  auto in_mail = std::make_shared<Mailbox>();
-  auto gate = std::make_shared<InputGate>(1, 2, in_mail);
-  ExchangeRegistry::Get().RegisterGate(Key(0), gate);
+  auto receiver = Receive(0, 2);
+  auto& gate = receiver->gate;
+  auto& in_mail = receiver->mail;
   auto out_mail = std::make_shared<Mailbox>();
   auto sender = Sender(0, 2, out_mail);
   sender->Start();
@@ -185,9 +198,9 @@ TEST_F(ExchangeTest, AReceiverThatEndsFailsItsSenderNamingTheWorker) {
 }
 
 TEST_F(ExchangeTest, ASenderThatVanishesFailsTheReceiverNamingTheSender) {
-  auto in_mail = std::make_shared<Mailbox>();
-  auto gate = std::make_shared<InputGate>(1, 2, in_mail);
-  ExchangeRegistry::Get().RegisterGate(Key(0), gate);
+  auto receiver = Receive(0, 2);
+  auto& gate = receiver->gate;
+  auto& in_mail = receiver->mail;
   {
     auto out_mail = std::make_shared<Mailbox>();
     auto sender = Sender(0, 2, out_mail);
@@ -200,14 +213,12 @@ TEST_F(ExchangeTest, ASenderThatVanishesFailsTheReceiverNamingTheSender) {
   EXPECT_NE(failure.message().find("lost input from task 0 subtask 0 on worker sender"),
             std::string::npos)
       << failure;
-  gate->Close(absl::CancelledError("test over"));
-  ExchangeRegistry::Get().UnregisterGate(Key(0));
 }
 
 TEST_F(ExchangeTest, ASenderIgnoringItsCreditFailsTheReceiverNamingIt) {
-  auto in_mail = std::make_shared<Mailbox>();
-  auto gate = std::make_shared<InputGate>(1, 2, in_mail);
-  ExchangeRegistry::Get().RegisterGate(Key(0), gate);
+  auto receiver = Receive(0, 2);
+  auto& gate = receiver->gate;
+  auto& in_mail = receiver->mail;
   // A hand-written client: sends frames without waiting for credit.
   auto stub = proto::WorkerService::NewStub(ChannelTo(address_));
   grpc::ClientContext ctx;
@@ -227,8 +238,6 @@ TEST_F(ExchangeTest, ASenderIgnoringItsCreditFailsTheReceiverNamingIt) {
       << failure;
   EXPECT_NE(failure.message().find("exceeded its credit"), std::string::npos) << failure;
   EXPECT_LE(gate->QueuedCredits(), 2);
-  gate->Close(absl::CancelledError("test over"));
-  ExchangeRegistry::Get().UnregisterGate(Key(0));
 }
 
 TEST_F(ExchangeTest, ASenderWaitsForAReceiverThatDeploysLater) {
@@ -238,12 +247,10 @@ TEST_F(ExchangeTest, ASenderWaitsForAReceiverThatDeploysLater) {
   ASSERT_TRUE(sender->Send(StreamElement::Records(Rows(0, 10))).ok());
   ASSERT_TRUE(sender->Send(StreamElement::EndOfStream()).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  auto in_mail = std::make_shared<Mailbox>();
-  auto gate = std::make_shared<InputGate>(1, 2, in_mail);
-  ExchangeRegistry::Get().RegisterGate(Key(0), gate);
+  auto receiver = Receive(0, 2);
+  auto& gate = receiver->gate;
+  auto& in_mail = receiver->mail;
   EXPECT_EQ(Drain(*gate, *in_mail).size(), 10u);
-  gate->Close(absl::CancelledError("test over"));
-  ExchangeRegistry::Get().UnregisterGate(Key(0));
 }
 
 // A receiving task ends as soon as every input channel delivered end of
@@ -253,9 +260,9 @@ TEST_F(ExchangeTest, ASenderWaitsForAReceiverThatDeploysLater) {
 // otherwise RemoteOutputChannel::OnDone turns the status into a lost
 // channel and the sending task fails at the very end of a successful job.
 TEST_F(ExchangeTest, AReceiverThatEndsRightAfterEndOfStreamFinishesTheStreamCleanly) {
-  auto in_mail = std::make_shared<Mailbox>();
-  auto gate = std::make_shared<InputGate>(1, 2, in_mail);
-  ExchangeRegistry::Get().RegisterGate(Key(0), gate);
+  auto receiver = Receive(0, 2);
+  auto& gate = receiver->gate;
+  auto& in_mail = receiver->mail;
 
   // The sending side, step by step (what RemoteOutputChannel does).
   auto stub = proto::WorkerService::NewStub(ChannelTo(address_));
