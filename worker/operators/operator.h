@@ -19,6 +19,26 @@
 
 namespace sluice {
 
+// What an operator's snapshot holds: the synchronous part of a checkpoint.
+struct OperatorSnapshot {
+  // Small state kept inline in the checkpoint's metadata (a watermark, a
+  // counter). Empty when there is none.
+  std::string small_state;
+  // True when the operator wrote keyed state files into the directory it
+  // was given (a RocksDB checkpoint: hard links, immutable files), which
+  // the task uploads incrementally, in the background.
+  bool has_keyed_files = false;
+};
+
+// What an operator restores from, handed to Open().
+struct OperatorRestore {
+  std::string small_state;
+  // A local directory holding the keyed state files of the snapshot (as
+  // downloaded and checksum-verified by the task); empty when there are
+  // none. The operator may take the files over (move or hard-link them).
+  std::string keyed_dir;
+};
+
 // Where an operator sends what it produces.
 class Output {
  public:
@@ -47,6 +67,15 @@ struct OperatorContext {
   size_t max_batch_bytes = 8 << 20;
   const Clock* clock = &Clock::Steady();
   std::stop_token stop;
+  // A local directory this operator may keep state in (its RocksDB
+  // instance), created empty by the task and removed when the task ends.
+  std::string state_dir;
+  // Bytes of memory a stateful operator's state may use on this subtask;
+  // the rest lives on local disk (`state.memory_budget` in the job file).
+  int64_t state_memory_budget = int64_t{256} << 20;
+  // The snapshot to start from; null for a fresh start. Valid during
+  // Open() only.
+  const OperatorRestore* restore = nullptr;
 };
 
 // A transforming or sinking operator.
@@ -78,6 +107,27 @@ class Operator {
     (void)out;
     return absl::OkStatus();
   }
+
+  // Checkpointing. A task snapshots its operators when a checkpoint
+  // barrier has arrived on all its inputs (or, at a source, when the
+  // checkpoint is triggered), before it forwards the barrier: every record
+  // before the barrier is in the snapshot, none after it.
+  //
+  // The synchronous part: must be fast (milliseconds), since records wait.
+  // A keyed-state operator flushes what it caches and writes a checkpoint
+  // of its store into `keyed_dir`, which does not exist yet; the task
+  // uploads those files afterwards while records flow. Pending work
+  // (HasPending) is never held across a snapshot: the task snapshots only
+  // when the chain holds none.
+  virtual absl::StatusOr<OperatorSnapshot> Snapshot(int64_t checkpoint_id,
+                                                    const std::string& keyed_dir) {
+    (void)checkpoint_id;
+    (void)keyed_dir;
+    return OperatorSnapshot();
+  }
+  // Checkpoint `checkpoint_id` completed: every subtask's snapshot is in
+  // the store. (Sinks will commit here.)
+  virtual void NotifyCheckpointComplete(int64_t checkpoint_id) { (void)checkpoint_id; }
 
  protected:
   OperatorContext ctx_;
