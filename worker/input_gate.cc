@@ -7,9 +7,11 @@
 
 namespace sluice {
 
-InputGate::InputGate(int num_channels, int credits_per_channel, std::shared_ptr<Mailbox> mailbox)
+InputGate::InputGate(int num_channels, int credits_per_channel, std::shared_ptr<Mailbox> mailbox,
+                     const Clock* clock)
     : channels_(num_channels),
       open_channels_(num_channels),
+      clock_(clock),
       capacity_(credits_per_channel),
       num_channels_(num_channels),
       mailbox_(std::move(mailbox)) {}
@@ -97,13 +99,13 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
     absl::MutexLock lock(&mu_);
     if (!error_.ok()) return error_;
     while (!event.has_value()) {
-      if (open_channels_ == 0) return Event{Event::Kind::kEnd, Batch(), 0};
+      if (open_channels_ == 0) return Event::Of(Event::Kind::kEnd);
       // The next element of the first non-empty channel, round robin.
       const size_t n = channels_.size();
       size_t c = n;
       for (size_t k = 0; k < n; ++k) {
         size_t i = (next_ + k) % n;
-        if (!channels_[i].queue.empty()) {
+        if (!channels_[i].queue.empty() && !channels_[i].blocked) {
           c = i;
           break;
         }
@@ -120,18 +122,21 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
       }
       switch (q.element.kind) {
         case StreamElement::Kind::kBatch:
-          event = Event{Event::Kind::kBatch, std::move(q.element.batch), 0};
+          event = Event::Of(Event::Kind::kBatch);
+          event->batch = std::move(q.element.batch);
           break;
         case StreamElement::Kind::kWatermark:
           ch.watermark = std::max(ch.watermark, q.element.watermark);
           break;
         case StreamElement::Kind::kBarrier:
-          break;  // checkpoints are not taken yet
+          event = OnBarrier(ch, std::move(q.element.barrier));
+          break;
         case StreamElement::Kind::kEndOfStream:
           if (!ch.ended) {
             ch.ended = true;
             --open_channels_;
             ch.watermark = std::numeric_limits<int64_t>::max();
+            if (aligning_.has_value() && open_channels_ > 0) event = AlignmentDone();
           }
           break;
       }
@@ -140,7 +145,8 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
         for (const auto& x : channels_) combined = std::min(combined, x.watermark);
         if (combined > combined_watermark_) {
           combined_watermark_ = combined;
-          event = Event{Event::Kind::kWatermark, Batch(), combined};
+          event = Event::Of(Event::Kind::kWatermark);
+          event->watermark = combined;
         }
       }
       if (credit_to != nullptr) break;  // a batch: hand its credit back now
@@ -148,6 +154,40 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
   }
   if (credit_to != nullptr) credit_to->OnCredit(credits);
   return event;
+}
+
+std::optional<InputGate::Event> InputGate::OnBarrier(Channel& channel, CheckpointBarrier b) {
+  if (b.id <= last_barrier_) return std::nullopt;  // a checkpoint already aligned or abandoned
+  if (aligning_.has_value()) {
+    if (b.id < aligning_->barrier.id) return std::nullopt;
+    if (b.id > aligning_->barrier.id) {
+      // Checkpoint aligning_ was aborted: the channels that delivered its
+      // barrier carry on, up to this one's.
+      last_barrier_ = aligning_->barrier.id;
+      Unblock();
+      aligning_.reset();
+    }
+  }
+  if (!aligning_.has_value()) aligning_ = Alignment{std::move(b), clock_->NowMs()};
+  channel.blocked = true;
+  return AlignmentDone();
+}
+
+std::optional<InputGate::Event> InputGate::AlignmentDone() {
+  for (const Channel& c : channels_) {
+    if (!c.blocked && !c.ended) return std::nullopt;
+  }
+  Event e = Event::Of(Event::Kind::kBarrier);
+  e.barrier = std::move(aligning_->barrier);
+  e.alignment_ms = clock_->NowMs() - aligning_->started_ms;
+  last_barrier_ = e.barrier.id;
+  aligning_.reset();
+  Unblock();
+  return e;
+}
+
+void InputGate::Unblock() {
+  for (Channel& c : channels_) c.blocked = false;
 }
 
 }  // namespace sluice

@@ -17,6 +17,14 @@
 // every channel has delivered end of stream. Each arrival wakes the task's
 // mailbox.
 //
+// Checkpoint barriers are aligned: once a channel delivered barrier n, the
+// gate holds back that channel's later elements until every channel has
+// delivered barrier n (or ended); then it reports the barrier, once, and
+// releases them. So everything the task took before the barrier event is
+// before barrier n on every channel, and nothing after it. A barrier newer
+// than the one being aligned abandons that alignment (its checkpoint was
+// aborted) and starts its own; an older or repeated one is ignored.
+//
 // Deliver/Attach/Fail/Close: any thread. Poll: the task thread.
 // Listeners are called without the gate's lock held.
 
@@ -30,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "worker/mailbox.h"
 #include "worker/stream_element.h"
 
@@ -47,7 +56,8 @@ class CreditListener {
 
 class InputGate {
  public:
-  InputGate(int num_channels, int credits_per_channel, std::shared_ptr<Mailbox> mailbox);
+  InputGate(int num_channels, int credits_per_channel, std::shared_ptr<Mailbox> mailbox,
+            const Clock* clock = &Clock::Steady());
 
   // Connects the sender of `channel`; returns its initial credit.
   absl::StatusOr<int> Attach(int channel, std::shared_ptr<CreditListener> listener);
@@ -59,13 +69,21 @@ class InputGate {
   void Close(absl::Status reason);
 
   struct Event {
-    enum class Kind { kBatch, kWatermark, kEnd };
-    Kind kind;
+    enum class Kind { kBatch, kWatermark, kBarrier, kEnd };
+    static Event Of(Kind kind) {
+      Event e;
+      e.kind = kind;
+      return e;
+    }
+    Kind kind = Kind::kEnd;
     Batch batch;
     int64_t watermark = 0;
+    CheckpointBarrier barrier;  // kBarrier: aligned on every channel
+    int64_t alignment_ms = 0;   // kBarrier: from its first arrival to its last
   };
-  // The next batch, advanced combined watermark, or end of input; nullopt
-  // when nothing is ready; an error once the gate failed or closed.
+  // The next batch, advanced combined watermark, aligned barrier, or end of
+  // input; nullopt when nothing is ready; an error once the gate failed or
+  // closed.
   absl::StatusOr<std::optional<Event>> Poll();
 
   int num_channels() const { return num_channels_; }
@@ -83,8 +101,21 @@ class InputGate {
     int queued_credits = 0;
     int64_t watermark = INT64_MIN;
     bool ended = false;
+    bool blocked = false;  // delivered the barrier being aligned
     std::shared_ptr<CreditListener> listener;
   };
+  struct Alignment {
+    CheckpointBarrier barrier;
+    int64_t started_ms = 0;
+  };
+
+  // Takes barrier `b` from `channel`; returns the event when it completes
+  // an alignment.
+  std::optional<Event> OnBarrier(Channel& channel, CheckpointBarrier b)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The aligned barrier, once every channel delivered it or ended.
+  std::optional<Event> AlignmentDone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unblock() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::vector<Channel> channels_ ABSL_GUARDED_BY(mu_);
@@ -92,6 +123,9 @@ class InputGate {
   int64_t combined_watermark_ ABSL_GUARDED_BY(mu_) = INT64_MIN;
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // round-robin start, for fairness
   absl::Status error_ ABSL_GUARDED_BY(mu_);
+  std::optional<Alignment> aligning_ ABSL_GUARDED_BY(mu_);
+  int64_t last_barrier_ ABSL_GUARDED_BY(mu_) = 0;  // highest aligned or abandoned
+  const Clock* clock_;
   const int capacity_;
   const int num_channels_;
   const std::shared_ptr<Mailbox> mailbox_;

@@ -125,6 +125,14 @@ absl::Status RecordWriter::WriteWatermark(int64_t watermark) {
   return absl::OkStatus();
 }
 
+absl::Status RecordWriter::WriteBarrier(const CheckpointBarrier& barrier) {
+  for (size_t c = 0; c < channels_.size(); ++c) {
+    RETURN_IF_ERROR(Flush(c));
+    RETURN_IF_ERROR(channels_[c]->Send(StreamElement::Barrier(barrier)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RecordWriter::FlushDue(int64_t now_ms) {
   for (size_t c = 0; c < channels_.size(); ++c) {
     if (buffers_[c].batch.has_value() && buffers_[c].since_ms + flush_interval_ms_ <= now_ms) {

@@ -11,7 +11,7 @@
 // more than twice that is cut by rows (unless it is a single row). A buffer is sent at the latest
 // `flush_interval` after its first row (FlushDue), and before any
 // watermark or end of stream on its channel, so control events keep their
-// place among the records. Watermarks go to every channel, each channel
+// place among the records (barriers too). Watermarks go to every channel, each channel
 // only ever seeing increasing ones.
 //
 // Owned and called by one task thread; QueuedBytes() and Cancel() may be
@@ -42,6 +42,8 @@ class RecordWriter {
   void Start();
   absl::Status Write(Batch batch);
   absl::Status WriteWatermark(int64_t watermark);
+  // Sends every buffer, then the barrier on every channel.
+  absl::Status WriteBarrier(const CheckpointBarrier& barrier);
   // Sends the buffers whose flush interval has passed.
   absl::Status FlushDue(int64_t now_ms);
   // When the oldest open buffer falls due, if any.

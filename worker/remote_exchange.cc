@@ -104,9 +104,15 @@ void RemoteOutputChannel::TransmitLocked(Frame frame, int backlog) {
     case StreamElement::Kind::kWatermark:
       f.set_watermark(frame.element.watermark);
       break;
-    case StreamElement::Kind::kBarrier:
-      f.mutable_barrier()->set_checkpoint_id(frame.element.checkpoint_id);
+    case StreamElement::Kind::kBarrier: {
+      const CheckpointBarrier& b = frame.element.barrier;
+      proto::Barrier* pb = f.mutable_barrier();
+      pb->set_checkpoint_id(b.id);
+      pb->set_timestamp_ms(b.timestamp_ms);
+      pb->set_kind(b.kind);
+      pb->set_savepoint_name(b.savepoint_name);
       break;
+    }
     case StreamElement::Kind::kEndOfStream:
       f.set_end_of_stream(true);
       break;
@@ -376,10 +382,12 @@ void ExchangeReceiver::OnFrame() {
     case proto::DataFrame::kWatermark:
       element = StreamElement::Watermark(frame_.watermark());
       break;
-    case proto::DataFrame::kBarrier:
-      element.kind = StreamElement::Kind::kBarrier;
-      element.checkpoint_id = frame_.barrier().checkpoint_id();
+    case proto::DataFrame::kBarrier: {
+      const proto::Barrier& b = frame_.barrier();
+      element = StreamElement::Barrier(
+          {b.checkpoint_id(), b.timestamp_ms(), b.kind(), b.savepoint_name()});
       break;
+    }
     case proto::DataFrame::kEndOfStream: {
       element = StreamElement::EndOfStream();
       absl::MutexLock lock(&mu_);

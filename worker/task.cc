@@ -297,6 +297,8 @@ absl::Status Task::Loop() {
       case InputGate::Event::Kind::kWatermark:
         RETURN_IF_ERROR(chain_->ProcessWatermark(ev->watermark));
         break;
+      case InputGate::Event::Kind::kBarrier:
+        break;
       case InputGate::Event::Kind::kEnd:
         input_ended = true;
         break;

@@ -1,7 +1,11 @@
 #include "worker/input_gate.h"
 
+#include <algorithm>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "common/clock.h"
 #include "gtest/gtest.h"
 
 namespace sluice {
@@ -115,6 +119,123 @@ TEST(InputGateTest, CloseTellsSendersAndFailsLaterDeliveriesAndPolls) {
   EXPECT_TRUE(absl::IsCancelled(sender->closed));
   EXPECT_FALSE(gate.Deliver(0, StreamElement::Records(Rows(1)), 1).ok());
   EXPECT_TRUE(absl::IsCancelled(gate.Poll().status()));
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// Polls until nothing is ready; returns what came out, as text: "b<rows>",
+// "w<watermark>", "B<checkpoint id>", "end".
+std::vector<std::string> Drain(InputGate& gate) {
+  std::vector<std::string> out;
+  while (true) {
+    auto ev = Next(gate);
+    if (!ev.has_value()) return out;
+    switch (ev->kind) {
+      case InputGate::Event::Kind::kBatch:
+        out.push_back("b" + std::to_string(ev->batch.num_rows()));
+        break;
+      case InputGate::Event::Kind::kWatermark:
+        out.push_back("w" + std::to_string(ev->watermark));
+        break;
+      case InputGate::Event::Kind::kBarrier:
+        out.push_back("B" + std::to_string(ev->barrier.id));
+        break;
+      case InputGate::Event::Kind::kEnd:
+        out.push_back("end");
+        return out;
+    }
+  }
+}
+
+StreamElement BarrierOf(int64_t id) { return StreamElement::Barrier({id, 0, proto::CHECKPOINT, ""}); }
+
+class GateAlignmentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int c = 0; c < 3; ++c) ASSERT_TRUE(gate_.Attach(c, senders_[c]).ok());
+  }
+  void Deliver(int channel, StreamElement e) {
+    const int credits = e.kind == StreamElement::Kind::kBatch ? 1 : 0;
+    ASSERT_TRUE(gate_.Deliver(channel, std::move(e), credits).ok());
+  }
+
+  ManualClock clock_;
+  InputGate gate_{3, 8, std::make_shared<Mailbox>(), &clock_};
+  std::shared_ptr<RecordingSender> senders_[3] = {std::make_shared<RecordingSender>(),
+                                                  std::make_shared<RecordingSender>(),
+                                                  std::make_shared<RecordingSender>()};
+};
+
+TEST_F(GateAlignmentTest, HoldsBackChannelsPastTheBarrierUntilEveryChannelDeliveredIt) {
+  Deliver(0, StreamElement::Records(Rows(1)));
+  Deliver(0, BarrierOf(1));
+  Deliver(0, StreamElement::Records(Rows(10)));  // after barrier 1: held back
+  Deliver(1, StreamElement::Records(Rows(2)));
+  Deliver(1, BarrierOf(1));
+  Deliver(1, StreamElement::Records(Rows(20)));
+  Deliver(2, StreamElement::Records(Rows(3)));
+  // Channel 2 has not delivered barrier 1: only pre-barrier rows come out.
+  std::vector<std::string> got = Drain(gate_);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"b1", "b2", "b3"}));
+
+  clock_.Advance(40);
+  Deliver(2, StreamElement::Records(Rows(4)));
+  Deliver(2, BarrierOf(1));
+  Deliver(2, StreamElement::Records(Rows(30)));
+  auto ev = Next(gate_);
+  ASSERT_TRUE(ev.has_value());
+  EXPECT_EQ(ev->kind, InputGate::Event::Kind::kBatch);  // channel 2's pre-barrier rows
+  EXPECT_EQ(ev->batch.num_rows(), 4u);
+  ev = Next(gate_);
+  ASSERT_TRUE(ev.has_value());
+  ASSERT_EQ(ev->kind, InputGate::Event::Kind::kBarrier);
+  EXPECT_EQ(ev->barrier.id, 1);
+  EXPECT_EQ(ev->alignment_ms, 40);
+  // Then the held-back rows, and the barrier never again.
+  got = Drain(gate_);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"b10", "b20", "b30"}));
+}
+
+TEST_F(GateAlignmentTest, AnEndedChannelCountsAsAligned) {
+  Deliver(0, BarrierOf(5));
+  Deliver(0, StreamElement::Records(Rows(1)));
+  Deliver(1, StreamElement::EndOfStream());
+  Deliver(2, BarrierOf(5));
+  EXPECT_EQ(Drain(gate_), (std::vector<std::string>{"B5", "b1"}));
+}
+
+TEST_F(GateAlignmentTest, ANewerBarrierAbandonsTheAlignmentAndOldOnesAreIgnored) {
+  Deliver(0, BarrierOf(1));
+  Deliver(0, StreamElement::Records(Rows(1)));
+  Deliver(0, BarrierOf(2));
+  Deliver(1, BarrierOf(2));  // barrier 1 never came on channel 1: checkpoint 1 was aborted
+  Deliver(2, BarrierOf(1));
+  Deliver(2, BarrierOf(2));
+  // Channel 1's barrier 2 abandons checkpoint 1, releasing channel 0's row;
+  // channel 2's late barrier 1 is ignored; barrier 2 aligns once.
+  std::vector<std::string> got = Drain(gate_);
+  EXPECT_EQ(std::count(got.begin(), got.end(), "B2"), 1);
+  EXPECT_EQ(std::count(got.begin(), got.end(), "B1"), 0);
+  EXPECT_EQ(std::count(got.begin(), got.end(), "b1"), 1);
+  EXPECT_EQ(got.back(), "B2");  // the row is before barrier 2 on channel 0
+}
+
+TEST_F(GateAlignmentTest, HeldBackChannelsStillReturnNoCreditUntilReleased) {
+  Deliver(0, BarrierOf(1));
+  Deliver(0, StreamElement::Records(Rows(1)));
+  Deliver(0, StreamElement::Records(Rows(1)));
+  EXPECT_TRUE(Drain(gate_).empty());
+  EXPECT_EQ(senders_[0]->returned, 0);  // the sender stays out of credit: backpressure
+  Deliver(1, BarrierOf(1));
+  Deliver(2, BarrierOf(1));
+  EXPECT_EQ(Drain(gate_), (std::vector<std::string>{"B1", "b1", "b1"}));
+  EXPECT_EQ(senders_[0]->returned, 2);
 }
 
 }  // namespace
