@@ -1,8 +1,10 @@
 #include "worker/operator_chain.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "common/job_file.h"
 #include "common/ports.h"
 #include "common/status_macros.h"
@@ -100,7 +102,8 @@ OperatorChain::~OperatorChain() = default;
 
 absl::StatusOr<std::unique_ptr<OperatorChain>> OperatorChain::Create(
     const proto::ExecutionPlan& plan, int task, const OperatorContext& base,
-    const std::vector<std::unique_ptr<OperatorStats>>& stats) {
+    const std::vector<std::unique_ptr<OperatorStats>>& stats,
+    const std::map<std::string, OperatorRestore>& restores) {
   PlanView view(plan);
   const proto::TaskSpec& spec = plan.tasks(task);
   const int n = spec.operator_ids_size();
@@ -120,6 +123,17 @@ absl::StatusOr<std::unique_ptr<OperatorChain>> OperatorChain::Create(
       continue;
     }
     ASSIGN_OR_RETURN(chain->ops_[k], CreateOperator(*specs[k]));
+    if (!base.state_dir.empty()) {
+      ctx.state_dir = absl::StrCat(base.state_dir, "/", specs[k]->id());
+      std::error_code ec;
+      std::filesystem::create_directories(ctx.state_dir, ec);
+      if (ec) {
+        return absl::InternalError(
+            absl::StrCat("cannot create state directory ", ctx.state_dir, ": ", ec.message()));
+      }
+    }
+    auto restore = restores.find(specs[k]->id());
+    ctx.restore = restore == restores.end() ? nullptr : &restore->second;
     RETURN_IF_ERROR(chain->ops_[k]->Open(ctx));
   }
   // Links are built back to front so each knows the next.
@@ -159,6 +173,28 @@ absl::StatusOr<bool> OperatorChain::FinishStep() {
     if (ops_[k] != nullptr) RETURN_IF_ERROR(ops_[k]->Finish(*links_[k]));
   }
   return !HasPending();
+}
+
+absl::Status OperatorChain::Snapshot(int64_t id, const std::string& dir,
+                                     std::vector<LocalSnapshot::Operator>* out) {
+  for (size_t k = 0; k < ops_.size(); ++k) {
+    LocalSnapshot::Operator& o = out->emplace_back();
+    o.operator_id = ids_[k];
+    if (ops_[k] == nullptr) continue;  // a source: its position is the task's to take
+    const std::string keyed_dir = absl::StrCat(dir, "/", ids_[k]);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    ASSIGN_OR_RETURN(OperatorSnapshot s, ops_[k]->Snapshot(id, keyed_dir));
+    o.small_state = std::move(s.small_state);
+    if (s.has_keyed_files) o.keyed_dir = keyed_dir;
+  }
+  return absl::OkStatus();
+}
+
+void OperatorChain::NotifyCheckpointComplete(int64_t id) {
+  for (auto& op : ops_) {
+    if (op != nullptr) op->NotifyCheckpointComplete(id);
+  }
 }
 
 bool OperatorChain::HasPending() const {

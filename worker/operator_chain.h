@@ -6,6 +6,7 @@
 // operators whose outputs leave the task, the edges' RecordWriters. The
 // chain counts records per operator (OperatorStats).
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "proto/sluice.pb.h"
 #include "worker/operators/operator.h"
 #include "worker/record_writer.h"
+#include "worker/snapshot_uploader.h"
 #include "worker/task_metrics.h"
 
 namespace sluice {
@@ -22,9 +24,12 @@ class OperatorChain {
  public:
   // Creates and opens the operators of `task` (the head source's reader is
   // created but not opened). `stats` has one entry per chained operator.
+  // Each operator gets a state directory of its own under base.state_dir,
+  // and restores from restores[its id] when there is one.
   static absl::StatusOr<std::unique_ptr<OperatorChain>> Create(
       const proto::ExecutionPlan& plan, int task, const OperatorContext& base,
-      const std::vector<std::unique_ptr<OperatorStats>>& stats);
+      const std::vector<std::unique_ptr<OperatorStats>>& stats,
+      const std::map<std::string, OperatorRestore>& restores = {});
   ~OperatorChain();
 
   // Routes what operator `from_operator` emits on `port` to `writer`.
@@ -43,6 +48,12 @@ class OperatorChain {
   // downstream, e.g. in a throttle); the task continues pending work and
   // calls again. True once every operator finished and nothing is pending.
   absl::StatusOr<bool> FinishStep();
+
+  // The synchronous part of checkpoint `id` for every operator; keyed
+  // state files go to `dir`/<operator id>. Appends one entry per operator.
+  absl::Status Snapshot(int64_t id, const std::string& dir,
+                        std::vector<LocalSnapshot::Operator>* out);
+  void NotifyCheckpointComplete(int64_t id);
 
   bool HasPending() const;
   int64_t PendingDueMs() const;

@@ -1,15 +1,33 @@
 #include "worker/task.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/crash_point.h"
 #include "common/key_group.h"
 #include "common/status_macros.h"
+#include "common/time_util.h"
+#include "store/checkpoint_store.h"
 #include "worker/plan_view.h"
 
 namespace sluice {
 namespace {
+
+namespace fs = std::filesystem;
+
+std::string StateDir(const TaskOptions& options, const proto::ExecutionPlan& plan, int task,
+                     int subtask) {
+  std::string root = options.state_root;
+  if (root.empty()) {
+    std::error_code ec;
+    root = absl::StrCat(fs::temp_directory_path(ec).string(), "/sluice-state-", getpid());
+  }
+  return absl::StrCat(root, "/", plan.job_id(), "-a", plan.attempt(), "-t", task, "-s", subtask);
+}
 
 std::optional<int64_t> Earlier(std::optional<int64_t> a, std::optional<int64_t> b) {
   if (!a.has_value()) return b;
@@ -28,7 +46,13 @@ Task::Task(std::shared_ptr<const proto::ExecutionPlan> plan, int task, int subta
       listener_(listener),
       options_(options),
       gate_key_{plan_->job_id(), plan_->attempt(), task, subtask},
-      mailbox_(std::make_shared<Mailbox>()) {
+      mailbox_(std::make_shared<Mailbox>()),
+      state_dir_(StateDir(options_, *plan_, task, subtask)),
+      uploader_(options_.uploader) {
+  if (uploader_ == nullptr) {
+    own_uploader_ = std::make_unique<SnapshotUploader>();
+    uploader_ = own_uploader_.get();
+  }
   const proto::NetworkConfig& net = plan_->graph().network();
   if (net.buffer_bytes_per_task() > 0) budget_.buffer_bytes_per_task = net.buffer_bytes_per_task();
   if (net.flush_interval_ms() > 0) budget_.flush_interval_ms = net.flush_interval_ms();
@@ -77,6 +101,149 @@ void Task::Cancel() {
 
 void Task::Join() {
   if (thread_.joinable()) thread_.join();
+}
+
+void Task::TriggerCheckpoint(CheckpointBarrier barrier) {
+  mailbox_->Put([this, barrier = std::move(barrier)]() mutable {
+    if (chain_ == nullptr || chain_->source() == nullptr) return;
+    if (input_ended_) {
+      Decline(barrier.id, absl::FailedPreconditionError("the source has read all its input"));
+      return;
+    }
+    if (trigger_.has_value()) {
+      Decline(trigger_->id, absl::AbortedError("superseded by a newer checkpoint"));
+    }
+    trigger_ = std::move(barrier);
+  });
+}
+
+void Task::NotifyCheckpoint(int64_t id, bool complete) {
+  mailbox_->Put([this, id, complete] {
+    if (chain_ != nullptr && complete) chain_->NotifyCheckpointComplete(id);
+  });
+}
+
+absl::StatusOr<std::shared_ptr<ObjectStore>> Task::Store() {
+  if (store_ == nullptr) {
+    ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store,
+                     OpenCheckpointStore(plan_->checkpoint_store(), plan_->graph().checkpoint()));
+    store_ = std::move(store);
+  }
+  return store_;
+}
+
+void Task::Decline(int64_t checkpoint_id, const absl::Status& reason) {
+  proto::CheckpointDecline d;
+  d.set_job_id(plan_->job_id());
+  d.set_attempt(plan_->attempt());
+  d.set_checkpoint_id(checkpoint_id);
+  d.set_task(task_);
+  d.set_subtask(subtask_);
+  d.set_reason(std::string(reason.message()));
+  uploader_->Submit([listener = listener_, d = std::move(d)] {
+    if (listener != nullptr) listener->OnCheckpointDecline(d);
+  });
+}
+
+absl::Status Task::Checkpoint(const CheckpointBarrier& barrier, int64_t alignment_ms) {
+  const int64_t start = clock_->NowMs();
+  auto snapshot = std::make_shared<LocalSnapshot>();
+  snapshot->job_id = plan_->job_id();
+  snapshot->attempt = plan_->attempt();
+  snapshot->task = task_;
+  snapshot->subtask = subtask_;
+  snapshot->key_group_start = chain_->head_context().key_group_start;
+  snapshot->key_group_end = chain_->head_context().key_group_end;
+  snapshot->barrier = barrier;
+  snapshot->alignment_ms = alignment_ms;
+  snapshot->local_dir = absl::StrCat(state_dir_, "/chk-", barrier.id);
+  if (chain_->source() != nullptr) snapshot->position = chain_->source()->Position();
+  absl::Status taken = chain_->Snapshot(barrier.id, snapshot->local_dir, &snapshot->operators);
+  // The barrier goes on even when this snapshot failed, so downstream
+  // tasks do not wait for it; the checkpoint is declined.
+  for (auto& w : writers_) RETURN_IF_ERROR(w->WriteBarrier(barrier));
+  if (!taken.ok()) {
+    std::error_code ec;
+    fs::remove_all(snapshot->local_dir, ec);
+    Decline(barrier.id, taken);
+    return absl::OkStatus();
+  }
+  snapshot->sync_ms = clock_->NowMs() - start;
+  CrashPoint("worker.after-snapshot", barrier.id);
+  absl::StatusOr<std::shared_ptr<ObjectStore>> store = Store();
+  if (!store.ok()) {
+    Decline(barrier.id, store.status());
+    return absl::OkStatus();
+  }
+  std::vector<prometheus::Gauge*> state_gauges;
+  for (const auto& op : snapshot->operators) {
+    state_gauges.push_back(
+        StateBytesGauge(plan_->job_id(), plan_->attempt(), op.operator_id, subtask_));
+  }
+  uploader_->Submit([snapshot, store = *std::move(store), files = files_, listener = listener_,
+                     worker_id = worker_id_, state_gauges = std::move(state_gauges)] {
+    absl::StatusOr<proto::SubtaskSnapshot> uploaded = UploadSnapshot(*store, *snapshot, *files);
+    if (uploaded.ok()) {
+      for (int i = 0; i < uploaded->operators_size(); ++i) {
+        const proto::OperatorState& op = uploaded->operators(i);
+        int64_t bytes = static_cast<int64_t>(op.small_state().size());
+        for (const auto& f : op.files()) bytes += f.size();
+        state_gauges[i]->Set(static_cast<double>(bytes));
+      }
+    }
+    std::error_code ec;
+    fs::remove_all(snapshot->local_dir, ec);
+    if (listener == nullptr) return;
+    if (!uploaded.ok()) {
+      proto::CheckpointDecline d;
+      d.set_job_id(snapshot->job_id);
+      d.set_attempt(snapshot->attempt);
+      d.set_checkpoint_id(snapshot->barrier.id);
+      d.set_task(snapshot->task);
+      d.set_subtask(snapshot->subtask);
+      d.set_reason(std::string(uploaded.status().message()));
+      listener->OnCheckpointDecline(d);
+      return;
+    }
+    CrashPoint("worker.after-upload", snapshot->barrier.id);
+    proto::CheckpointAck ack;
+    ack.set_job_id(snapshot->job_id);
+    ack.set_attempt(snapshot->attempt);
+    ack.set_checkpoint_id(snapshot->barrier.id);
+    ack.set_worker_id(worker_id);
+    *ack.mutable_snapshot() = *std::move(uploaded);
+    listener->OnCheckpointAck(ack);
+  });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const proto::SubtaskSnapshot*> Task::Restore(
+    std::map<std::string, OperatorRestore>* restores) {
+  if (!plan_->has_restore()) return nullptr;
+  const proto::CheckpointMetadata& from = plan_->restore();
+  const proto::SubtaskSnapshot* mine = nullptr;
+  for (const auto& s : from.subtasks()) {
+    if (s.task() == task_ && s.subtask() == subtask_) mine = &s;
+  }
+  if (mine == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("checkpoint ", from.checkpoint_id(),
+                                                      " holds no state for task ", task_,
+                                                      " subtask ", subtask_));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<ObjectStore> store, Store());
+  for (const auto& op : mine->operators()) {
+    OperatorRestore& r = (*restores)[op.operator_id()];
+    r.small_state = op.small_state();
+    if (op.files_size() == 0) continue;
+    const int64_t start = clock_->NowMs();
+    r.keyed_dir = absl::StrCat(state_dir_, "/restore/", op.operator_id());
+    RETURN_IF_ERROR(DownloadOperatorState(*store, op, r.keyed_dir));
+    RestoreMsGauge(plan_->job_id(), plan_->attempt(), op.operator_id(), subtask_)
+        ->Set(static_cast<double>(clock_->NowMs() - start));
+  }
+  files_->Seed(*mine);
+  CrashPoint("worker.after-restore", from.checkpoint_id());
+  return mine;
 }
 
 proto::SubtaskStatus Task::Status() const {
@@ -229,15 +396,26 @@ absl::Status Task::Loop() {
         std::min(batch_bytes, budget_.FrameBytes(view.NumInputChannels(edge.target_task())));
   }
   base.max_batch_bytes = batch_bytes;
-  ASSIGN_OR_RETURN(chain_, OperatorChain::Create(*plan_, task_, base, stats_));
+  base.state_dir = absl::StrCat(state_dir_, "/db");
+  if (plan_->graph().state().memory_budget_bytes() > 0) {
+    base.state_memory_budget = plan_->graph().state().memory_budget_bytes();
+  }
+  std::map<std::string, OperatorRestore> restores;
+  ASSIGN_OR_RETURN(const proto::SubtaskSnapshot* restored, Restore(&restores));
+  ASSIGN_OR_RETURN(chain_, OperatorChain::Create(*plan_, task_, base, stats_, restores));
   RETURN_IF_ERROR(BuildWriters());
   for (auto& w : writers_) w->Start();
   SourceReader* source = chain_->source();
-  if (source != nullptr) RETURN_IF_ERROR(source->Open(chain_->head_context()));
+  if (source != nullptr) {
+    RETURN_IF_ERROR(source->Open(chain_->head_context()));
+    if (restored != nullptr && restored->has_position()) {
+      RETURN_IF_ERROR(source->Seek(restored->position()));
+    }
+  }
   const int64_t output_budget = budget_.OutputBytes();
 
-  bool input_ended = false;  // the chain is finishing (EndOfInput)
-  bool draining = false;     // end of stream went out on every channel
+  bool& input_ended = input_ended_;
+  bool draining = false;  // end of stream went out on every channel
   load_.Enter(LoadMeter::kBusy);
   while (true) {
     mailbox_->RunDue();
@@ -245,6 +423,16 @@ absl::Status Task::Loop() {
     for (auto& w : writers_) RETURN_IF_ERROR(w->ChannelStatus());
     const int64_t now = clock_->NowMs();
     for (auto& w : writers_) RETURN_IF_ERROR(w->FlushDue(now));
+    if (trigger_.has_value() && !chain_->HasPending()) {
+      const CheckpointBarrier barrier = *std::move(trigger_);
+      trigger_.reset();
+      if (input_ended) {
+        Decline(barrier.id, absl::FailedPreconditionError("the source has read all its input"));
+      } else {
+        RETURN_IF_ERROR(Checkpoint(barrier, 0));
+      }
+      continue;
+    }
     if (draining) {
       bool finished = true;
       for (auto& w : writers_) finished = finished && w->Finished();
@@ -298,6 +486,7 @@ absl::Status Task::Loop() {
         RETURN_IF_ERROR(chain_->ProcessWatermark(ev->watermark));
         break;
       case InputGate::Event::Kind::kBarrier:
+        RETURN_IF_ERROR(Checkpoint(ev->barrier, ev->alignment_ms));
         break;
       case InputGate::Event::Kind::kEnd:
         input_ended = true;
@@ -337,6 +526,12 @@ void Task::Run() {
   }
   chain_.reset();  // operators are destroyed on their own thread
   writers_.clear();
+  {
+    // Snapshots still uploading keep their own directories until they are done.
+    std::error_code ec;
+    for (const char* sub : {"/db", "/restore"}) fs::remove_all(state_dir_ + sub, ec);
+    fs::remove(state_dir_, ec);  // unless an upload is still under way
+  }
   if (!failed && listener_ != nullptr) listener_->OnTaskEnded(*this, final_status);
   // Last: the worker joins a done task's thread, which must not wait then.
   done_.store(true);

@@ -20,6 +20,7 @@
 // and joins.
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,7 @@
 #include "worker/mailbox.h"
 #include "worker/operator_chain.h"
 #include "worker/record_writer.h"
+#include "worker/snapshot_uploader.h"
 #include "worker/task_load.h"
 #include "worker/task_metrics.h"
 
@@ -47,12 +49,23 @@ class TaskListener {
   virtual ~TaskListener() = default;
   // Called once, on the task's thread, after it ended.
   virtual void OnTaskEnded(Task& task, const proto::SubtaskStatus& final_status) = 0;
+  // The task's part of a checkpoint is in the store, or it could not take
+  // part. Called on the snapshot uploader's thread.
+  virtual void OnCheckpointAck(const proto::CheckpointAck& ack) { (void)ack; }
+  virtual void OnCheckpointDecline(const proto::CheckpointDecline& decline) { (void)decline; }
 };
 
 struct TaskOptions {
   // Channels to subtasks on workers of this process skip the network.
   // Tests turn it off to run the remote path in one process.
   bool local_channels = true;
+  // Runs the uploads of snapshots; null: the task has its own. Must outlive
+  // the task.
+  SnapshotUploader* uploader = nullptr;
+  // Local directory for the tasks' state (RocksDB instances, snapshots
+  // being uploaded, restored files); empty: one under the system's
+  // temporary directory.
+  std::string state_root;
 };
 
 class Task {
@@ -71,6 +84,14 @@ class Task {
   int task_index() const { return task_; }
   int subtask() const { return subtask_; }
   bool done() const { return done_.load(); }
+  bool is_source() const { return gate_ == nullptr; }
+
+  // Starts checkpoint `barrier` at a source task: it snapshots its position
+  // and state and emits the barrier, as soon as its chain holds no pending
+  // work. Any thread.
+  void TriggerCheckpoint(CheckpointBarrier barrier);
+  // Checkpoint `id` completed (or was aborted). Any thread.
+  void NotifyCheckpoint(int64_t id, bool complete);
   // Current state, counters and the last load sample. Thread-safe.
   proto::SubtaskStatus Status() const;
   // Measures load and buffer usage since the previous call (Status() and
@@ -81,6 +102,15 @@ class Task {
   void Run();
   absl::Status Loop();
   absl::Status BuildWriters();
+  // Downloads the state of this subtask's snapshot in the plan's restore,
+  // if any; fills `restores` per operator id.
+  absl::StatusOr<const proto::SubtaskSnapshot*> Restore(
+      std::map<std::string, OperatorRestore>* restores);
+  // Snapshots position and operators, forwards the barrier, and hands the
+  // files to the uploader, which acks.
+  absl::Status Checkpoint(const CheckpointBarrier& barrier, int64_t alignment_ms);
+  void Decline(int64_t checkpoint_id, const absl::Status& reason);
+  absl::StatusOr<std::shared_ptr<ObjectStore>> Store();
   // End of input: finishes the chain (as far as no operator holds pending
   // work), then sends end of stream. True once end of stream went out.
   absl::StatusOr<bool> EndOfInput();
@@ -109,6 +139,15 @@ class Task {
   std::unique_ptr<OperatorChain> chain_;
   std::vector<std::unique_ptr<RecordWriter>> writers_;
   std::optional<int64_t> next_poll_ms_;
+  bool input_ended_ = false;                  // the chain is finishing (EndOfInput)
+  std::optional<CheckpointBarrier> trigger_;  // a source's checkpoint, waiting to be taken
+  std::shared_ptr<ObjectStore> store_;        // opened at the first checkpoint or restore
+
+  // Checkpoints:
+  const std::string state_dir_;  // this subtask's, removed when it ends
+  std::unique_ptr<SnapshotUploader> own_uploader_;
+  SnapshotUploader* uploader_;
+  const std::shared_ptr<SubtaskFiles> files_ = std::make_shared<SubtaskFiles>();
 
   mutable absl::Mutex mu_;
   proto::TaskState state_ ABSL_GUARDED_BY(mu_) = proto::TASK_DEPLOYING;

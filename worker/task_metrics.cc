@@ -1,6 +1,9 @@
 #include "worker/task_metrics.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 
 namespace sluice {
@@ -159,6 +162,43 @@ void TaskGauges::Clear() {
   for (auto* g : {busy_, idle_, backpressured_, in_bytes_, out_bytes_}) g->Set(0);
   for (auto* g : channel_queued_) g->Set(0);
   for (auto* g : channel_credits_) g->Set(0);
+}
+
+namespace {
+
+prometheus::Gauge* OperatorGauge(const char* name, const char* help, const std::string& job_id,
+                                 int64_t attempt, const std::string& operator_id, int subtask) {
+  static absl::Mutex* mu = new absl::Mutex;
+  static auto* families = new std::map<std::string, prometheus::Family<prometheus::Gauge>*>;
+  prometheus::Family<prometheus::Gauge>* f;
+  {
+    absl::MutexLock lock(mu);
+    auto*& slot = (*families)[name];
+    if (slot == nullptr) {
+      slot = &prometheus::BuildGauge().Name(name).Help(help).Register(MetricsRegistry());
+    }
+    f = slot;
+  }
+  return &f->Add({{"job_id", job_id},
+                  {"attempt", absl::StrCat(attempt)},
+                  {"operator", operator_id},
+                  {"subtask", absl::StrCat(subtask)}});
+}
+
+}  // namespace
+
+prometheus::Gauge* StateBytesGauge(const std::string& job_id, int64_t attempt,
+                                   const std::string& operator_id, int subtask) {
+  return OperatorGauge("sluice_state_bytes",
+                       "Size of the operator's state in the subtask's latest checkpoint", job_id,
+                       attempt, operator_id, subtask);
+}
+
+prometheus::Gauge* RestoreMsGauge(const std::string& job_id, int64_t attempt,
+                                  const std::string& operator_id, int subtask) {
+  return OperatorGauge("sluice_restore_ms",
+                       "Time the subtask took to download and verify the operator's state", job_id,
+                       attempt, operator_id, subtask);
 }
 
 }  // namespace sluice

@@ -63,4 +63,14 @@ class TaskGauges {
   std::vector<prometheus::Gauge*> channel_queued_, channel_credits_;
 };
 
+// Checkpoint gauges of a subtask, labelled job_id, attempt, operator,
+// subtask: sluice_state_bytes (the operator's state in its latest
+// checkpoint: files it refers to and inline state) and sluice_restore_ms
+// (the time to download and verify the operator's state at start). The
+// gauges live as long as the process.
+prometheus::Gauge* StateBytesGauge(const std::string& job_id, int64_t attempt,
+                                   const std::string& operator_id, int subtask);
+prometheus::Gauge* RestoreMsGauge(const std::string& job_id, int64_t attempt,
+                                  const std::string& operator_id, int subtask);
+
 }  // namespace sluice

@@ -1,7 +1,11 @@
 #include "worker/worker.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -14,7 +18,16 @@
 
 namespace sluice {
 
-Worker::Worker(WorkerOptions options) : options_(std::move(options)) {}
+Worker::Worker(WorkerOptions options)
+    : options_(std::move(options)), uploader_(std::make_unique<SnapshotUploader>()) {
+  state_dir_ = options_.state_dir;
+  if (state_dir_.empty()) {
+    std::error_code ec;
+    state_dir_ = absl::StrCat(std::filesystem::temp_directory_path(ec).string(), "/sluice-worker-",
+                              getpid(), "-", reinterpret_cast<uintptr_t>(this));
+    own_state_dir_ = true;
+  }
+}
 
 Worker::~Worker() { Stop(); }
 
@@ -75,7 +88,12 @@ void Worker::Stop() {
     tasks.swap(tasks_);
   }
   for (auto& t : tasks) t->Cancel();
-  tasks.clear();  // joins
+  tasks.clear();      // joins
+  uploader_.reset();  // waits for an upload under way
+  if (own_state_dir_) {
+    std::error_code ec;
+    std::filesystem::remove_all(state_dir_, ec);
+  }
   if (heartbeat_.joinable()) {
     heartbeat_.request_stop();
     heartbeat_.join();
@@ -100,6 +118,8 @@ grpc::Status Worker::DeployTasks(grpc::ServerContext*, const proto::DeployTasksR
   }
   TaskOptions topts;
   topts.local_channels = options_.local_exchange;
+  topts.uploader = uploader_.get();
+  topts.state_root = state_dir_;
   std::vector<std::unique_ptr<Task>> created;
   for (const auto& a : plan->assignments()) {
     if (a.worker_id() != req->worker_id()) continue;
@@ -127,6 +147,64 @@ grpc::Status Worker::CancelTasks(grpc::ServerContext*, const proto::CancelTasksR
   absl::MutexLock lock(&mu_);
   CancelAttempt(req->job_id(), req->attempt());
   return grpc::Status::OK;
+}
+
+grpc::Status Worker::TriggerCheckpoint(grpc::ServerContext*,
+                                       const proto::TriggerCheckpointRequest* req,
+                                       proto::TriggerCheckpointResponse*) {
+  CheckpointBarrier barrier{req->checkpoint_id(), req->timestamp_ms(), req->kind(),
+                            req->savepoint_name()};
+  absl::MutexLock lock(&mu_);
+  int sources = 0;
+  for (auto& t : tasks_) {
+    if (t->job_id() == req->job_id() && t->attempt() == req->attempt() && t->is_source()) {
+      t->TriggerCheckpoint(barrier);
+      ++sources;
+    }
+  }
+  if (sources == 0) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no source task of attempt ", req->attempt(), " of job ",
+                                     req->job_id(), " runs here"));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Worker::NotifyCheckpoint(grpc::ServerContext*,
+                                      const proto::NotifyCheckpointRequest* req,
+                                      proto::NotifyCheckpointResponse*) {
+  absl::MutexLock lock(&mu_);
+  for (auto& t : tasks_) {
+    if (t->job_id() == req->job_id() && t->attempt() == req->attempt()) {
+      t->NotifyCheckpoint(req->checkpoint_id(), req->complete());
+    }
+  }
+  return grpc::Status::OK;
+}
+
+void Worker::OnCheckpointAck(const proto::CheckpointAck& ack) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    proto::CheckpointReply reply;
+    grpc::ClientContext ctx;
+    SetDeadlineMs(&ctx, 5000);
+    if (coordinator_->AcknowledgeCheckpoint(&ctx, ack, &reply).ok()) return;
+    absl::SleepFor(absl::Milliseconds(200 * (attempt + 1)));
+  }
+  // The checkpoint times out at the coordinator; the job goes on.
+  std::fprintf(stderr, "sluice worker: could not acknowledge checkpoint %lld of job %s\n",
+               static_cast<long long>(ack.checkpoint_id()), ack.job_id().c_str());
+}
+
+void Worker::OnCheckpointDecline(const proto::CheckpointDecline& decline) {
+  proto::CheckpointReply reply;
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 5000);
+  grpc::Status s = coordinator_->DeclineCheckpoint(&ctx, decline, &reply);
+  if (!s.ok()) {
+    std::fprintf(stderr, "sluice worker: could not decline checkpoint %lld of job %s: %s\n",
+                 static_cast<long long>(decline.checkpoint_id()), decline.job_id().c_str(),
+                 s.error_message().c_str());
+  }
 }
 
 void Worker::CancelAttempt(const std::string& job_id, int64_t attempt) {

@@ -46,6 +46,10 @@ struct WorkerOptions {
   // Channels to workers of this process skip the network. Off: every
   // channel is a gRPC stream (tests of the remote path in one process).
   bool local_exchange = true;
+  // Local directory for task state (RocksDB) and snapshots on their way to
+  // the checkpoint store; empty: one under the system's temporary
+  // directory, removed when the worker stops.
+  std::string state_dir;
 };
 
 class Worker final
@@ -70,10 +74,16 @@ class Worker final
                            proto::DeployTasksResponse*) override;
   grpc::Status CancelTasks(grpc::ServerContext*, const proto::CancelTasksRequest* req,
                            proto::CancelTasksResponse*) override;
+  grpc::Status TriggerCheckpoint(grpc::ServerContext*, const proto::TriggerCheckpointRequest* req,
+                                 proto::TriggerCheckpointResponse*) override;
+  grpc::Status NotifyCheckpoint(grpc::ServerContext*, const proto::NotifyCheckpointRequest* req,
+                                proto::NotifyCheckpointResponse*) override;
   grpc::ServerBidiReactor<proto::DataFrame, proto::ExchangeCredit>* Exchange(
       grpc::CallbackServerContext* context) override;
 
   void OnTaskEnded(Task& task, const proto::SubtaskStatus& final_status) override;
+  void OnCheckpointAck(const proto::CheckpointAck& ack) override;
+  void OnCheckpointDecline(const proto::CheckpointDecline& decline) override;
 
  private:
   absl::Status Register();
@@ -89,6 +99,11 @@ class Worker final
   std::string address_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<proto::CoordinatorService::Stub> coordinator_;
+  std::string state_dir_;
+  bool own_state_dir_ = false;
+  // Uploads snapshots; its work calls back into this worker, so Stop()
+  // ends it after the tasks and before anything it uses.
+  std::unique_ptr<SnapshotUploader> uploader_;
 
   mutable absl::Mutex mu_;
   std::string worker_id_ ABSL_GUARDED_BY(mu_);

@@ -68,6 +68,11 @@ absl::Status FileSink::Roll() {
 
 absl::Status FileSink::Finish(Output&) { return Roll(); }
 
+absl::StatusOr<OperatorSnapshot> FileSink::Snapshot(int64_t, const std::string&) {
+  RETURN_IF_ERROR(Roll());
+  return OperatorSnapshot();
+}
+
 absl::Status StdoutSink::ProcessBatch(Batch batch, Output&) {
   static std::mutex* mu = new std::mutex;
   std::string text;

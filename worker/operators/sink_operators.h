@@ -5,9 +5,9 @@
 // file_sink writes each subtask's records to a hidden in-progress file
 // `.part-<job>-<attempt>-<subtask>-<n>.jsonl.inprogress` in the directory
 // `path`, and renames it to `part-<job>-<attempt>-<subtask>-<n>.jsonl` when
-// it is complete (at end
-// of input, or when it reaches kRollBytes). A reader takes every non-hidden
-// file; a job that fails leaves only hidden files behind.
+// it is complete: at end of input, when it reaches kRollBytes, or at a
+// checkpoint barrier. A reader takes every non-hidden file; what a failed
+// attempt wrote after its last barrier stays in hidden files.
 
 #include <cstdio>
 #include <string>
@@ -26,6 +26,14 @@ class FileSink : public Operator {
   absl::Status Open(const OperatorContext& ctx) override;
   absl::Status ProcessBatch(Batch batch, Output& out) override;
   absl::Status Finish(Output& out) override;
+  // A checkpoint barrier completes the current part file, so everything
+  // before the barrier is published and a restart from that checkpoint
+  // writes only what follows it (into the new attempt's files). Output
+  // after the last barrier of a failed attempt stays in hidden in-progress
+  // files. (Committing only once the checkpoint completes is the
+  // transactional sink's job.)
+  absl::StatusOr<OperatorSnapshot> Snapshot(int64_t checkpoint_id,
+                                            const std::string& keyed_dir) override;
 
  private:
   absl::Status Roll();  // completes the current part file, if any
