@@ -1,13 +1,17 @@
 #include "coordinator/coordinator.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/checkpoint_layout.h"
 #include "common/grpc_util.h"
 #include "coordinator/plan_builder.h"
+#include "coordinator/restore.h"
+#include "store/checkpoint_store.h"
 
 namespace sluice {
 namespace {
@@ -29,19 +33,58 @@ DispatcherOptions DispatcherOptionsFrom(const CoordinatorOptions& o) {
   return d;
 }
 
+CoordinatorOptions WithDefaults(CoordinatorOptions o) {
+  if (o.checkpoint_store.empty()) {
+    std::error_code ec;
+    o.checkpoint_store = absl::StrCat("file://", std::filesystem::temp_directory_path(ec).string(),
+                                      "/sluice-checkpoints");
+  }
+  return o;
+}
+
+// Null without an HA store; a store that cannot be opened is reported by
+// Start().
+std::shared_ptr<ObjectStore> OpenHaStore(const CoordinatorOptions& o) {
+  if (o.ha_store.empty()) return nullptr;
+  proto::CheckpointConfig c;
+  *c.mutable_s3() = o.ha_s3;
+  absl::StatusOr<std::unique_ptr<ObjectStore>> store = OpenCheckpointStore(o.ha_store, c);
+  if (!store.ok()) {
+    std::fprintf(stderr, "sluice coordinator: HA store %s: %s\n", o.ha_store.c_str(),
+                 std::string(store.status().message()).c_str());
+    return nullptr;
+  }
+  return std::shared_ptr<ObjectStore>(*std::move(store));
+}
+
 }  // namespace
 
 Coordinator::Coordinator(CoordinatorOptions options)
-    : options_(std::move(options)),
+    : options_(WithDefaults(std::move(options))),
       loop_(*options_.clock, options_.tick_ms),
       worker_client_(&loop_, options_.worker_rpc_deadline_ms),
-      dispatcher_(DispatcherOptionsFrom(options_), &worker_client_, loop_.checker()) {}
+      store_io_(&loop_),
+      ha_store_(OpenHaStore(options_)),
+      dispatcher_(DispatcherOptionsFrom(options_), &worker_client_, loop_.checker(), &store_io_,
+                  ha_store_) {}
 
 Coordinator::~Coordinator() { Stop(); }
 
 absl::Status Coordinator::Start() {
   loop_.Start([this](int64_t now_ms) { dispatcher_.Tick(now_ms); });
   started_ = true;
+  if (!options_.ha_store.empty() && ha_store_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open the HA store ", options_.ha_store));
+  }
+  if (ha_store_ != nullptr) {
+    absl::Status s = TakeOverJobs();
+    if (!s.ok()) return s;
+  } else {
+    std::fprintf(stderr,
+                 "sluice coordinator: no --ha-store: jobs will not survive a restart of this "
+                 "coordinator\n");
+  }
   auto server = StartServer(options_.listen_address, this, &address_);
   if (!server.ok())
     return absl::UnavailableError(absl::StrCat("coordinator ", server.status().message()));
@@ -55,12 +98,61 @@ void Coordinator::Stop() {
   // Handlers still running finish on the control loop, which runs until
   // the server is down.
   StopServer(server_.get(), address_);
+  store_io_.Shutdown();
   loop_.Stop();
   worker_client_.Shutdown();
 }
 
 void Coordinator::Wait() {
   if (server_ != nullptr) server_->Wait();
+}
+
+absl::Status Coordinator::TakeOverJobs() {
+  absl::StatusOr<std::vector<ObjectInfo>> records = ha_store_->List("jobs/");
+  if (!records.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot read the HA store ", ha_store_->uri(), ": ",
+                                               records.status().message()));
+  }
+  int resumed = 0;
+  for (const auto& r : *records) {
+    absl::StatusOr<std::string> bytes = ha_store_->Get(r.key);
+    proto::JobRecord record;
+    if (!bytes.ok() || !record.ParseFromString(*bytes)) {
+      std::fprintf(stderr, "sluice coordinator: skipping unreadable job record %s\n",
+                   r.key.c_str());
+      continue;
+    }
+    const proto::JobState state = record.state();
+    if (state == proto::FINISHED || state == proto::FAILED || state == proto::CANCELED) continue;
+    proto::ExecutionPlan plan = record.plan();
+    JobMaster::Checkpointing checkpointing;
+    absl::StatusOr<std::unique_ptr<ObjectStore>> store =
+        OpenCheckpointStore(plan.checkpoint_store(), plan.graph().checkpoint());
+    if (!store.ok()) return store.status();
+    checkpointing.store = *std::move(store);
+    absl::StatusOr<StoredCheckpoints> found = FindCheckpoints(*checkpointing.store, plan.job_id());
+    if (!found.ok()) return found.status();
+    checkpointing.recovered = std::move(found->completed);
+    checkpointing.max_seen_id = found->max_seen_id;
+    if (record.has_restore()) checkpointing.restore = record.restore();
+    checkpointing.previous_attempt = record.attempt();
+    checkpointing.restarts = record.restarts();
+    const std::string id = plan.job_id();
+    const size_t checkpoints = checkpointing.recovered.size();
+    grpc::Status added = RunOnControl([&](int64_t now_ms) {
+      dispatcher_.AddJob(std::move(plan), now_ms, std::move(checkpointing));
+      return absl::OkStatus();
+    });
+    if (!added.ok()) return FromGrpcStatus(added, "take over job");
+    std::fprintf(stderr,
+                 "sluice coordinator: taking over job %s (attempt %lld, %zu completed "
+                 "checkpoint(s))\n",
+                 id.c_str(), static_cast<long long>(record.attempt()), checkpoints);
+    ++resumed;
+  }
+  std::fprintf(stderr, "sluice coordinator: HA store %s: %d job(s) taken over\n",
+               ha_store_->uri().c_str(), resumed);
+  return absl::OkStatus();
 }
 
 grpc::Status Coordinator::RunOnControl(absl::FunctionRef<absl::Status(int64_t)> fn) {
@@ -83,8 +175,36 @@ grpc::Status Coordinator::SubmitJob(grpc::ServerContext*, const proto::SubmitJob
   const std::string id = NewJobId();
   absl::StatusOr<proto::ExecutionPlan> plan = BuildPlan(req->graph(), id);
   if (!plan.ok()) return ToGrpcStatus(plan.status());
+  const std::string& store_uri = req->graph().checkpoint().store();
+  plan->set_checkpoint_store(store_uri.empty() ? options_.checkpoint_store : store_uri);
+  JobMaster::Checkpointing checkpointing;
+  absl::StatusOr<std::unique_ptr<ObjectStore>> store =
+      OpenCheckpointStore(plan->checkpoint_store(), plan->graph().checkpoint());
+  if (!store.ok()) return ToGrpcStatus(store.status());
+  checkpointing.store = *std::move(store);
+  if (!req->restore().empty()) {
+    absl::StatusOr<proto::CheckpointMetadata> from =
+        ResolveRestore(*checkpointing.store, req->restore());
+    if (!from.ok()) return ToGrpcStatus(from.status());
+    absl::Status fits = CheckRestoreFits(*plan, *from);
+    if (!fits.ok()) return ToGrpcStatus(fits);
+    checkpointing.restore = *std::move(from);
+  }
+  if (ha_store_ != nullptr) {
+    // Recorded before the submission is acknowledged: a job the client
+    // heard of survives a crash right after.
+    proto::JobRecord record;
+    *record.mutable_plan() = *plan;
+    record.set_state(proto::CREATED);
+    if (checkpointing.restore.has_value()) *record.mutable_restore() = *checkpointing.restore;
+    absl::Status put = ha_store_->Put(absl::StrCat("jobs/", id), record.SerializeAsString());
+    if (!put.ok()) {
+      return ToGrpcStatus(absl::UnavailableError(
+          absl::StrCat("cannot record the job in the HA store: ", put.message())));
+    }
+  }
   return RunOnControl([&](int64_t now_ms) {
-    dispatcher_.AddJob(*std::move(plan), now_ms);
+    dispatcher_.AddJob(*std::move(plan), now_ms, std::move(checkpointing));
     resp->set_job_id(id);
     return absl::OkStatus();
   });
@@ -139,6 +259,65 @@ grpc::Status Coordinator::ReportTaskState(grpc::ServerContext*, const proto::Tas
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the coordinator is shutting down");
   }
   return grpc::Status::OK;
+}
+
+grpc::Status Coordinator::AcknowledgeCheckpoint(grpc::ServerContext*,
+                                                const proto::CheckpointAck* req,
+                                                proto::CheckpointReply*) {
+  if (!loop_.Post(
+          [this, ack = *req](int64_t now_ms) { dispatcher_.AcknowledgeCheckpoint(ack, now_ms); })) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the coordinator is shutting down");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Coordinator::DeclineCheckpoint(grpc::ServerContext*,
+                                            const proto::CheckpointDecline* req,
+                                            proto::CheckpointReply*) {
+  if (!loop_.Post([this, d = *req](int64_t now_ms) { dispatcher_.DeclineCheckpoint(d, now_ms); })) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the coordinator is shutting down");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Coordinator::TriggerSavepoint(grpc::ServerContext* ctx,
+                                           const proto::SavepointRequest* req,
+                                           proto::SavepointResponse* resp) {
+  absl::Status valid = ValidateSavepointName(req->name());
+  if (!valid.ok()) return ToGrpcStatus(valid);
+  // Waits for the savepoint; its completion may come after this handler
+  // gave up (deadline), so the state it fills is shared.
+  struct Result {
+    absl::Notification done;
+    absl::StatusOr<proto::CheckpointMetadata> metadata;
+  };
+  auto result = std::make_shared<Result>();
+  if (!loop_.Post([this, req = *req, result](int64_t now_ms) {
+        dispatcher_.TriggerSavepoint(req, now_ms, [result](auto m) {
+          result->metadata = std::move(m);
+          result->done.Notify();
+        });
+      })) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the coordinator is shutting down");
+  }
+  while (!result->done.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
+    if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "canceled");
+  }
+  if (!result->metadata.ok()) return ToGrpcStatus(result->metadata.status());
+  resp->set_location(result->metadata->location());
+  resp->set_checkpoint_id(result->metadata->checkpoint_id());
+  return grpc::Status::OK;
+}
+
+grpc::Status Coordinator::ListCheckpoints(grpc::ServerContext*,
+                                          const proto::ListCheckpointsRequest* req,
+                                          proto::ListCheckpointsResponse* resp) {
+  return RunOnControl([&](int64_t) -> absl::Status {
+    absl::StatusOr<proto::ListCheckpointsResponse> r = dispatcher_.ListCheckpoints(req->job_id());
+    if (!r.ok()) return r.status();
+    *resp = *std::move(r);
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace sluice

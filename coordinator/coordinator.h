@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "coordinator/control_loop.h"
 #include "coordinator/dispatcher.h"
+#include "coordinator/store_io.h"
 #include "coordinator/worker_client.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/sluice.grpc.pb.h"
@@ -39,6 +40,14 @@ struct CoordinatorOptions {
   int64_t tick_ms = 50;
   // Steady time for heartbeats and timeouts. Must outlive the coordinator.
   const Clock* clock = &Clock::Steady();
+  // Where jobs whose file names no `checkpoint.store` keep checkpoints and
+  // savepoints (a file:// or s3:// URI); empty: file://<temp dir>/sluice-checkpoints.
+  std::string checkpoint_store;
+  // Where the coordinator keeps its job table (file:// or s3://), so that a
+  // coordinator restarted with the same store takes over the jobs that
+  // were running. Empty: jobs do not survive a restart.
+  std::string ha_store;
+  proto::S3Config ha_s3;  // for an s3:// ha_store
 };
 
 class Coordinator final : public proto::CoordinatorService::Service {
@@ -46,6 +55,8 @@ class Coordinator final : public proto::CoordinatorService::Service {
   explicit Coordinator(CoordinatorOptions options);
   ~Coordinator() override;
 
+  // Starts serving; with an HA store, first takes over the jobs recorded
+  // there that had not ended, each from its latest completed checkpoint.
   absl::Status Start();
   // Stops serving, runs the work already queued, and cancels RPCs to
   // workers still in flight.
@@ -67,15 +78,27 @@ class Coordinator final : public proto::CoordinatorService::Service {
                          proto::HeartbeatResponse*) override;
   grpc::Status ReportTaskState(grpc::ServerContext*, const proto::TaskStateReport*,
                                proto::TaskStateAck*) override;
+  grpc::Status AcknowledgeCheckpoint(grpc::ServerContext*, const proto::CheckpointAck*,
+                                     proto::CheckpointReply*) override;
+  grpc::Status DeclineCheckpoint(grpc::ServerContext*, const proto::CheckpointDecline*,
+                                 proto::CheckpointReply*) override;
+  grpc::Status TriggerSavepoint(grpc::ServerContext*, const proto::SavepointRequest*,
+                                proto::SavepointResponse*) override;
+  grpc::Status ListCheckpoints(grpc::ServerContext*, const proto::ListCheckpointsRequest*,
+                               proto::ListCheckpointsResponse*) override;
 
  private:
   // Runs `fn` on the control thread with the time it was queued, and waits
   // for it.
   grpc::Status RunOnControl(absl::FunctionRef<absl::Status(int64_t now_ms)> fn);
+  // Adds the jobs of the HA store that had not ended.
+  absl::Status TakeOverJobs();
 
   const CoordinatorOptions options_;
   ControlLoop loop_;
   GrpcWorkerClient worker_client_;
+  ThreadStoreIo store_io_;
+  std::shared_ptr<ObjectStore> ha_store_;
   Dispatcher dispatcher_;  // touched only on loop_'s thread
 
   std::string address_;

@@ -10,19 +10,24 @@
 namespace sluice {
 
 Dispatcher::Dispatcher(DispatcherOptions options, WorkerClient* workers,
-                       const ControlThreadChecker& thread)
+                       const ControlThreadChecker& thread, StoreIo* io,
+                       std::shared_ptr<ObjectStore> ha_store)
     : options_(options),
       thread_(thread),
       workers_(*workers),
+      io_(io),
       registry_(options.heartbeat_timeout_ms, thread),
-      scheduler_(&registry_, thread) {}
+      scheduler_(&registry_, thread),
+      ha_store_(std::move(ha_store)) {}
 
-void Dispatcher::AddJob(proto::ExecutionPlan plan, int64_t now_ms) {
+void Dispatcher::AddJob(proto::ExecutionPlan plan, int64_t now_ms,
+                        JobMaster::Checkpointing checkpointing) {
   thread_.AssertOnControlThread();
   const std::string id = plan.job_id();
+  checkpointing.io = io_;
   auto job = std::make_unique<JobMaster>(std::move(plan), now_ms,
                                          JobMaster::Options{options_.slot_wait_ms}, &scheduler_,
-                                         &workers_, thread_);
+                                         &workers_, thread_, std::move(checkpointing));
   job_order_.push_back(job.get());
   jobs_[id] = std::move(job);
   ScheduleWaiting(now_ms);
@@ -100,6 +105,46 @@ void Dispatcher::ReportTaskState(const proto::TaskStateReport& report) {
   PublishMetrics();
 }
 
+void Dispatcher::AcknowledgeCheckpoint(const proto::CheckpointAck& ack, int64_t now_ms) {
+  thread_.AssertOnControlThread();
+  JobMaster* job = FindJob(ack.job_id());
+  if (job != nullptr) job->OnCheckpointAck(ack, now_ms);
+}
+
+void Dispatcher::DeclineCheckpoint(const proto::CheckpointDecline& decline, int64_t now_ms) {
+  thread_.AssertOnControlThread();
+  JobMaster* job = FindJob(decline.job_id());
+  if (job != nullptr) job->OnCheckpointDecline(decline, now_ms);
+}
+
+void Dispatcher::TriggerSavepoint(const proto::SavepointRequest& req, int64_t now_ms,
+                                  CheckpointCoordinator::SavepointDone done) {
+  thread_.AssertOnControlThread();
+  JobMaster* job = FindJob(req.job_id());
+  if (job == nullptr) {
+    done(absl::NotFoundError(absl::StrCat("no job '", req.job_id(), "'")));
+    return;
+  }
+  job->TriggerSavepoint(req.name(), req.cancel(), now_ms, std::move(done));
+}
+
+absl::StatusOr<proto::ListCheckpointsResponse> Dispatcher::ListCheckpoints(
+    const std::string& job_id) const {
+  thread_.AssertOnControlThread();
+  JobMaster* job = FindJob(job_id);
+  if (job == nullptr) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  proto::ListCheckpointsResponse resp;
+  for (auto& m : job->ListCheckpoints()) *resp.add_checkpoints() = std::move(m);
+  return resp;
+}
+
+absl::StatusOr<proto::ExecutionPlan> Dispatcher::Plan(const std::string& job_id) const {
+  thread_.AssertOnControlThread();
+  JobMaster* job = FindJob(job_id);
+  if (job == nullptr) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  return job->plan();
+}
+
 void Dispatcher::Tick(int64_t now_ms) {
   thread_.AssertOnControlThread();
   for (const LostWorker& w : registry_.Expire(now_ms)) {
@@ -107,6 +152,14 @@ void Dispatcher::Tick(int64_t now_ms) {
                                       w.silent_ms / 1000.0, " s");
     std::fprintf(stderr, "sluice coordinator: %s\n", reason.c_str());
     LoseWorker(w.id, reason);
+  }
+  for (JobMaster* job : job_order_) {
+    for (const std::string& id : job->TakeUnreachableWorkers()) {
+      if (!registry_.Remove(id)) continue;
+      const std::string reason = absl::StrCat("worker ", id, " lost: unreachable");
+      std::fprintf(stderr, "sluice coordinator: %s\n", reason.c_str());
+      LoseWorker(id, reason);
+    }
   }
   ScheduleWaiting(now_ms);
   PublishMetrics();
@@ -122,9 +175,7 @@ void Dispatcher::LoseWorker(const std::string& worker_id, const std::string& rea
 }
 
 void Dispatcher::ScheduleWaiting(int64_t now_ms) {
-  for (JobMaster* job : job_order_) {
-    if (job->state() == proto::CREATED) job->TrySchedule(now_ms);
-  }
+  for (JobMaster* job : job_order_) job->Tick(now_ms);
 }
 
 void Dispatcher::PublishMetrics() {
@@ -141,6 +192,23 @@ void Dispatcher::PublishMetrics() {
     }
   }
   if (changed) SetJobCounts(counts);
+  if (ha_store_ != nullptr && io_ != nullptr) {
+    for (const JobMaster* job : job_order_) {
+      const auto now = std::make_pair(job->state(), job->attempt());
+      auto [it, added] = recorded_.emplace(job->job_id(), now);
+      if (!added && it->second == now) continue;
+      it->second = now;
+      io_->Run([store = ha_store_, key = absl::StrCat("jobs/", job->job_id()),
+                bytes = job->Record().SerializeAsString()] { return store->Put(key, bytes); },
+               [id = job->job_id()](absl::Status s, int64_t) {
+                 if (!s.ok()) {
+                   std::fprintf(stderr,
+                                "sluice coordinator: cannot record job %s in the HA store: %s\n",
+                                id.c_str(), std::string(s.message()).c_str());
+                 }
+               });
+    }
+  }
   if (registry_.size() != published_workers_) {
     published_workers_ = registry_.size();
     SetWorkerCount(published_workers_);

@@ -38,10 +38,22 @@ struct DispatcherOptions {
 
 class Dispatcher {
  public:
-  Dispatcher(DispatcherOptions options, WorkerClient* workers, const ControlThreadChecker& thread);
+  // `io` runs the job masters' checkpoint store work; null: no job takes
+  // checkpoints. `ha_store`, when set, keeps a JobRecord per job (under
+  // jobs/), written whenever the job's state or attempt changes.
+  Dispatcher(DispatcherOptions options, WorkerClient* workers, const ControlThreadChecker& thread,
+             StoreIo* io = nullptr, std::shared_ptr<ObjectStore> ha_store = nullptr);
 
   // Adds a job with a plan from BuildPlan, and schedules it when it can.
-  void AddJob(proto::ExecutionPlan plan, int64_t now_ms);
+  void AddJob(proto::ExecutionPlan plan, int64_t now_ms,
+              JobMaster::Checkpointing checkpointing = {});
+  void AcknowledgeCheckpoint(const proto::CheckpointAck& ack, int64_t now_ms);
+  void DeclineCheckpoint(const proto::CheckpointDecline& decline, int64_t now_ms);
+  void TriggerSavepoint(const proto::SavepointRequest& req, int64_t now_ms,
+                        CheckpointCoordinator::SavepointDone done);
+  absl::StatusOr<proto::ListCheckpointsResponse> ListCheckpoints(const std::string& job_id) const;
+  // The job's plan (for the store it checkpoints to).
+  absl::StatusOr<proto::ExecutionPlan> Plan(const std::string& job_id) const;
   absl::Status CancelJob(const std::string& job_id);
   absl::StatusOr<proto::JobStatus> DescribeJob(const std::string& job_id) const;
   proto::ListJobsResponse ListJobs() const;
@@ -60,17 +72,21 @@ class Dispatcher {
   JobMaster* FindJob(const std::string& job_id) const;
   void LoseWorker(const std::string& worker_id, const std::string& reason);
   void ScheduleWaiting(int64_t now_ms);
-  // Exports gauges for what changed since the last call.
+  // Exports gauges for what changed since the last call, and records jobs
+  // whose state or attempt changed in the HA store.
   void PublishMetrics();
 
   const DispatcherOptions options_;
   const ControlThreadChecker& thread_;
   WorkerClient& workers_;
+  StoreIo* const io_;
   WorkerRegistry registry_;
   SlotScheduler scheduler_;
   std::map<std::string, std::unique_ptr<JobMaster>> jobs_;
   std::vector<JobMaster*> job_order_;  // submission order: who is scheduled first
   std::map<std::string, proto::JobState> published_states_;
+  const std::shared_ptr<ObjectStore> ha_store_;
+  std::map<std::string, std::pair<proto::JobState, int64_t>> recorded_;  // state, attempt
   int published_workers_ = -1;
 };
 

@@ -2,12 +2,14 @@
 
 #include <cstdio>
 #include <map>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/key_group.h"
 #include "common/time_util.h"
 #include "coordinator/job_load.h"
+#include "coordinator/job_metrics.h"
 #include "coordinator/plan_builder.h"
 
 namespace sluice {
@@ -25,13 +27,22 @@ bool IsTerminal(proto::TaskState s) {
 
 JobMaster::JobMaster(proto::ExecutionPlan plan, int64_t now_ms, Options options,
                      SlotScheduler* slots, WorkerClient* workers,
-                     const ControlThreadChecker& thread)
+                     const ControlThreadChecker& thread, Checkpointing checkpointing)
     : options_(options),
       scheduler_(*slots),
       workers_(*workers),
       thread_(thread),
-      submitted_ms_(now_ms),
-      plan_(std::move(plan)) {
+      waiting_since_ms_(now_ms),
+      plan_(std::move(plan)),
+      store_(std::move(checkpointing.store)),
+      initial_restore_(std::move(checkpointing.restore)) {
+  attempt_ = checkpointing.previous_attempt;
+  status_.set_restarts(checkpointing.restarts);
+  if (store_ != nullptr && checkpointing.io != nullptr) {
+    checkpoints_ = std::make_unique<CheckpointCoordinator>(plan_.job_id(), plan_.graph(), store_,
+                                                           workers, checkpointing.io, thread);
+    checkpoints_->Recover(std::move(checkpointing.recovered), checkpointing.max_seen_id);
+  }
   status_.set_job_id(plan_.job_id());
   status_.set_name(plan_.graph().name());
   status_.set_state(proto::CREATED);
@@ -54,9 +65,39 @@ const proto::ExecutionPlan& JobMaster::plan() const {
   return plan_;
 }
 
-void JobMaster::TrySchedule(int64_t now_ms) {
+void JobMaster::Tick(int64_t now_ms) {
   thread_.AssertOnControlThread();
-  if (status_.state() != proto::CREATED) return;
+  switch (status_.state()) {
+    case proto::CREATED:
+      TrySchedule(now_ms);
+      break;
+    case proto::RESTARTING:
+      if (!restart_due_ms_.has_value()) {
+        restart_due_ms_ = now_ms + RestartDelayMs();
+        waiting_since_ms_ = *restart_due_ms_;  // the wait for slots starts then
+      }
+      if (now_ms < *restart_due_ms_) {
+        status_.set_pending_reason(
+            absl::StrCat("restarting in ", (*restart_due_ms_ - now_ms + 999) / 1000, " s"));
+        break;
+      }
+      TrySchedule(now_ms);
+      break;
+    case proto::RUNNING:
+      if (checkpoints_ != nullptr) {
+        bool all_running = true;
+        for (const auto& st : status_.subtasks()) {
+          all_running = all_running && st.state() == proto::TASK_RUNNING;
+        }
+        checkpoints_->Tick(now_ms, all_running);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void JobMaster::TrySchedule(int64_t now_ms) {
   const int needed = SlotsNeeded(plan_);
   std::optional<std::vector<SlotGrant>> slots = scheduler_.Allocate(needed);
   if (slots.has_value()) {
@@ -67,7 +108,7 @@ void JobMaster::TrySchedule(int64_t now_ms) {
   const int workers = scheduler_.Workers();
   status_.set_pending_reason(absl::StrCat("waiting for task slots: the job needs ", needed, ", ",
                                           free_slots, " free on ", workers, " worker(s)"));
-  if (now_ms - submitted_ms_ > options_.slot_wait_ms) {
+  if (now_ms - waiting_since_ms_ > options_.slot_wait_ms) {
     End(proto::FAILED,
         absl::StrCat("not enough free task slots: the job needs ", needed, ", the cluster has ",
                      free_slots, " free on ", workers, " worker(s) after waiting ",
@@ -106,9 +147,21 @@ void JobMaster::Deploy(std::vector<SlotGrant> slots) {
       st->set_state(proto::TASK_DEPLOYING);
     }
   }
+  const proto::CheckpointMetadata* latest =
+      checkpoints_ != nullptr ? checkpoints_->Latest() : nullptr;
+  if (latest != nullptr) {
+    *plan_.mutable_restore() = *latest;
+  } else if (initial_restore_.has_value()) {
+    *plan_.mutable_restore() = *initial_restore_;
+  } else {
+    plan_.clear_restore();
+  }
+  status_.set_restored_from(plan_.has_restore() ? plan_.restore().location() : "");
   status_.set_state(proto::RUNNING);
   status_.set_attempt(attempt_);
   status_.clear_pending_reason();
+  restart_due_ms_.reset();
+  if (checkpoints_ != nullptr) checkpoints_->OnAttempt(plan_);
   std::map<std::string, std::string> addresses;  // one deploy per worker
   for (const SlotGrant& s : slots_) addresses[s.worker_id] = s.worker_address;
   for (const auto& [worker_id, address] : addresses) {
@@ -131,9 +184,100 @@ void JobMaster::OnDeployDone(int64_t attempt, const std::string& worker_id,
     return;
   }
   if (!result.ok()) {
-    End(proto::FAILED, absl::StrCat("cannot deploy tasks to worker ", worker_id, " (", address,
-                                    "): ", result.message()));
+    if (absl::IsUnavailable(result)) unreachable_.push_back(worker_id);
+    Fail(absl::StrCat("cannot deploy tasks to worker ", worker_id, " (", address,
+                      "): ", result.message()));
   }
+}
+
+void JobMaster::OnCheckpointAck(const proto::CheckpointAck& ack, int64_t now_ms) {
+  thread_.AssertOnControlThread();
+  if (checkpoints_ != nullptr && status_.state() == proto::RUNNING)
+    checkpoints_->OnAck(ack, now_ms);
+}
+
+void JobMaster::OnCheckpointDecline(const proto::CheckpointDecline& d, int64_t now_ms) {
+  thread_.AssertOnControlThread();
+  if (checkpoints_ != nullptr && status_.state() == proto::RUNNING) {
+    checkpoints_->OnDecline(d, now_ms);
+  }
+}
+
+void JobMaster::TriggerSavepoint(const std::string& name, bool cancel, int64_t now_ms,
+                                 CheckpointCoordinator::SavepointDone done) {
+  thread_.AssertOnControlThread();
+  if (checkpoints_ == nullptr || status_.state() != proto::RUNNING) {
+    done(absl::FailedPreconditionError(absl::StrCat("job ", job_id(), " is ",
+                                                    proto::JobState_Name(status_.state()),
+                                                    ": a savepoint needs a running job")));
+    return;
+  }
+  checkpoints_->TriggerSavepoint(name, now_ms,
+                                 [this, cancel, done = std::move(done)](
+                                     absl::StatusOr<proto::CheckpointMetadata> result) mutable {
+                                   if (result.ok() && cancel) Cancel();
+                                   done(std::move(result));
+                                 });
+}
+
+std::vector<proto::CheckpointMetadata> JobMaster::ListCheckpoints() const {
+  thread_.AssertOnControlThread();
+  if (checkpoints_ == nullptr) return {};
+  return checkpoints_->List();
+}
+
+std::vector<std::string> JobMaster::TakeUnreachableWorkers() {
+  thread_.AssertOnControlThread();
+  return std::exchange(unreachable_, {});
+}
+
+int64_t JobMaster::RestartDelayMs() const {
+  const proto::RestartConfig& r = plan_.graph().restart();
+  const int64_t initial = r.initial_delay_ms() > 0 ? r.initial_delay_ms() : 1000;
+  if (r.strategy() != proto::RESTART_EXPONENTIAL) return initial;
+  const int64_t max = r.max_delay_ms() > 0 ? r.max_delay_ms() : 30'000;
+  int64_t delay = initial;
+  for (int i = 1; i < status_.restarts() && delay < max; ++i) delay *= 2;
+  return std::min(delay, max);
+}
+
+void JobMaster::Fail(const std::string& reason) {
+  if (status_.state() != proto::RUNNING) return;
+  const proto::RestartConfig& r = plan_.graph().restart();
+  proto::RestartStrategy strategy = r.strategy();
+  if (strategy == proto::RESTART_STRATEGY_UNSPECIFIED) {
+    strategy =
+        plan_.graph().checkpoint().interval_ms() > 0 ? proto::RESTART_FIXED : proto::RESTART_NONE;
+  }
+  const int max_attempts = r.max_attempts() > 0 ? r.max_attempts() : 10;
+  if (strategy == proto::RESTART_NONE) {
+    End(proto::FAILED, reason);
+    return;
+  }
+  if (status_.restarts() >= max_attempts) {
+    End(proto::FAILED, absl::StrCat(reason, " (gave up after ", status_.restarts(), " restarts)"));
+    return;
+  }
+  std::fprintf(stderr, "sluice coordinator: job %s (%s) attempt %lld failed, restarting: %s\n",
+               job_id().c_str(), status_.name().c_str(), static_cast<long long>(attempt_),
+               reason.c_str());
+  if (checkpoints_ != nullptr) checkpoints_->Stop(absl::StrCat("the job restarts: ", reason));
+  ReleaseAttempt();
+  status_.set_state(proto::RESTARTING);
+  status_.set_restarts(status_.restarts() + 1);
+  status_.set_last_restart_reason(reason);
+  restart_due_ms_.reset();
+  RecordRestart(job_id());
+}
+
+void JobMaster::ReleaseAttempt() {
+  scheduler_.Release(slots_);
+  std::map<std::string, std::string> addresses;
+  for (const SlotGrant& s : slots_) {
+    if (!lost_workers_.contains(s.worker_id)) addresses[s.worker_id] = s.worker_address;
+  }
+  for (const auto& [worker_id, address] : addresses) CancelOn(address, attempt_);
+  slots_.clear();
 }
 
 void JobMaster::Cancel() {
@@ -145,7 +289,7 @@ void JobMaster::OnWorkerLost(const std::string& worker_id, const std::string& re
   thread_.AssertOnControlThread();
   if (status_.state() != proto::RUNNING || !RunsOn(worker_id)) return;
   lost_workers_.insert(worker_id);
-  End(proto::FAILED, reason);
+  Fail(reason);
 }
 
 void JobMaster::OnTaskReport(const std::string& worker_id, const proto::SubtaskStatus& status) {
@@ -160,8 +304,8 @@ void JobMaster::OnTaskReport(const std::string& worker_id, const proto::SubtaskS
   if (status_.state() != proto::RUNNING) return;
   if (status.state() == proto::TASK_FAILED) {
     const std::string ops = absl::StrJoin(plan_.tasks(status.task()).operator_ids(), "->");
-    End(proto::FAILED, absl::StrCat("task ", ops, " subtask ", status.subtask(), " on ", worker_id,
-                                    " failed: ", status.failure()));
+    Fail(absl::StrCat("task ", ops, " subtask ", status.subtask(), " on ", worker_id,
+                      " failed: ", status.failure()));
     return;
   }
   for (const auto& st : status_.subtasks()) {
@@ -185,10 +329,27 @@ bool JobMaster::IsLiveOn(const std::string& worker_id, int64_t attempt) const {
   return status_.state() == proto::RUNNING && IsCurrent(attempt) && RunsOn(worker_id);
 }
 
+proto::JobRecord JobMaster::Record() const {
+  thread_.AssertOnControlThread();
+  proto::JobRecord r;
+  *r.mutable_plan() = plan_;
+  r.mutable_plan()->clear_assignments();
+  r.mutable_plan()->clear_restore();
+  r.set_state(status_.state());
+  r.set_attempt(attempt_);
+  if (initial_restore_.has_value()) *r.mutable_restore() = *initial_restore_;
+  r.set_submit_time_ms(status_.submit_time_ms());
+  r.set_restarts(status_.restarts());
+  return r;
+}
+
 proto::JobStatus JobMaster::Status(bool with_subtasks) const {
   thread_.AssertOnControlThread();
   proto::JobStatus s = status_;
   if (s.state() == proto::RUNNING) AnnotateLoad(plan_, &s);
+  if (checkpoints_ != nullptr && checkpoints_->Latest() != nullptr) {
+    s.set_last_checkpoint_id(checkpoints_->Latest()->checkpoint_id());
+  }
   if (!with_subtasks) s.clear_subtasks();
   return s;
 }
@@ -199,14 +360,14 @@ void JobMaster::End(proto::JobState state, const std::string& failure) {
   status_.set_failure(failure);
   status_.set_end_time_ms(NowMs());
   status_.clear_pending_reason();
+  if (checkpoints_ != nullptr) {
+    checkpoints_->Stop(absl::StrCat("the job is ", proto::JobState_Name(state)));
+  }
   if (was_running) {
-    scheduler_.Release(slots_);
-    if (state != proto::FINISHED) {
-      std::map<std::string, std::string> addresses;
-      for (const SlotGrant& s : slots_) {
-        if (!lost_workers_.contains(s.worker_id)) addresses[s.worker_id] = s.worker_address;
-      }
-      for (const auto& [worker_id, address] : addresses) CancelOn(address, attempt_);
+    if (state == proto::FINISHED) {
+      scheduler_.Release(slots_);
+    } else {
+      ReleaseAttempt();
     }
   }
   slots_.clear();

@@ -105,4 +105,23 @@ void GrpcWorkerClient::CancelTasks(const std::string& address, proto::CancelTask
       });
 }
 
+void GrpcWorkerClient::TriggerCheckpoint(const std::string& address,
+                                         proto::TriggerCheckpointRequest request, Done done) {
+  using C = Call<proto::TriggerCheckpointRequest, proto::TriggerCheckpointResponse>;
+  Start<proto::TriggerCheckpointRequest, proto::TriggerCheckpointResponse>(
+      address, std::move(request), std::move(done), [](C* c, auto callback) {
+        c->stub->async()->TriggerCheckpoint(&c->ctx, &c->request, &c->response,
+                                            std::move(callback));
+      });
+}
+
+void GrpcWorkerClient::NotifyCheckpoint(const std::string& address,
+                                        proto::NotifyCheckpointRequest request, Done done) {
+  using C = Call<proto::NotifyCheckpointRequest, proto::NotifyCheckpointResponse>;
+  Start<proto::NotifyCheckpointRequest, proto::NotifyCheckpointResponse>(
+      address, std::move(request), std::move(done), [](C* c, auto callback) {
+        c->stub->async()->NotifyCheckpoint(&c->ctx, &c->request, &c->response, std::move(callback));
+      });
+}
+
 }  // namespace sluice

@@ -31,6 +31,10 @@ class WorkerClient {
                            Done done) = 0;
   virtual void CancelTasks(const std::string& address, proto::CancelTasksRequest request,
                            Done done) = 0;
+  virtual void TriggerCheckpoint(const std::string& address,
+                                 proto::TriggerCheckpointRequest request, Done done) = 0;
+  virtual void NotifyCheckpoint(const std::string& address, proto::NotifyCheckpointRequest request,
+                                Done done) = 0;
 };
 
 // WorkerClient over gRPC's callback API: the completion runs on a gRPC
@@ -48,6 +52,10 @@ class GrpcWorkerClient final : public WorkerClient {
                    Done done) override;
   void CancelTasks(const std::string& address, proto::CancelTasksRequest request,
                    Done done) override;
+  void TriggerCheckpoint(const std::string& address, proto::TriggerCheckpointRequest request,
+                         Done done) override;
+  void NotifyCheckpoint(const std::string& address, proto::NotifyCheckpointRequest request,
+                        Done done) override;
 
   // Cancels the calls in flight and waits until their gRPC callbacks have
   // returned. Later calls are dropped.

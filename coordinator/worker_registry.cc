@@ -53,6 +53,11 @@ std::vector<LostWorker> WorkerRegistry::Expire(int64_t now_ms) {
   return lost;
 }
 
+bool WorkerRegistry::Remove(const std::string& id) {
+  thread_.AssertOnControlThread();
+  return workers_.erase(id) > 0;
+}
+
 const WorkerInfo* WorkerRegistry::Find(const std::string& id) const {
   thread_.AssertOnControlThread();
   auto it = workers_.find(id);

@@ -49,6 +49,9 @@ class WorkerRegistry {
   bool Heartbeat(const std::string& id, int64_t arrival_ms);
   // Removes and returns the workers silent for the timeout or longer.
   std::vector<LostWorker> Expire(int64_t now_ms);
+  // Forgets a worker that could not be reached (it re-registers if it is
+  // still there). False if it was not known.
+  bool Remove(const std::string& id);
 
   const WorkerInfo* Find(const std::string& id) const;
   std::vector<const WorkerInfo*> InRegistrationOrder() const;

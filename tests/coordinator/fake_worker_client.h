@@ -15,11 +15,13 @@ namespace sluice {
 class FakeWorkerClient : public WorkerClient {
  public:
   struct Call {
-    enum Kind { kDeploy, kCancel } kind;
+    enum Kind { kDeploy, kCancel, kTrigger, kNotify } kind;
     std::string address;
     proto::DeployTasksRequest deploy;
     proto::CancelTasksRequest cancel;
     Done done;  // empty once completed
+    proto::TriggerCheckpointRequest trigger = {};
+    proto::NotifyCheckpointRequest notify = {};
   };
 
   void DeployTasks(const std::string& address, proto::DeployTasksRequest request,
@@ -29,6 +31,18 @@ class FakeWorkerClient : public WorkerClient {
   void CancelTasks(const std::string& address, proto::CancelTasksRequest request,
                    Done done) override {
     calls.push_back({Call::kCancel, address, {}, std::move(request), std::move(done)});
+  }
+  void TriggerCheckpoint(const std::string& address, proto::TriggerCheckpointRequest request,
+                         Done done) override {
+    Call c{Call::kTrigger, address, {}, {}, std::move(done)};
+    c.trigger = std::move(request);
+    calls.push_back(std::move(c));
+  }
+  void NotifyCheckpoint(const std::string& address, proto::NotifyCheckpointRequest request,
+                        Done done) override {
+    Call c{Call::kNotify, address, {}, {}, std::move(done)};
+    c.notify = std::move(request);
+    calls.push_back(std::move(c));
   }
 
   std::vector<const Call*> Calls(Call::Kind kind) const {

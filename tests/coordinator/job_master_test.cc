@@ -34,13 +34,13 @@ class JobMasterTest : public ::testing::Test {
     auto plan = BuildPlan(*graph, "job-1");
     EXPECT_TRUE(plan.ok()) << plan.status();
     return std::make_unique<JobMaster>(*std::move(plan), clock_.NowMs(), JobMaster::Options{10'000},
-                                       &scheduler_, &rpc_, thread_);
+                                       &scheduler_, &rpc_, thread_, JobMaster::Checkpointing{});
   }
 
   // A running job whose deploys have succeeded.
   std::unique_ptr<JobMaster> RunningJob() {
     auto job = Job();
-    job->TrySchedule(clock_.NowMs());
+    job->Tick(clock_.NowMs());
     EXPECT_EQ(rpc_.CompleteAll(Call::kDeploy, absl::OkStatus()), 2);
     return job;
   }
@@ -77,7 +77,7 @@ TEST_F(JobMasterTest, DeploysAttemptOneWithExplicitKeyGroupRanges) {
   auto job = Job();
   EXPECT_EQ(job->state(), proto::CREATED);
   EXPECT_EQ(job->attempt(), 0);
-  job->TrySchedule(clock_.NowMs());
+  job->Tick(clock_.NowMs());
   EXPECT_EQ(job->state(), proto::RUNNING);
   EXPECT_EQ(job->attempt(), 1);
   EXPECT_EQ(scheduler_.FreeSlots(), 0);
@@ -136,7 +136,7 @@ TEST_F(JobMasterTest, TaskFailureFailsTheJobNamingItAndCancelsTheAttempt) {
 
 TEST_F(JobMasterTest, CancelBeforeTheDeployCompletesCancelsAgainAfterIt) {
   auto job = Job();
-  job->TrySchedule(clock_.NowMs());
+  job->Tick(clock_.NowMs());
   job->Cancel();
   EXPECT_EQ(job->state(), proto::CANCELED);
   EXPECT_EQ(scheduler_.FreeSlots(), 2);
@@ -157,12 +157,12 @@ TEST_F(JobMasterTest, CancelBeforeTheDeployCompletesCancelsAgainAfterIt) {
 TEST_F(JobMasterTest, CancelOfAWaitingJobSendsNothing) {
   registry_.UseSlots(a_, 1);
   auto job = Job();
-  job->TrySchedule(clock_.NowMs());
+  job->Tick(clock_.NowMs());
   EXPECT_EQ(job->state(), proto::CREATED);
   job->Cancel();
   EXPECT_EQ(job->state(), proto::CANCELED);
   EXPECT_TRUE(rpc_.calls.empty());
-  job->TrySchedule(clock_.NowMs());
+  job->Tick(clock_.NowMs());
   EXPECT_TRUE(rpc_.calls.empty());
 }
 
@@ -204,7 +204,7 @@ TEST_F(JobMasterTest, LateReportsOfTheCurrentAttemptStillUpdateAnEndedJob) {
 
 TEST_F(JobMasterTest, FailedDeployFailsTheJobNamingTheWorker) {
   auto job = Job();
-  job->TrySchedule(clock_.NowMs());
+  job->Tick(clock_.NowMs());
   EXPECT_TRUE(rpc_.CompleteDeploy("a:1", absl::OkStatus()));
   EXPECT_TRUE(rpc_.CompleteDeploy("b:1", absl::DeadlineExceededError("Deadline Exceeded")));
   EXPECT_EQ(job->state(), proto::FAILED);
@@ -226,15 +226,15 @@ TEST_F(JobMasterTest, LostWorkerFailsTheJobAndOnlyTheOthersAreCanceled) {
 TEST_F(JobMasterTest, WaitsForSlotsSayingWhyThenFails) {
   registry_.UseSlots(b_, 1);
   auto job = Job();
-  job->TrySchedule(clock_.NowMs());
+  job->Tick(clock_.NowMs());
   EXPECT_EQ(job->state(), proto::CREATED);
   EXPECT_EQ(job->Status(false).pending_reason(),
             "waiting for task slots: the job needs 2, 1 free on 2 worker(s)");
   clock_.Advance(10'000);
-  job->TrySchedule(clock_.NowMs());
+  job->Tick(clock_.NowMs());
   EXPECT_EQ(job->state(), proto::CREATED);
   clock_.Advance(1);
-  job->TrySchedule(clock_.NowMs());
+  job->Tick(clock_.NowMs());
   EXPECT_EQ(job->state(), proto::FAILED);
   EXPECT_EQ(job->Status(false).failure(),
             "not enough free task slots: the job needs 2, the cluster has 1 free on 2 worker(s) "

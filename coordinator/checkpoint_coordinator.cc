@@ -1,0 +1,325 @@
+#include "coordinator/checkpoint_coordinator.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/checkpoint_layout.h"
+#include "common/crash_point.h"
+#include "common/time_util.h"
+#include "coordinator/job_metrics.h"
+
+namespace sluice {
+namespace {
+
+std::string MetadataKey(const proto::CheckpointMetadata& m) {
+  const std::string dir = m.kind() == proto::SAVEPOINT
+                              ? SavepointDir(m.name())
+                              : CheckpointDir(m.job_id(), m.checkpoint_id());
+  return absl::StrCat(dir, kMetadataFile);
+}
+
+}  // namespace
+
+CheckpointCoordinator::CheckpointCoordinator(std::string job_id, proto::JobGraph graph,
+                                             std::shared_ptr<ObjectStore> store,
+                                             WorkerClient* workers, StoreIo* io,
+                                             const ControlThreadChecker& thread)
+    : job_id_(std::move(job_id)),
+      graph_(std::move(graph)),
+      config_(graph_.checkpoint()),
+      store_(std::move(store)),
+      workers_(*workers),
+      io_(*io),
+      thread_(thread) {}
+
+void CheckpointCoordinator::Recover(std::vector<proto::CheckpointMetadata> completed,
+                                    int64_t max_seen_id) {
+  thread_.AssertOnControlThread();
+  completed_.assign(completed.begin(), completed.end());
+  for (const auto& m : completed_) max_seen_id = std::max(max_seen_id, m.checkpoint_id());
+  next_id_ = std::max(next_id_, max_seen_id + 1);
+}
+
+void CheckpointCoordinator::OnAttempt(const proto::ExecutionPlan& plan) {
+  thread_.AssertOnControlThread();
+  attempt_ = plan.attempt();
+  source_workers_.clear();
+  workers_of_attempt_.clear();
+  subtasks_.clear();
+  for (const auto& a : plan.assignments()) {
+    subtasks_.emplace_back(a.task(), a.subtask());
+    workers_of_attempt_[a.worker_id()] = a.worker_address();
+    if (plan.tasks(a.task()).inputs_size() == 0) source_workers_.insert(a.worker_address());
+  }
+}
+
+void CheckpointCoordinator::Stop(const std::string& reason) {
+  thread_.AssertOnControlThread();
+  if (pending_.has_value() && !pending_->writing) Abort(reason, last_end_ms_);
+  attempt_ = 0;
+  while (!savepoints_waiting_.empty()) {
+    savepoints_waiting_.front().done(absl::FailedPreconditionError(
+        absl::StrCat("savepoint '", savepoints_waiting_.front().name, "' not taken: ", reason)));
+    savepoints_waiting_.pop_front();
+  }
+}
+
+void CheckpointCoordinator::Tick(int64_t now_ms, bool all_running) {
+  thread_.AssertOnControlThread();
+  if (pending_.has_value()) {
+    const int64_t timeout = config_.timeout_ms() > 0 ? config_.timeout_ms() : 60'000;
+    if (!pending_->writing && now_ms - pending_->trigger_ms > timeout) {
+      std::vector<std::string> missing;
+      for (const auto& [t, s] : pending_->waiting) {
+        if (missing.size() == 5) {
+          missing.push_back("...");
+          break;
+        }
+        missing.push_back(absl::StrCat("task ", t, " subtask ", s));
+      }
+      Abort(absl::StrCat("expired after ", timeout, " ms without an acknowledgement from ",
+                         absl::StrJoin(missing, ", ")),
+            now_ms);
+    }
+    return;
+  }
+  if (attempt_ == 0 || !all_running) return;
+  if (!savepoints_waiting_.empty()) {
+    SavepointRequest r = std::move(savepoints_waiting_.front());
+    savepoints_waiting_.pop_front();
+    Trigger(proto::SAVEPOINT, std::move(r.name), std::move(r.done), now_ms);
+    return;
+  }
+  if (config_.interval_ms() <= 0) return;
+  if (now_ms >= last_trigger_ms_ + config_.interval_ms() &&
+      now_ms >= last_end_ms_ + config_.min_pause_ms()) {
+    Trigger(proto::CHECKPOINT, "", nullptr, now_ms);
+  }
+}
+
+void CheckpointCoordinator::TriggerSavepoint(const std::string& name, int64_t now_ms,
+                                             SavepointDone done) {
+  thread_.AssertOnControlThread();
+  (void)now_ms;
+  if (attempt_ == 0) {
+    done(absl::FailedPreconditionError(
+        absl::StrCat("job ", job_id_, " is not running: a savepoint needs running tasks")));
+    return;
+  }
+  savepoints_waiting_.push_back({name, std::move(done)});
+}
+
+void CheckpointCoordinator::Trigger(proto::CheckpointKind kind, std::string name,
+                                    SavepointDone done, int64_t now_ms) {
+  Pending p;
+  p.id = next_id_++;
+  p.kind = kind;
+  p.name = std::move(name);
+  p.attempt = attempt_;
+  p.trigger_ms = now_ms;
+  p.waiting.insert(subtasks_.begin(), subtasks_.end());
+  p.done = std::move(done);
+  proto::CheckpointMetadata& m = p.metadata;
+  m.set_job_id(job_id_);
+  m.set_checkpoint_id(p.id);
+  m.set_kind(kind);
+  m.set_name(p.name);
+  m.set_attempt(attempt_);
+  m.set_trigger_time_ms(NowMs());
+  *m.mutable_graph() = graph_;
+  const int64_t id = p.id;
+  pending_ = std::move(p);
+  last_trigger_ms_ = now_ms;
+  for (const std::string& address : source_workers_) {
+    proto::TriggerCheckpointRequest req;
+    req.set_job_id(job_id_);
+    req.set_attempt(attempt_);
+    req.set_checkpoint_id(id);
+    req.set_timestamp_ms(pending_->metadata.trigger_time_ms());
+    req.set_kind(kind);
+    req.set_savepoint_name(pending_->name);
+    workers_.TriggerCheckpoint(address, std::move(req), [this, id, address](absl::Status s) {
+      if (s.ok() || !pending_.has_value() || pending_->id != id || pending_->writing) return;
+      Abort(absl::StrCat("cannot trigger it at worker ", address, ": ", s.message()),
+            last_trigger_ms_);
+    });
+  }
+}
+
+void CheckpointCoordinator::OnAck(const proto::CheckpointAck& ack, int64_t now_ms) {
+  thread_.AssertOnControlThread();
+  if (!pending_.has_value() || pending_->writing || ack.checkpoint_id() != pending_->id ||
+      ack.attempt() != pending_->attempt) {
+    return;  // late, or for an aborted checkpoint
+  }
+  const auto key = std::make_pair(ack.snapshot().task(), ack.snapshot().subtask());
+  if (pending_->waiting.erase(key) == 0) return;  // not expected, or twice
+  *pending_->metadata.add_subtasks() = ack.snapshot();
+  if (pending_->waiting.empty()) Complete(now_ms);
+}
+
+void CheckpointCoordinator::OnDecline(const proto::CheckpointDecline& d, int64_t now_ms) {
+  thread_.AssertOnControlThread();
+  if (!pending_.has_value() || pending_->writing || d.checkpoint_id() != pending_->id ||
+      d.attempt() != pending_->attempt) {
+    return;
+  }
+  Abort(absl::StrCat("task ", d.task(), " subtask ", d.subtask(), " declined: ", d.reason()),
+        now_ms);
+}
+
+void CheckpointCoordinator::Complete(int64_t now_ms) {
+  Pending& p = *pending_;
+  p.writing = true;
+  CrashPoint("coordinator.before-metadata", p.id);
+  proto::CheckpointMetadata& m = p.metadata;
+  int64_t state = 0, uploaded = 0;
+  for (const auto& s : m.subtasks()) {
+    state += s.state_bytes();
+    uploaded += s.uploaded_bytes();
+  }
+  std::sort(m.mutable_subtasks()->begin(), m.mutable_subtasks()->end(),
+            [](const auto& a, const auto& b) {
+              return std::make_pair(a.task(), a.subtask()) < std::make_pair(b.task(), b.subtask());
+            });
+  m.set_state_bytes(state);
+  m.set_uploaded_bytes(uploaded);
+  m.set_duration_ms(now_ms - p.trigger_ms);
+  m.set_complete_time_ms(NowMs());
+  const std::string key = MetadataKey(m);
+  m.set_location(absl::StrCat(store_->uri(), "/", key));
+  const int64_t id = p.id;
+  io_.Run([store = store_, key, bytes = m.SerializeAsString()] { return store->Put(key, bytes); },
+          [this, id](absl::Status s, int64_t now) { OnMetadataWritten(id, s, now); });
+}
+
+void CheckpointCoordinator::OnMetadataWritten(int64_t id, const absl::Status& result,
+                                              int64_t now_ms) {
+  thread_.AssertOnControlThread();
+  if (!pending_.has_value() || pending_->id != id) return;
+  if (!result.ok()) {
+    pending_->writing = false;
+    Abort(absl::StrCat("cannot write its _metadata: ", result.message()), now_ms);
+    return;
+  }
+  CrashPoint("coordinator.after-metadata", id);
+  Pending p = *std::move(pending_);
+  pending_.reset();
+  last_end_ms_ = now_ms;
+  if (p.kind == proto::CHECKPOINT) {
+    completed_.push_back(p.metadata);
+    ++completed_count_;
+    RecordCheckpointCompleted(p.metadata);
+  } else {
+    savepoints_.push_back(p.metadata);
+  }
+  if (p.attempt == attempt_) Notify(id, true);
+  CrashPoint("coordinator.after-notify", id);
+  if (p.kind == proto::CHECKPOINT) ApplyRetention();
+  if (p.done) p.done(std::move(p.metadata));
+}
+
+void CheckpointCoordinator::Abort(const std::string& reason, int64_t now_ms) {
+  Pending p = *std::move(pending_);
+  pending_.reset();
+  last_end_ms_ = std::max(last_end_ms_, now_ms);
+  ++aborted_count_;
+  RecordCheckpointAborted(job_id_);
+  const char* what = p.kind == proto::SAVEPOINT ? "savepoint" : "checkpoint";
+  std::fprintf(stderr, "sluice coordinator: %s %lld of job %s aborted: %s\n", what,
+               static_cast<long long>(p.id), job_id_.c_str(), reason.c_str());
+  if (p.attempt == attempt_) Notify(p.id, false);
+  if (p.done) {
+    p.done(absl::AbortedError(absl::StrCat(what, " ", p.id, " aborted: ", reason)));
+  }
+}
+
+void CheckpointCoordinator::Notify(int64_t id, bool complete) {
+  for (const auto& [worker_id, address] : workers_of_attempt_) {
+    proto::NotifyCheckpointRequest req;
+    req.set_job_id(job_id_);
+    req.set_attempt(attempt_);
+    req.set_checkpoint_id(id);
+    req.set_complete(complete);
+    // Best effort: a worker that misses it gets the next one.
+    workers_.NotifyCheckpoint(address, std::move(req), [](absl::Status) {});
+  }
+}
+
+void CheckpointCoordinator::ApplyRetention() {
+  const size_t retain = static_cast<size_t>(config_.retain() > 0 ? config_.retain() : 3);
+  if (completed_.size() <= retain) return;
+  std::vector<int64_t> dropped;
+  std::set<std::string> candidates;
+  while (completed_.size() > retain) {
+    const proto::CheckpointMetadata& m = completed_.front();
+    dropped.push_back(m.checkpoint_id());
+    for (const auto& s : m.subtasks()) {
+      for (const auto& op : s.operators()) {
+        for (const auto& f : op.files()) candidates.insert(f.key());
+      }
+    }
+    completed_.pop_front();
+  }
+  // Shared files of this job that no retained checkpoint refers to. Files
+  // elsewhere (a savepoint a restore started from) are never deleted here.
+  const std::string shared_prefix = absl::StrCat(job_id_, "/shared/");
+  for (const auto& m : completed_) {
+    for (const auto& s : m.subtasks()) {
+      for (const auto& op : s.operators()) {
+        for (const auto& f : op.files()) candidates.erase(f.key());
+      }
+    }
+  }
+  std::vector<std::string> shared;
+  for (const auto& k : candidates) {
+    if (absl::StartsWith(k, shared_prefix)) shared.push_back(k);
+  }
+  io_.Run(
+      [store = store_, job = job_id_, dropped, shared]() -> absl::Status {
+        for (int64_t id : dropped) {
+          const std::string dir = CheckpointDir(job, id);
+          // _metadata first: a checkpoint is gone before any of its files is.
+          absl::Status s = store->Delete(absl::StrCat(dir, kMetadataFile));
+          if (!s.ok()) return s;
+          absl::StatusOr<std::vector<ObjectInfo>> files = store->List(dir);
+          if (!files.ok()) return files.status();
+          for (const auto& f : *files) {
+            s = store->Delete(f.key);
+            if (!s.ok()) return s;
+          }
+        }
+        for (const auto& k : shared) {
+          absl::Status s = store->Delete(k);
+          if (!s.ok()) return s;
+        }
+        return absl::OkStatus();
+      },
+      [job = job_id_](absl::Status s, int64_t) {
+        if (!s.ok()) {
+          std::fprintf(stderr, "sluice coordinator: deleting old checkpoints of job %s: %s\n",
+                       job.c_str(), std::string(s.message()).c_str());
+        }
+      });
+}
+
+const proto::CheckpointMetadata* CheckpointCoordinator::Latest() const {
+  thread_.AssertOnControlThread();
+  return completed_.empty() ? nullptr : &completed_.back();
+}
+
+std::vector<proto::CheckpointMetadata> CheckpointCoordinator::List() const {
+  thread_.AssertOnControlThread();
+  std::vector<proto::CheckpointMetadata> out(completed_.begin(), completed_.end());
+  out.insert(out.end(), savepoints_.begin(), savepoints_.end());
+  for (auto& m : out) {
+    m.clear_subtasks();
+    m.clear_graph();
+  }
+  return out;
+}
+
+}  // namespace sluice
