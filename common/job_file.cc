@@ -166,6 +166,135 @@ absl::Status ParseNetwork(const Ctx& ctx, const YAML::Node& n, proto::NetworkCon
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> GetBool(const Ctx& ctx, const YAML::Node& n, const std::string& field) {
+  bool v = false;
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) {
+    return ctx.Error(n, field, "expected true or false");
+  }
+  return v;
+}
+
+// The job's `checkpoint:` map.
+absl::Status ParseCheckpoint(const Ctx& ctx, const YAML::Node& n, proto::CheckpointConfig* c) {
+  if (!n.IsMap()) {
+    return ctx.Error(n, "checkpoint",
+                     "expected a map such as {interval: 10s, store: file:///var/lib/sluice}");
+  }
+  RETURN_IF_ERROR(CheckKeys(ctx, n, {"interval", "timeout", "min_pause", "retain", "store", "s3"}));
+  struct Duration {
+    const char* key;
+    int64_t min_ms;
+    void (proto::CheckpointConfig::*set)(int64_t);
+  };
+  for (const Duration& d : {Duration{"interval", 0, &proto::CheckpointConfig::set_interval_ms},
+                            Duration{"timeout", 1, &proto::CheckpointConfig::set_timeout_ms},
+                            Duration{"min_pause", 0, &proto::CheckpointConfig::set_min_pause_ms}}) {
+    const YAML::Node v = n[d.key];
+    if (!v) continue;
+    const std::string field = absl::StrCat("checkpoint.", d.key);
+    ASSIGN_OR_RETURN(int64_t ms, GetDuration(ctx, v, field));
+    if (ms < d.min_ms || ms > kMaxSettingDurationMs) {
+      return ctx.Error(v, field,
+                       d.min_ms > 0 ? "must be positive and at most 366d" : "must be at most 366d");
+    }
+    (c->*d.set)(ms);
+  }
+  if (const YAML::Node v = n["retain"]) {
+    ASSIGN_OR_RETURN(int64_t k, GetInt(ctx, v, "checkpoint.retain"));
+    if (k < 1 || k > 1000) return ctx.Error(v, "checkpoint.retain", "must be between 1 and 1000");
+    c->set_retain(static_cast<int>(k));
+  }
+  if (const YAML::Node v = n["store"]) {
+    ASSIGN_OR_RETURN(std::string uri, GetString(ctx, v, "checkpoint.store"));
+    if (uri.rfind("file://", 0) != 0 && uri.rfind("s3://", 0) != 0) {
+      return ctx.Error(v, "checkpoint.store",
+                       "expected a file:///directory or s3://bucket/prefix URI");
+    }
+    c->set_store(uri);
+  }
+  if (const YAML::Node s3 = n["s3"]) {
+    if (!s3.IsMap()) {
+      return ctx.Error(s3, "checkpoint.s3",
+                       "expected a map such as {endpoint: \"http://127.0.0.1:9000\", region: "
+                       "us-east-1, path_style: true}");
+    }
+    RETURN_IF_ERROR(CheckKeys(ctx, s3, {"endpoint", "region", "path_style"}));
+    if (s3["endpoint"]) {
+      ASSIGN_OR_RETURN(std::string e, GetString(ctx, s3["endpoint"], "checkpoint.s3.endpoint"));
+      if (e.rfind("http://", 0) != 0 && e.rfind("https://", 0) != 0) {
+        return ctx.Error(s3["endpoint"], "checkpoint.s3.endpoint", "expected an http(s):// URL");
+      }
+      c->mutable_s3()->set_endpoint(e);
+    }
+    if (s3["region"]) {
+      ASSIGN_OR_RETURN(std::string r, GetString(ctx, s3["region"], "checkpoint.s3.region"));
+      c->mutable_s3()->set_region(r);
+    }
+    if (s3["path_style"]) {
+      ASSIGN_OR_RETURN(bool b, GetBool(ctx, s3["path_style"], "checkpoint.s3.path_style"));
+      c->mutable_s3()->set_path_style(b);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The job's `restart:` map.
+absl::Status ParseRestart(const Ctx& ctx, const YAML::Node& n, proto::RestartConfig* r) {
+  if (!n.IsMap()) {
+    return ctx.Error(n, "restart",
+                     "expected a map such as {strategy: exponential, initial_delay: 1s, "
+                     "max_delay: 30s, max_attempts: 10}");
+  }
+  RETURN_IF_ERROR(CheckKeys(ctx, n, {"strategy", "initial_delay", "max_delay", "max_attempts"}));
+  if (const YAML::Node v = n["strategy"]) {
+    ASSIGN_OR_RETURN(std::string s, GetString(ctx, v, "restart.strategy"));
+    if (s == "fixed") {
+      r->set_strategy(proto::RESTART_FIXED);
+    } else if (s == "exponential") {
+      r->set_strategy(proto::RESTART_EXPONENTIAL);
+    } else if (s == "none") {
+      r->set_strategy(proto::RESTART_NONE);
+    } else {
+      return ctx.Error(v, "restart.strategy",
+                       absl::StrCat("unknown strategy '", s, "' (use fixed, exponential or none)"));
+    }
+  }
+  for (const char* key : {"initial_delay", "max_delay"}) {
+    const YAML::Node v = n[key];
+    if (!v) continue;
+    const std::string field = absl::StrCat("restart.", key);
+    ASSIGN_OR_RETURN(int64_t ms, GetDuration(ctx, v, field));
+    if (ms < 0 || ms > kMaxSettingDurationMs) return ctx.Error(v, field, "must be at most 366d");
+    if (std::string(key) == "initial_delay") {
+      r->set_initial_delay_ms(ms);
+    } else {
+      r->set_max_delay_ms(ms);
+    }
+  }
+  if (const YAML::Node v = n["max_attempts"]) {
+    ASSIGN_OR_RETURN(int64_t k, GetInt(ctx, v, "restart.max_attempts"));
+    if (k < 1 || k > 1'000'000) {
+      return ctx.Error(v, "restart.max_attempts", "must be between 1 and 1000000");
+    }
+    r->set_max_attempts(static_cast<int>(k));
+  }
+  return absl::OkStatus();
+}
+
+// The job's `state:` map.
+absl::Status ParseState(const Ctx& ctx, const YAML::Node& n, proto::StateConfig* st) {
+  if (!n.IsMap()) return ctx.Error(n, "state", "expected a map such as {memory_budget: 256MiB}");
+  RETURN_IF_ERROR(CheckKeys(ctx, n, {"memory_budget"}));
+  if (const YAML::Node v = n["memory_budget"]) {
+    ASSIGN_OR_RETURN(int64_t bytes, GetByteSize(ctx, v, "state.memory_budget"));
+    if (bytes < (int64_t{1} << 20) || bytes > (int64_t{1} << 40)) {
+      return ctx.Error(v, "state.memory_budget", "must be between 1MiB and 1TiB");
+    }
+    st->set_memory_budget_bytes(bytes);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<proto::FieldType> ParseFieldType(const Ctx& ctx, const YAML::Node& n,
                                                 const std::string& field) {
   ASSIGN_OR_RETURN(std::string t, GetString(ctx, n, field));
@@ -492,7 +621,9 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
   graph.mutable_network()->set_buffer_bytes_per_task(kDefaultBufferBytesPerTask);
   graph.mutable_network()->set_flush_interval_ms(kDefaultFlushIntervalMs);
   try {
-    RETURN_IF_ERROR(CheckKeys(top, root, {"name", "parallelism", "network", "operators"}));
+    RETURN_IF_ERROR(CheckKeys(top, root,
+                              {"name", "parallelism", "max_parallelism", "network", "checkpoint",
+                               "restart", "state", "operators"}));
     if (!root["name"]) return top.Error(root, "name", "missing; name the job");
     ASSIGN_OR_RETURN(std::string name, GetString(top, root["name"], "name"));
     graph.set_name(name);
@@ -505,8 +636,22 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
       }
       graph.set_parallelism(static_cast<int>(p));
     }
+    if (root["max_parallelism"]) {
+      ASSIGN_OR_RETURN(int64_t m, GetInt(top, root["max_parallelism"], "max_parallelism"));
+      if (m < 1 || m > kMaxMaxParallelism) {
+        return top.Error(root["max_parallelism"], "max_parallelism",
+                         absl::StrCat("must be between 1 and ", kMaxMaxParallelism));
+      }
+      graph.set_max_parallelism(static_cast<int>(m));
+    }
     if (root["network"])
       RETURN_IF_ERROR(ParseNetwork(top, root["network"], graph.mutable_network()));
+    if (root["checkpoint"]) {
+      RETURN_IF_ERROR(ParseCheckpoint(top, root["checkpoint"], graph.mutable_checkpoint()));
+    }
+    if (root["restart"])
+      RETURN_IF_ERROR(ParseRestart(top, root["restart"], graph.mutable_restart()));
+    if (root["state"]) RETURN_IF_ERROR(ParseState(top, root["state"], graph.mutable_state()));
     const YAML::Node ops = root["operators"];
     if (!ops || !ops.IsSequence() || ops.size() == 0) {
       return top.Error(ops ? ops : root, "operators", "expected a non-empty list of operators");

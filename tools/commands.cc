@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "common/grpc_util.h"
 #include "common/job_file.h"
 #include "common/metrics.h"
@@ -151,6 +153,11 @@ int RunCoordinatorProcess(const CoordinatorArgs& args) {
   opts.listen_address = args.listen;
   opts.heartbeat_timeout_ms = static_cast<int64_t>(args.heartbeat_timeout_s * 1000);
   opts.slot_wait_ms = static_cast<int64_t>(args.slot_wait_s * 1000);
+  opts.checkpoint_store = args.checkpoint_store;
+  opts.ha_store = args.ha_store;
+  opts.ha_s3.set_endpoint(args.s3_endpoint);
+  opts.ha_s3.set_region(args.s3_region);
+  opts.ha_s3.set_path_style(!args.s3_endpoint.empty());
   Coordinator coordinator(opts);
   absl::Status s = coordinator.Start();
   if (!s.ok()) {
@@ -196,7 +203,7 @@ int SubmitCommand(const ClientArgs& args) {
     return 2;
   }
   auto stub = Connect(args.coordinator);
-  auto job_id = SubmitJob(*stub, *graph);
+  auto job_id = SubmitJob(*stub, *graph, args.restore);
   if (!job_id.ok()) return ReportClientError(job_id.status(), args.coordinator);
   if (!args.wait) {
     std::cout << *job_id << std::endl;
@@ -249,6 +256,47 @@ int CancelCommand(const ClientArgs& args) {
   absl::Status s = FromGrpcStatus(stub->CancelJob(&ctx, req, &resp), "cancel");
   if (!s.ok()) return ReportClientError(s, args.coordinator);
   std::cout << "canceled " << args.job_id << "\n";
+  return 0;
+}
+
+int SavepointCommand(const ClientArgs& args) {
+  auto stub = Connect(args.coordinator);
+  proto::SavepointRequest req;
+  req.set_job_id(args.job_id);
+  req.set_name(args.savepoint_name);
+  req.set_cancel(args.cancel);
+  proto::SavepointResponse resp;
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 600'000);
+  ctx.set_wait_for_ready(true);
+  absl::Status s = FromGrpcStatus(stub->TriggerSavepoint(&ctx, req, &resp), "savepoint");
+  if (!s.ok()) return ReportClientError(s, args.coordinator);
+  std::cout << "savepoint " << args.savepoint_name << " (checkpoint " << resp.checkpoint_id()
+            << ") at " << resp.location() << (args.cancel ? "; job canceled" : "") << "\n";
+  return 0;
+}
+
+int CheckpointsCommand(const ClientArgs& args) {
+  auto stub = Connect(args.coordinator);
+  proto::ListCheckpointsRequest req;
+  req.set_job_id(args.job_id);
+  proto::ListCheckpointsResponse resp;
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, 10'000);
+  ctx.set_wait_for_ready(true);
+  absl::Status s = FromGrpcStatus(stub->ListCheckpoints(&ctx, req, &resp), "checkpoints");
+  if (!s.ok()) return ReportClientError(s, args.coordinator);
+  std::cout << absl::StrFormat("%-24s %-20s %14s %14s %10s\n", "ID/NAME", "TIME (UTC)",
+                               "STATE BYTES", "UPLOADED", "DURATION");
+  for (const auto& c : resp.checkpoints()) {
+    const std::string id = c.kind() == proto::SAVEPOINT ? absl::StrCat(c.name(), " (savepoint)")
+                                                        : absl::StrCat(c.checkpoint_id());
+    const std::string time = absl::FormatTime(
+        "%Y-%m-%d %H:%M:%S", absl::FromUnixMillis(c.complete_time_ms()), absl::UTCTimeZone());
+    std::cout << absl::StrFormat("%-24s %-20s %14d %14d %8d ms\n", id, time, c.state_bytes(),
+                                 c.uploaded_bytes(), c.duration_ms());
+  }
+  if (resp.checkpoints_size() == 0) std::cout << "(none yet)\n";
   return 0;
 }
 

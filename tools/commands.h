@@ -21,6 +21,10 @@ struct CoordinatorArgs {
   int metrics_port = -1;  // -1: off; 0: any free port
   double heartbeat_timeout_s = 5;
   double slot_wait_s = 60;
+  std::string checkpoint_store;  // default store of jobs that name none
+  std::string ha_store;          // where the job table survives restarts
+  std::string s3_endpoint;       // for an s3:// HA store
+  std::string s3_region = "us-east-1";
 };
 int RunCoordinatorProcess(const CoordinatorArgs& args);
 
@@ -38,10 +42,15 @@ struct ClientArgs {
   std::string job_file;
   std::string job_id;
   bool wait = false;
+  std::string restore;         // submit --restore
+  std::string savepoint_name;  // savepoint --name
+  bool cancel = false;         // savepoint --cancel
 };
 int SubmitCommand(const ClientArgs& args);
 int JobsCommand(const ClientArgs& args);
 int StatusCommand(const ClientArgs& args);
 int CancelCommand(const ClientArgs& args);
+int SavepointCommand(const ClientArgs& args);
+int CheckpointsCommand(const ClientArgs& args);
 
 }  // namespace sluice

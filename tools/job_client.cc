@@ -17,9 +17,10 @@ bool IsTerminalJobState(proto::JobState s) {
 }
 
 absl::StatusOr<std::string> SubmitJob(proto::CoordinatorService::Stub& stub,
-                                      const proto::JobGraph& graph) {
+                                      const proto::JobGraph& graph, const std::string& restore) {
   proto::SubmitJobRequest req;
   *req.mutable_graph() = graph;
+  req.set_restore(restore);
   proto::SubmitJobResponse resp;
   grpc::ClientContext ctx;
   SetDeadlineMs(&ctx, 30'000);
@@ -99,8 +100,20 @@ void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
   out << "job " << status.job_id() << " (" << status.name()
       << "): " << proto::JobState_Name(status.state()) << "\n";
   if (!status.failure().empty()) out << "  failure: " << status.failure() << "\n";
-  if (status.state() == proto::CREATED && !status.pending_reason().empty()) {
+  if ((status.state() == proto::CREATED || status.state() == proto::RESTARTING) &&
+      !status.pending_reason().empty()) {
     out << "  " << status.pending_reason() << "\n";
+  }
+  if (status.attempt() > 1 || status.restarts() > 0) {
+    out << "  attempt " << status.attempt() << ", " << status.restarts() << " restart(s)";
+    if (!status.last_restart_reason().empty()) {
+      out << "; last restart: " << status.last_restart_reason();
+    }
+    out << "\n";
+  }
+  if (!status.restored_from().empty()) out << "  restored from " << status.restored_from() << "\n";
+  if (status.last_checkpoint_id() > 0) {
+    out << "  last completed checkpoint: " << status.last_checkpoint_id() << "\n";
   }
   if (!status.bottleneck().empty()) out << "  bottleneck: " << status.bottleneck() << "\n";
   if (status.end_time_ms() > 0 && status.submit_time_ms() > 0) {

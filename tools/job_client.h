@@ -10,8 +10,11 @@
 
 namespace sluice {
 
+// `restore`: a savepoint name, checkpoint (JOB_ID:N or N) or _metadata URI
+// to start from; empty: a fresh start.
 absl::StatusOr<std::string> SubmitJob(proto::CoordinatorService::Stub& stub,
-                                      const proto::JobGraph& graph);
+                                      const proto::JobGraph& graph,
+                                      const std::string& restore = "");
 absl::StatusOr<proto::JobStatus> DescribeJob(proto::CoordinatorService::Stub& stub,
                                              const std::string& job_id);
 // Polls until the job reaches a terminal state; `interrupted` (may be null)

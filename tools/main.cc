@@ -30,6 +30,17 @@ int main(int argc, char** argv) {
       ->add_option("--slot-wait", coord.slot_wait_s,
                    "Seconds a job may wait for free task slots before it fails")
       ->capture_default_str();
+  coord_cmd->add_option("--checkpoint-store", coord.checkpoint_store,
+                        "Checkpoint store (file:///dir or s3://bucket/prefix) of jobs whose file "
+                        "names none (default: file://<temp dir>/sluice-checkpoints)");
+  coord_cmd->add_option("--ha-store", coord.ha_store,
+                        "Keep the job table in this store (file:///dir or s3://bucket/prefix); a "
+                        "coordinator restarted with the same store takes over its running jobs");
+  coord_cmd->add_option("--s3-endpoint", coord.s3_endpoint,
+                        "S3 endpoint of an s3:// HA store, e.g. http://127.0.0.1:9000 (credentials "
+                        "from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)");
+  coord_cmd->add_option("--s3-region", coord.s3_region, "S3 region of an s3:// HA store")
+      ->capture_default_str();
 
   sluice::WorkerArgs worker;
   auto* worker_cmd = app.add_subcommand("worker", "Run a worker that executes tasks");
@@ -51,6 +62,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   submit_cmd->add_flag("--wait", submit.wait,
                        "Block until the job ends; exit 0 only if it FINISHED");
+  submit_cmd->add_option("--restore", submit.restore,
+                         "Start from a savepoint name, a checkpoint (JOB_ID:N, or N) or the URI "
+                         "of a _metadata in the job's checkpoint store");
 
   sluice::ClientArgs jobs;
   auto* jobs_cmd = app.add_subcommand("jobs", "List jobs");
@@ -69,6 +83,23 @@ int main(int argc, char** argv) {
   cancel_cmd->add_option("--coordinator", cancel.coordinator, "Coordinator HOST:PORT")
       ->capture_default_str();
 
+  sluice::ClientArgs savepoint;
+  auto* savepoint_cmd =
+      app.add_subcommand("savepoint", "Take a named, self-contained savepoint of a running job");
+  savepoint_cmd->add_option("job_id", savepoint.job_id, "Job id")->required();
+  savepoint_cmd->add_option("--name", savepoint.savepoint_name, "Savepoint name")->required();
+  savepoint_cmd->add_flag("--cancel", savepoint.cancel,
+                          "Cancel the job once the savepoint is taken");
+  savepoint_cmd->add_option("--coordinator", savepoint.coordinator, "Coordinator HOST:PORT")
+      ->capture_default_str();
+
+  sluice::ClientArgs checkpoints;
+  auto* checkpoints_cmd =
+      app.add_subcommand("checkpoints", "List a job's retained checkpoints and its savepoints");
+  checkpoints_cmd->add_option("job_id", checkpoints.job_id, "Job id")->required();
+  checkpoints_cmd->add_option("--coordinator", checkpoints.coordinator, "Coordinator HOST:PORT")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -82,5 +113,7 @@ int main(int argc, char** argv) {
   if (*jobs_cmd) return sluice::JobsCommand(jobs);
   if (*status_cmd) return sluice::StatusCommand(status);
   if (*cancel_cmd) return sluice::CancelCommand(cancel);
+  if (*savepoint_cmd) return sluice::SavepointCommand(savepoint);
+  if (*checkpoints_cmd) return sluice::CheckpointsCommand(checkpoints);
   return 2;
 }

@@ -210,3 +210,65 @@ operators:
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+constexpr char kCheckpointed[] = R"(name: j
+max_parallelism: 64
+checkpoint:
+  interval: 10s
+  timeout: 60s
+  min_pause: 1s
+  retain: 3
+  store: s3://bucket/prefix
+  s3: {endpoint: "http://127.0.0.1:9000", region: eu-west-1, path_style: true}
+restart: {strategy: exponential, initial_delay: 1s, max_delay: 30s, max_attempts: 10}
+state: {memory_budget: 256MiB}
+operators:
+  - {id: src, type: generator, count: 10}
+)";
+
+TEST(JobFileCheckpointTest, ParsesCheckpointRestartAndStateSettings) {
+  auto g = ParseJobYaml(kCheckpointed, "job.yaml", "");
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->max_parallelism(), 64);
+  const auto& c = g->checkpoint();
+  EXPECT_EQ(c.interval_ms(), 10'000);
+  EXPECT_EQ(c.timeout_ms(), 60'000);
+  EXPECT_EQ(c.min_pause_ms(), 1'000);
+  EXPECT_EQ(c.retain(), 3);
+  EXPECT_EQ(c.store(), "s3://bucket/prefix");
+  EXPECT_EQ(c.s3().endpoint(), "http://127.0.0.1:9000");
+  EXPECT_EQ(c.s3().region(), "eu-west-1");
+  EXPECT_TRUE(c.s3().path_style());
+  EXPECT_EQ(g->restart().strategy(), proto::RESTART_EXPONENTIAL);
+  EXPECT_EQ(g->restart().initial_delay_ms(), 1'000);
+  EXPECT_EQ(g->restart().max_delay_ms(), 30'000);
+  EXPECT_EQ(g->restart().max_attempts(), 10);
+  EXPECT_EQ(g->state().memory_budget_bytes(), int64_t{256} << 20);
+}
+
+TEST(JobFileCheckpointTest, BadSettingsNameTheLineAndField) {
+  struct Case {
+    std::string from, to, line, field;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"store: s3://bucket/prefix", "store: /var/lib/x", "job.yaml:8:", "checkpoint.store"},
+           {"retain: 3", "retain: 0", "job.yaml:7:", "checkpoint.retain"},
+           {"interval: 10s", "interval: often", "job.yaml:4:", "checkpoint.interval"},
+           {"strategy: exponential", "strategy: sometimes", "job.yaml:10:", "restart.strategy"},
+           {"memory_budget: 256MiB", "memory_budget: 1KiB", "job.yaml:11:", "state.memory_budget"},
+           {"max_parallelism: 64", "max_parallelism: 0", "job.yaml:2:", "max_parallelism"},
+       }) {
+    std::string yaml = kCheckpointed;
+    yaml.replace(yaml.find(c.from), c.from.size(), c.to);
+    auto g = ParseJobYaml(yaml, "job.yaml", "");
+    ASSERT_FALSE(g.ok()) << c.to;
+    EXPECT_NE(g.status().message().find(c.line), std::string::npos) << g.status();
+    EXPECT_NE(g.status().message().find("'" + c.field + "'"), std::string::npos) << g.status();
+  }
+}
+
+}  // namespace
+}  // namespace sluice
