@@ -13,16 +13,23 @@
 // least CPU time of each side is reported (this machine is a noisy VM).
 //
 // Usage: engine_vs_loop [--events N] [--devices D] [--parallelism P] [--repeat R]
+//                       [--checkpoint-interval-ms MS]
+// With a checkpoint interval, each round also runs the engine taking
+// checkpoints into a local store, and reports its throughput against the
+// run without, and the checkpoints' durations.
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "bench/bench_clock.h"
@@ -99,9 +106,21 @@ Result RunLoop(int64_t events, int64_t devices) {
   return {WallSeconds() - wall0, CpuSeconds() - cpu0, results};
 }
 
-Result RunEngine(int64_t events, int64_t devices, int parallelism) {
+// Checkpoint durations (ms) of the engine run that took checkpoints.
+std::vector<int64_t> g_checkpoint_ms;
+
+Result RunEngine(int64_t events, int64_t devices, int parallelism, int64_t checkpoint_ms = 0) {
   sluice::proto::JobGraph graph;
   graph.set_name("bench");
+  std::string store_dir;
+  if (checkpoint_ms > 0) {
+    store_dir = (std::filesystem::temp_directory_path() /
+                 ("sluice-bench-checkpoints-" + std::to_string(getpid())))
+                    .string();
+    graph.mutable_checkpoint()->set_interval_ms(checkpoint_ms);
+    graph.mutable_checkpoint()->set_retain(1000);  // keep every one, to list their durations
+    graph.mutable_checkpoint()->set_store("file://" + store_dir);
+  }
   graph.set_parallelism(parallelism);
   graph.set_max_parallelism(128);
   graph.set_source_file("(benchmark)");
@@ -158,6 +177,18 @@ Result RunEngine(int64_t events, int64_t devices, int parallelism) {
       if (m.operator_id() == "sink") results += m.records_in();
     }
   }
+  if (checkpoint_ms > 0) {
+    sluice::proto::ListCheckpointsRequest req;
+    req.set_job_id(*job);
+    sluice::proto::ListCheckpointsResponse resp;
+    grpc::ClientContext ctx;
+    if ((*cluster)->coordinator().ListCheckpoints(&ctx, req, &resp).ok()) {
+      g_checkpoint_ms.clear();
+      for (const auto& c : resp.checkpoints()) g_checkpoint_ms.push_back(c.duration_ms());
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(store_dir, ec);
+  }
   return {wall, cpu, results};
 }
 
@@ -167,7 +198,10 @@ int main(int argc, char** argv) {
   int64_t events = 20'000'000, devices = 1'000'000;
   int parallelism = 2;
   int repeat = 3;
+  int64_t checkpoint_ms = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--checkpoint-interval-ms") == 0)
+      checkpoint_ms = std::atoll(argv[i + 1]);
     if (std::strcmp(argv[i], "--events") == 0)
       events = std::atoll(argv[i + 1]);
     else if (std::strcmp(argv[i], "--devices") == 0)
@@ -180,12 +214,18 @@ int main(int argc, char** argv) {
   std::printf(
       "events=%lld devices=%lld window=10s parallelism=%d repeat=%d (best run of each side)\n",
       static_cast<long long>(events), static_cast<long long>(devices), parallelism, repeat);
-  Result loop{1e300, 1e300, 0}, engine{1e300, 1e300, 0};
+  Result loop{1e300, 1e300, 0}, engine{1e300, 1e300, 0}, checkpointed{1e300, 1e300, 0};
+  std::vector<int64_t> durations;
   for (int r = 0; r < repeat; ++r) {
     Result l = RunLoop(events, devices);
     Result e = RunEngine(events, devices, parallelism);
     if (l.cpu < loop.cpu) loop = l;
     if (e.cpu < engine.cpu) engine = e;
+    if (checkpoint_ms > 0) {
+      Result c = RunEngine(events, devices, parallelism, checkpoint_ms);
+      if (c.wall < checkpointed.wall) checkpointed = c;
+      durations.insert(durations.end(), g_checkpoint_ms.begin(), g_checkpoint_ms.end());
+    }
   }
   auto report = [&](const char* name, const Result& r) {
     std::printf(
@@ -197,6 +237,25 @@ int main(int argc, char** argv) {
   report("sluice", engine);
   std::printf("ratio sluice/loop: %.2f of events/s, %.2f of events/cpu-s\n",
               loop.wall / engine.wall, loop.cpu / engine.cpu);
+  if (checkpoint_ms > 0) {
+    report("sluice+ckpt", checkpointed);
+    std::sort(durations.begin(), durations.end());
+    auto pct = [&](double p) {
+      return durations.empty() ? -1
+                               : durations[std::min(durations.size() - 1,
+                                                    static_cast<size_t>(p * durations.size()))];
+    };
+    std::printf(
+        "checkpoints every %lld ms: throughput %.3f of no checkpoints (events/s); %zu "
+        "checkpoints, duration p50 %lld ms, p99 %lld ms\n",
+        static_cast<long long>(checkpoint_ms), engine.wall / checkpointed.wall, durations.size(),
+        static_cast<long long>(pct(0.5)), static_cast<long long>(pct(0.99)));
+    if (checkpointed.results != loop.results) {
+      std::printf("MISMATCH: with checkpoints sluice produced %lld results\n",
+                  static_cast<long long>(checkpointed.results));
+      return 1;
+    }
+  }
   if (loop.results != engine.results) {
     std::printf("MISMATCH: the loop produced %lld results, sluice %lld\n",
                 static_cast<long long>(loop.results), static_cast<long long>(engine.results));

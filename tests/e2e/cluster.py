@@ -1,5 +1,6 @@
 """Starts and stops real sluice processes (coordinator, workers) on loopback."""
 
+import glob
 import json
 import os
 import shutil
@@ -41,30 +42,67 @@ class Cluster:
     processes taking them in between.
     """
 
-    def __init__(self, sluice, workers=2, slots=1, heartbeat_timeout=3.0):
+    def __init__(self, sluice, workers=2, slots=1, heartbeat_timeout=3.0, coordinator_args=(),
+                 env=None, coordinator_env=None, worker_env=None):
+        """`env` adds to every process's environment; coordinator_env and
+        worker_env (a dict, or a function of the worker index returning
+        one) to those of the coordinator and the workers."""
         self.sluice = sluice
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
         self.procs = {}
         self.metrics = {}
         self.logs_open = []
-        env = dict(os.environ)
-        for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-            env.pop(var, None)
-        self.env = env
+        self.slots = slots
+        base = dict(os.environ)
+        for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "SLUICE_CRASH_AT"):
+            base.pop(var, None)
+        base.update(env or {})
+        self.env = base
+        self.coordinator_args = ["--heartbeat-timeout", str(heartbeat_timeout),
+                                 *coordinator_args]
         self._start("coordinator", ["coordinator", "--listen", "127.0.0.1:0",
-                                    "--heartbeat-timeout", str(heartbeat_timeout)])
+                                    *self.coordinator_args], coordinator_env)
         self.coordinator = self._wait_ready("coordinator")
+        self.workers = 0
         for i in range(workers):
-            self._start(f"worker{i}", ["worker", "--coordinator", self.coordinator,
-                                       "--listen", "127.0.0.1:0", "--slots", str(slots)])
+            self.start_worker(worker_env(i) if callable(worker_env) else worker_env, wait=False)
         for i in range(workers):
             self._wait_ready(f"worker{i}")
 
-    def _start(self, name, args):
+    def start_worker(self, env=None, wait=True):
+        """Starts one more worker (a replacement); returns its name."""
+        name = f"worker{self.workers}"
+        self.workers += 1
+        self._start(name, ["worker", "--coordinator", self.coordinator,
+                           "--listen", "127.0.0.1:0", "--slots", str(self.slots)], env)
+        if wait:
+            self._wait_ready(name)
+        return name
+
+    def restart_coordinator(self, env=None):
+        """Starts the coordinator again, on the same address, after it died."""
+        if self.procs["coordinator"].poll() is None:
+            self.kill("coordinator")
+        n = sum(1 for k in self.procs if k.startswith("coordinator"))
+        name = f"coordinator{n}"
+        self._start(name, ["coordinator", "--listen", self.coordinator, *self.coordinator_args],
+                    env)
+        self._wait_ready(name)
+        self.procs["coordinator"] = self.procs.pop(name)
+        self.metrics["coordinator"] = self.metrics[name]
+        return name
+
+    def wait_exit(self, name, timeout):
+        """Waits for a process to end by itself (a crash point); returns its exit code."""
+        return self.procs[name].wait(timeout=timeout)
+
+    def _start(self, name, args, env=None):
         log = open(os.path.join(self.dir, f"{name}.log"), "w")
         self.logs_open.append(log)
+        penv = dict(self.env)
+        penv.update(env or {})
         self.procs[name] = subprocess.Popen([self.sluice] + args + ["--metrics-port", "0"],
-                                            stdout=log, stderr=subprocess.STDOUT, env=self.env)
+                                            stdout=log, stderr=subprocess.STDOUT, env=penv)
 
     def _wait_ready(self, name, deadline_s=60):
         """Waits for the process's 'listening on ADDR; metrics on port N' line; returns ADDR."""
@@ -105,10 +143,9 @@ class Cluster:
 
     def logs(self):
         out = []
-        for name in self.procs:
-            path = os.path.join(self.dir, f"{name}.log")
+        for path in sorted(glob.glob(os.path.join(self.dir, "*.log"))):
             with open(path) as f:
-                out.append(f"--- {name} ---\n{f.read()}")
+                out.append(f"--- {os.path.basename(path)} ---\n{f.read()}")
         return "\n".join(out)
 
     def stop(self):

@@ -1,0 +1,296 @@
+"""Recovery from checkpoints, with real processes (tests/e2e/cluster.py).
+
+The job reads ~1M sensor readings from JSON-lines files, slows them through
+a throttle (so the run lasts long enough to be interrupted), computes keyed
+1-minute windows and writes part files, with a checkpoint every second into
+a local store. Each test interrupts it somewhere: kill -9 of a worker (and a
+replacement started), kill -9 of the coordinator (restarted on the same
+--ha-store), or a process dying at a named crash point of the checkpoint
+protocol (common/crash_point.h). The job must recover and FINISH, and every
+window's final value must equal what this script computes from the input.
+
+The file sink is not transactional yet: it publishes its part file at each
+barrier, so a window that fired after the checkpoint a restart went back to
+may be published twice (by both attempts, with the same value). So the
+check takes the last result per window (by attempt) and requires every
+window to be there, right, and nothing else; published files are never
+torn.
+"""
+
+import argparse
+import glob
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cluster import Cluster, ClusterTestCase  # noqa: E402
+
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+OOO_MS = 30_000
+WINDOW_MS = 60_000
+FILES = 2  # one per source subtask: each file spans the whole time range
+EVENTS_PER_FILE = 500_000
+DEVICES = 2000
+
+JOB = """
+name: e2e-recovery
+parallelism: 2
+checkpoint: {{interval: 1s, timeout: 30s, retain: 3, store: "file://{store}"}}
+restart: {{strategy: fixed, initial_delay: 200ms, max_attempts: 20}}
+operators:
+  - id: readings
+    type: file_source
+    path: input
+    event_time: {{field: ts, unit: ms}}
+    watermark: {{max_out_of_orderness: 30s}}
+  - id: slow
+    type: throttle
+    input: readings
+    rate: 50000
+  - id: per_device
+    type: window
+    input: slow
+    key_by: [device_id]
+    window: {{type: tumbling, size: 1m}}
+    aggregates: {{avg_temp: avg(temperature), readings: count(), max_temp: max(temperature)}}
+  - id: out
+    type: file_sink
+    input: per_device
+    path: out
+"""
+
+_INPUT = None  # (events) shared by every test: writing it takes a few seconds
+
+
+def write_input(directory):
+    """Writes the readings once per run; returns the expected windows."""
+    global _INPUT
+    if _INPUT is None:
+        rng = random.Random(7)
+        cache = tempfile.mkdtemp(prefix="sluice-recovery-input-")
+        agg = {}
+        for f in range(FILES):
+            lines = []
+            for i in range(EVENTS_PER_FILE):
+                ts = START_MS + (i // 200) * 1000 - rng.randint(0, OOO_MS - 1000)
+                temp = round(rng.gauss(21.0, 4.0), 3)
+                dev = f"dev-{rng.randrange(DEVICES):05d}"
+                lines.append(json.dumps({"device_id": dev, "ts": ts, "temperature": temp}))
+                a = agg.setdefault((dev, ts // WINDOW_MS * WINDOW_MS), [0, 0.0, float("-inf")])
+                a[0] += 1
+                a[1] += temp
+                a[2] = max(a[2], temp)
+            with open(os.path.join(cache, f"readings-{f}.jsonl"), "w") as out:
+                out.write("\n".join(lines) + "\n")
+        _INPUT = (cache, {k: (c, s / c, m) for k, (c, s, m) in agg.items()})
+    cache, expected = _INPUT
+    os.symlink(cache, directory)
+    return expected
+
+
+def final_results(directory):
+    """The last result row per (device, window), by attempt, and the number
+    of lines that are not JSON."""
+    files = []
+    for path in glob.glob(os.path.join(directory, "part-*.jsonl")):
+        m = re.match(r"part-[0-9a-f]+-(\d+)-(\d+)-(\d+)\.jsonl$", os.path.basename(path))
+        files.append((int(m.group(1)), int(m.group(2)), int(m.group(3)), path))
+    got, torn = {}, 0
+    for attempt, subtask, n, path in sorted(files):
+        with open(path) as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:
+                    torn += 1
+                    continue
+                got[(r["device_id"], r["window_start"])] = (r["readings"], r["avg_temp"],
+                                                            r["max_temp"], attempt)
+    return got, torn
+
+
+class RecoveryTestCase(unittest.TestCase):
+    SLUICE = None
+
+    def start(self, job_text=None, **cluster_args):
+        """Starts a cluster and submits the job (JOB, or `job_text`)."""
+        self.cluster = Cluster(self.SLUICE, workers=2, slots=1, heartbeat_timeout=3.0,
+                               **cluster_args)
+        work = self.cluster.dir
+        self.expected = write_input(os.path.join(work, "input"))
+        self.job_file = os.path.join(work, "job.yaml")
+        with open(self.job_file, "w") as f:
+            f.write(job_text or JOB.format(store=os.path.join(work, "checkpoints")))
+        result = self.cluster.cli("submit", self.job_file)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.job_id = result.stdout.strip().splitlines()[-1]
+
+    def ha_dir(self):
+        self.ha = tempfile.mkdtemp(prefix="sluice-ha-")
+        return self.ha
+
+    def tearDown(self):
+        if hasattr(self, "ha"):
+            shutil.rmtree(self.ha, ignore_errors=True)
+        if not hasattr(self, "cluster"):
+            return
+        self.cluster.stop()
+        result = self._outcome.result
+        if result and (result.errors or result.failures):
+            print(self.cluster.logs(), file=sys.stderr)
+            print(f"work directory kept: {self.cluster.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.cluster.dir, ignore_errors=True)
+
+    def status(self):
+        r = self.cluster.cli("status", self.job_id, timeout=30)
+        return r.stdout if r.returncode == 0 else ""
+
+    def wait_for_checkpoint(self, n, deadline_s=60):
+        end = time.time() + deadline_s
+        while time.time() < end:
+            m = re.search(r"last completed checkpoint: (\d+)", self.status())
+            if m and int(m.group(1)) >= n:
+                return int(m.group(1))
+            time.sleep(0.1)
+        self.fail(f"no checkpoint {n} within {deadline_s} s:\n{self.status()}")
+
+    def wait_finished(self, deadline_s=180):
+        end = time.time() + deadline_s
+        text = ""
+        while time.time() < end:
+            text = self.status()
+            first = text.splitlines()[0] if text else ""
+            if "FINISHED" in first:
+                return text
+            if "FAILED" in first or "CANCELED" in first:
+                self.fail(f"job ended without finishing:\n{text}")
+            time.sleep(0.25)
+        self.fail(f"job did not finish within {deadline_s} s:\n{text}")
+
+    def check_results(self, min_restarts=1):
+        text = self.wait_finished()
+        m = re.search(r"(\d+) restart\(s\)", text)
+        restarts = int(m.group(1)) if m else 0
+        got, torn = final_results(os.path.join(self.cluster.dir, "out"))
+        missing = set(self.expected) - set(got)
+        extra = set(got) - set(self.expected)
+        self.assertEqual(len(missing), 0, f"{len(missing)} of {len(self.expected)} windows "
+                         f"missing, e.g. {sorted(missing)[:3]}")
+        self.assertEqual(len(extra), 0, f"{len(extra)} unexpected windows, e.g. {sorted(extra)[:3]}")
+        wrong = []
+        for key, (count, avg, mx) in self.expected.items():
+            g = got[key]
+            if g[0] != count or abs(g[1] - avg) > 1e-9 * max(1.0, abs(avg)) or g[2] != mx:
+                wrong.append((key, g, (count, avg, mx)))
+        self.assertEqual(len(wrong), 0, f"{len(wrong)} wrong windows, e.g. {wrong[:3]}")
+        self.assertGreaterEqual(restarts, min_restarts, text)
+        self.assertEqual(torn, 0)
+        return text
+
+
+class WorkerLossTest(RecoveryTestCase):
+
+    def kill_worker_after_checkpoint(self, n):
+        self.start()
+        self.wait_for_checkpoint(n)
+        self.cluster.kill("worker1")
+        self.cluster.start_worker()
+        self.check_results()
+
+    def test_kill_worker_after_first_checkpoint(self):
+        self.kill_worker_after_checkpoint(1)
+
+    def test_kill_worker_after_fourth_checkpoint(self):
+        self.kill_worker_after_checkpoint(4)
+
+    def test_kill_worker_twice(self):
+        self.start()
+        self.wait_for_checkpoint(2)
+        self.cluster.kill("worker0")
+        self.cluster.start_worker()
+        self.wait_for_checkpoint(5)
+        self.cluster.kill("worker1")
+        self.cluster.start_worker()
+        self.check_results(min_restarts=2)
+
+
+class CoordinatorLossTest(RecoveryTestCase):
+
+    def test_coordinator_killed_and_restarted_on_the_same_ha_store(self):
+        self.start(coordinator_args=["--ha-store", f"file://{self.ha_dir()}"])
+        self.wait_for_checkpoint(2)
+        self.cluster.kill("coordinator")
+        self.cluster.restart_coordinator()
+        text = self.check_results(min_restarts=0)
+        self.assertIn("restored from", text)
+
+
+class CrashPointTest(RecoveryTestCase):
+    """One test per named crash point: the process that reaches it during
+    checkpoint 2 dies there; a replacement (or the restarted coordinator)
+    carries on, and the results are whole."""
+
+    def crash_worker_at(self, point):
+        # Only worker1 carries the crash point; the replacement does not.
+        self.start(worker_env=lambda i: {"SLUICE_CRASH_AT": f"{point}@2"} if i == 1 else {})
+        code = self.cluster.wait_exit("worker1", timeout=90)
+        self.assertEqual(code, 137, self.cluster.logs())
+        self.cluster.start_worker()
+        self.check_results()
+
+    def crash_coordinator_at(self, point):
+        self.start(coordinator_args=["--ha-store", f"file://{self.ha_dir()}"],
+                   coordinator_env={"SLUICE_CRASH_AT": f"{point}@2"})
+        code = self.cluster.wait_exit("coordinator", timeout=90)
+        self.assertEqual(code, 137, self.cluster.logs())
+        self.cluster.restart_coordinator()
+        self.check_results(min_restarts=0)
+
+    def test_worker_after_snapshot(self):
+        self.crash_worker_at("worker.after-snapshot")
+
+    def test_worker_after_upload(self):
+        self.crash_worker_at("worker.after-upload")
+
+    def test_coordinator_before_metadata(self):
+        self.crash_coordinator_at("coordinator.before-metadata")
+
+    def test_coordinator_after_metadata(self):
+        self.crash_coordinator_at("coordinator.after-metadata")
+
+    def test_coordinator_after_notify(self):
+        self.crash_coordinator_at("coordinator.after-notify")
+
+    def test_worker_after_restore(self):
+        # A replacement that dies right after downloading its state; the
+        # next replacement restores the same checkpoint.
+        self.start()
+        self.wait_for_checkpoint(2)
+        self.cluster.kill("worker1")
+        doomed = self.cluster.start_worker(env={"SLUICE_CRASH_AT": "worker.after-restore"})
+        code = self.cluster.wait_exit(doomed, timeout=90)
+        self.assertEqual(code, 137, self.cluster.logs())
+        self.cluster.start_worker()
+        self.check_results(min_restarts=2)
+
+
+def tearDownModule():
+    if _INPUT is not None:
+        shutil.rmtree(_INPUT[0], ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sluice", required=True)
+    args, rest = parser.parse_known_args()
+    RecoveryTestCase.SLUICE = os.path.abspath(args.sluice)
+    ClusterTestCase.SLUICE = RecoveryTestCase.SLUICE
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
