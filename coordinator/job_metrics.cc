@@ -21,7 +21,7 @@ prometheus::Family<prometheus::Gauge>& Jobs() {
 prometheus::Family<prometheus::Gauge>& JobState() {
   static auto* f = &prometheus::BuildGauge()
                         .Name("sluice_job_state")
-                        .Help("Job state: 1 CREATED, 2 RUNNING, 3 FINISHED, 4 FAILED, 5 CANCELED")
+                        .Help("Job state: 1 CREATED, 2 RUNNING, 3 FINISHED, 4 FAILED, 5 CANCELED, 6 RESTARTING")
                         .Register(MetricsRegistry());
   return *f;
 }
@@ -29,7 +29,7 @@ prometheus::Family<prometheus::Gauge>& JobState() {
 }  // namespace
 
 void SetJobCounts(const std::map<proto::JobState, int>& counts) {
-  for (int s = proto::CREATED; s <= proto::CANCELED; ++s) {
+  for (int s = proto::CREATED; s <= proto::RESTARTING; ++s) {
     auto state = static_cast<proto::JobState>(s);
     auto it = counts.find(state);
     Jobs().Add({{"state", proto::JobState_Name(state)}}).Set(it == counts.end() ? 0 : it->second);

@@ -2,7 +2,7 @@
 
 // Coordinator metrics: sluice_jobs{state} (jobs per state),
 // sluice_job_state{job_id} (the job's state as its proto::JobState number:
-// 1 CREATED, 2 RUNNING, 3 FINISHED, 4 FAILED, 5 CANCELED) and
+// 1 CREATED, 2 RUNNING, 3 FINISHED, 4 FAILED, 5 CANCELED, 6 RESTARTING) and
 // sluice_workers_registered. Thread-safe.
 
 #include <map>
