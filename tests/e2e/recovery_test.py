@@ -44,6 +44,10 @@ name: e2e-recovery
 parallelism: 2
 checkpoint: {{interval: 1s, timeout: 30s, retain: 3, store: "file://{store}"}}
 restart: {{strategy: fixed, initial_delay: 200ms, max_attempts: 20}}
+# Small buffers: a barrier queues behind what the throttle has not let
+# through yet, so this keeps checkpoints short (aligned checkpoints wait
+# for the backlog; unaligned ones would not).
+network: {{buffer_bytes_per_task: 256KiB}}
 operators:
   - id: readings
     type: file_source
