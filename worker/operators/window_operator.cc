@@ -1,7 +1,12 @@
 #include "worker/operators/window_operator.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
 #include <limits>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "common/ports.h"
@@ -11,6 +16,47 @@ namespace sluice {
 namespace {
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// One aggregate's running value: `value` is a sum, min or max; `count` the
+// number of non-null inputs (or rows, for count()). All zero is the empty
+// accumulator. A window's value in keyed state is one per aggregate.
+struct Accumulator {
+  double value = 0;
+  int64_t count = 0;
+};
+static_assert(sizeof(Accumulator) == 16);
+
+// The operator's small state: a version byte, then the watermark (8 bytes,
+// little-endian).
+constexpr char kSmallStateVersion = 1;
+
+std::string EncodeSmallState(int64_t watermark) {
+  std::string out(1, kSmallStateVersion);
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<char>((static_cast<uint64_t>(watermark) >> (8 * i)) & 0xff));
+  return out;
+}
+
+absl::StatusOr<int64_t> DecodeSmallState(const std::string& bytes) {
+  if (bytes.size() != 9 || bytes[0] != kSmallStateVersion) {
+    return absl::InvalidArgumentError(absl::StrCat("window snapshot: ", bytes.size(),
+                                                   " bytes of small state, not version ",
+                                                   static_cast<int>(kSmallStateVersion)));
+  }
+  uint64_t u = 0;
+  for (int i = 7; i >= 0; --i) u = (u << 8) | static_cast<uint8_t>(bytes[1 + i]);
+  return static_cast<int64_t>(u);
+}
+
+// A fresh directory under the system's temporary directory.
+absl::StatusOr<std::string> MakeTempDir() {
+  std::error_code ec;
+  std::string pattern = (std::filesystem::temp_directory_path(ec) / "sluice-state-XXXXXX").string();
+  if (ec || mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("creating a temporary state directory ", pattern));
+  }
+  return pattern;
+}
 
 // A key column holding only nulls is a string column.
 FieldType ColumnType(FieldType key_type) {
@@ -39,7 +85,7 @@ void AppendKeyValue(const KeyValue& v, Column& col) {
 }  // namespace
 
 WindowOperator::WindowOperator(const proto::WindowConfig& config)
-    : config_(config), size_(config.size_ms()), table_(config.aggregates_size()) {
+    : config_(config), size_(config.size_ms()) {
   value_fields_.push_back({"window_start", FieldType::kInt64});
   value_fields_.push_back({"window_end", FieldType::kInt64});
   for (const auto& a : config_.aggregates()) {
@@ -47,6 +93,54 @@ WindowOperator::WindowOperator(const proto::WindowConfig& config)
                                            ? FieldType::kInt64
                                            : FieldType::kDouble});
   }
+}
+
+WindowOperator::~WindowOperator() {
+  cursor_.reset();
+  state_.reset();  // closes RocksDB before its directory goes
+  if (!private_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(private_dir_, ec);
+  }
+}
+
+absl::Status WindowOperator::WithContext(const absl::Status& status) const {
+  if (status.ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat("operator '", ctx_.spec->id(), "': ", status.message()));
+}
+
+absl::Status WindowOperator::Open(const OperatorContext& ctx) {
+  RETURN_IF_ERROR(Operator::Open(ctx));
+  std::string dir = ctx.state_dir;
+  if (dir.empty()) {
+    ASSIGN_OR_RETURN(private_dir_, MakeTempDir());
+    dir = private_dir_;
+  }
+  KeyedStateOptions options;
+  options.dir = (std::filesystem::path(dir) / "keyed").string();
+  options.max_parallelism = std::max(1, ctx.max_parallelism);  // as routing does
+  options.key_group_start = ctx.key_group_start;
+  options.key_group_end = ctx.key_group_end;
+  options.memory_budget = ctx.state_memory_budget;
+  options.value_width = static_cast<size_t>(config_.aggregates_size()) * sizeof(Accumulator);
+  // A window's key group that gets its first entry gets the timer that
+  // fires it.
+  options.on_new_group = [this](const StateGroup& g) {
+    state_->timers().Register({g.ns + size_ - 1, g.key_group, g.ns});
+  };
+  if (ctx.restore != nullptr) {
+    if (!ctx.restore->small_state.empty()) {
+      absl::StatusOr<int64_t> watermark = DecodeSmallState(ctx.restore->small_state);
+      if (!watermark.ok()) return WithContext(watermark.status());
+      watermark_ = *watermark;
+    }
+    options.restore_dir = ctx.restore->keyed_dir;
+  }
+  absl::StatusOr<std::unique_ptr<KeyedState>> state = KeyedState::Open(options);
+  if (!state.ok()) return WithContext(state.status());
+  state_ = std::move(*state);
+  return absl::OkStatus();
 }
 
 absl::Status WindowOperator::Bind(const SchemaRef& input) {
@@ -82,15 +176,34 @@ absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
   const auto& fns = config_.aggregates();
   std::optional<Batch> late;
   key_encoder_->EncodeRows(batch, &batch_keys_);
-  for (size_t r = 0; r < batch.num_rows(); ++r) {
-    const int64_t ts = batch.event_time()[r];
-    const int64_t start = FloorDiv(ts, size_) * size_;
+  const size_t rows = batch.num_rows();
+  // Rows are hashed kPrefetchRows ahead of the row being updated, and their
+  // state prefetched then: a lookup seldom waits for memory.
+  struct Row {
+    StateKey key;
+    int64_t start;
+  };
+  Row ahead[kPrefetchRows];
+  auto look_ahead = [&](size_t r) {
+    Row& row = ahead[r % kPrefetchRows];
+    row.key = state_->Key(batch_keys_[r]);
+    row.start = FloorDiv(batch.event_time()[r], size_) * size_;
+    state_->Prefetch(row.start, row.key);
+  };
+  for (size_t r = 0; r < std::min(rows, kPrefetchRows); ++r) look_ahead(r);
+  for (size_t r = 0; r < rows; ++r) {
+    const Row row = ahead[r % kPrefetchRows];
+    if (r + kPrefetchRows < rows) look_ahead(r + kPrefetchRows);
+    const int64_t start = row.start;
     if (start + size_ - 1 <= watermark_) {
       if (!late.has_value()) late.emplace(batch.schema());
       late->AppendRowFrom(batch, r);
       continue;
     }
-    Accumulator* acc = table_.Get(start, batch_keys_[r]);
+    // (A key of a key group this subtask does not own is an error.)
+    absl::StatusOr<char*> value = state_->Merge(start, row.key);
+    if (!value.ok()) return WithContext(value.status());
+    auto* acc = reinterpret_cast<Accumulator*>(*value);
     for (size_t a = 0; a < num_aggs; ++a) {
       const int col_idx = agg_columns_[a];
       if (col_idx < 0) {
@@ -118,49 +231,80 @@ absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
   return absl::OkStatus();
 }
 
-absl::Status WindowOperator::FireSome(int64_t before, size_t limit, Output& out, bool* done) {
-  const size_t num_keys = config_.key_by_size();
-  const auto& fns = config_.aggregates();
+absl::Status WindowOperator::FireSome(int64_t up_to, size_t limit, Output& out, bool* done) {
   std::vector<ResultGroup> groups;
+  size_t fired = 0;
+  *done = false;
   absl::Status status;
-  *done = table_.FireSome(
-      before, limit, [&](int64_t start, std::string_view key, const Accumulator* acc) {
-        if (!status.ok()) return;
-        if (absl::Status s = DecodeKey(key, num_keys, &key_values_); !s.ok()) {
-          status = absl::InternalError(absl::StrCat("operator '", ctx_.spec->id(),
-                                                    "': bad key in window state: ", s.message()));
-          return;
-        }
-        ResultGroup& g = AddKey(key_values_, groups);
-        g.columns[num_keys].AppendInt(start);
-        g.columns[num_keys + 1].AppendInt(start + size_);
-        for (int a = 0; a < fns.size(); ++a) {
-          Column& col = g.columns[num_keys + 2 + a];
-          switch (fns[a].function()) {
-            case proto::AGGREGATE_COUNT:
-              col.AppendInt(acc[a].count);
-              break;
-            case proto::AGGREGATE_AVG:
-              if (acc[a].count == 0)
-                col.AppendNull();
-              else
-                col.AppendDouble(acc[a].value / static_cast<double>(acc[a].count));
-              break;
-            default:
-              if (acc[a].count == 0)
-                col.AppendNull();
-              else
-                col.AppendDouble(acc[a].value);
-              break;
-          }
-        }
-        g.event_time.push_back(start + size_ - 1);
-        if (g.event_time.size() >= kTargetBatchRows) status = EmitGroup(g, out);
-      });
+  while (status.ok()) {
+    if (cursor_ == nullptr) {
+      const Timer* t = state_->timers().Earliest();
+      if (t == nullptr || t->timestamp > up_to) {
+        *done = true;
+        break;
+      }
+      cursor_timer_ = *t;
+      absl::StatusOr<std::unique_ptr<GroupCursor>> cursor =
+          state_->ReadGroup({t->key_group, t->ns});
+      if (!cursor.ok()) {
+        status = cursor.status();
+        break;
+      }
+      cursor_ = std::move(*cursor);
+    }
+    if (!cursor_->Valid()) {  // the group has fired: drop it and its timer
+      cursor_.reset();
+      status = state_->DropGroup({cursor_timer_.key_group, cursor_timer_.ns});
+      state_->timers().Delete(cursor_timer_);
+      continue;
+    }
+    if (fired == limit) break;
+    status = AddResult(cursor_timer_.ns, cursor_->key(), cursor_->value(), groups, out);
+    ++fired;
+    if (status.ok()) status = cursor_->Next();
+  }
   for (ResultGroup& g : groups) {
     if (status.ok()) status = EmitGroup(g, out);
   }
-  return status;
+  return WithContext(status);
+}
+
+absl::Status WindowOperator::AddResult(int64_t start, std::string_view key,
+                                       const char* accumulators, std::vector<ResultGroup>& groups,
+                                       Output& out) {
+  const size_t num_keys = config_.key_by_size();
+  const auto& fns = config_.aggregates();
+  if (absl::Status s = DecodeKey(key, num_keys, &key_values_); !s.ok()) {
+    return absl::InternalError(absl::StrCat("bad key in window state: ", s.message()));
+  }
+  ResultGroup& g = AddKey(key_values_, groups);
+  g.columns[num_keys].AppendInt(start);
+  g.columns[num_keys + 1].AppendInt(start + size_);
+  for (int a = 0; a < fns.size(); ++a) {
+    Accumulator acc;
+    std::memcpy(&acc, accumulators + a * sizeof(Accumulator), sizeof(Accumulator));
+    Column& col = g.columns[num_keys + 2 + a];
+    switch (fns[a].function()) {
+      case proto::AGGREGATE_COUNT:
+        col.AppendInt(acc.count);
+        break;
+      case proto::AGGREGATE_AVG:
+        if (acc.count == 0)
+          col.AppendNull();
+        else
+          col.AppendDouble(acc.value / static_cast<double>(acc.count));
+        break;
+      default:
+        if (acc.count == 0)
+          col.AppendNull();
+        else
+          col.AppendDouble(acc.value);
+        break;
+    }
+  }
+  g.event_time.push_back(start + size_ - 1);
+  if (g.event_time.size() >= kTargetBatchRows) return EmitGroup(g, out);
+  return absl::OkStatus();
 }
 
 WindowOperator::ResultGroup& WindowOperator::AddKey(const std::vector<KeyValue>& key,
@@ -247,17 +391,15 @@ absl::Status WindowOperator::ProcessWatermark(int64_t watermark, Output& out) {
   if (watermark <= watermark_) return absl::OkStatus();
   while (firing_.has_value()) RETURN_IF_ERROR(ContinuePending(out));  // (a task never does this)
   watermark_ = watermark;
-  // Window [s, s+size) fires once watermark >= s + size - 1, i.e. s < watermark - size + 2.
-  const int64_t before =
-      watermark == kMaxWatermark ? std::numeric_limits<int64_t>::max() : watermark - size_ + 2;
-  firing_ = Firing{before, watermark, true};
+  // Window [s, s+size) fires once watermark >= s + size - 1: its timers.
+  firing_ = Firing{watermark, watermark, true};
   return ContinuePending(out);
 }
 
 absl::Status WindowOperator::ContinuePending(Output& out) {
   if (!firing_.has_value()) return absl::OkStatus();
   bool done = false;
-  RETURN_IF_ERROR(FireSome(firing_->before, kFireChunk, out, &done));
+  RETURN_IF_ERROR(FireSome(firing_->up_to, kFireChunk, out, &done));
   if (!done) return absl::OkStatus();
   const Firing fired = *firing_;
   firing_.reset();
@@ -267,6 +409,20 @@ absl::Status WindowOperator::ContinuePending(Output& out) {
 absl::Status WindowOperator::Finish(Output& out) {
   firing_ = Firing{std::numeric_limits<int64_t>::max(), 0, false};
   return ContinuePending(out);
+}
+
+absl::StatusOr<OperatorSnapshot> WindowOperator::Snapshot(int64_t checkpoint_id,
+                                                          const std::string& keyed_dir) {
+  (void)checkpoint_id;
+  if (firing_.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("operator '", ctx_.spec->id(), "': snapshot while windows are still firing"));
+  }
+  RETURN_IF_ERROR(WithContext(state_->Snapshot(keyed_dir)));
+  OperatorSnapshot snapshot;
+  snapshot.small_state = EncodeSmallState(watermark_);
+  snapshot.has_keyed_files = true;
+  return snapshot;
 }
 
 }  // namespace sluice

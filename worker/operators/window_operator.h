@@ -21,6 +21,15 @@
 // all of them are null). An integral double key comes out as int64, the form
 // it is keyed by (see common/key_encoding.h). A key field that changes type
 // never fails the job.
+//
+// State: the accumulators of each (window, key) are keyed state
+// (state/keyed_state.h) in the window's namespace (its start), and each
+// (window, key group) holding any has an event-time timer at the window's
+// last millisecond, also keyed state. A watermark fires the due timers in
+// order, so a window's results come out key group by key group, and firing
+// reads only the windows that fire. Snapshot() writes the keyed state's
+// checkpoint; the operator's own small state is its watermark. Everything
+// runs on the task thread.
 
 #include <map>
 #include <memory>
@@ -29,7 +38,7 @@
 #include <vector>
 
 #include "common/key_encoding.h"
-#include "state/window_table.h"
+#include "state/keyed_state.h"
 #include "worker/operators/operator.h"
 
 namespace sluice {
@@ -37,7 +46,11 @@ namespace sluice {
 class WindowOperator : public Operator {
  public:
   explicit WindowOperator(const proto::WindowConfig& config);
+  ~WindowOperator() override;
 
+  // Opens the keyed state in ctx.state_dir (a private temporary directory,
+  // removed with the operator, when that is empty), restoring ctx.restore.
+  absl::Status Open(const OperatorContext& ctx) override;
   absl::Status ProcessBatch(Batch batch, Output& out) override;
   absl::Status ProcessWatermark(int64_t watermark, Output& out) override;
   absl::Status Finish(Output& out) override;
@@ -47,8 +60,16 @@ class WindowOperator : public Operator {
   bool HasPending() const override { return firing_.has_value(); }
   int64_t PendingDueMs() const override { return 0; }
   absl::Status ContinuePending(Output& out) override;
+  absl::StatusOr<OperatorSnapshot> Snapshot(int64_t checkpoint_id,
+                                            const std::string& keyed_dir) override;
+
+  // The size of the window state: RocksDB's files and memtables, and the
+  // cache.
+  int64_t ApproximateStateBytes() const { return state_->ApproximateStateBytes(); }
 
   static constexpr size_t kFireChunk = 4 * kTargetBatchRows;
+  // How far ahead of the row it updates ProcessBatch prefetches state.
+  static constexpr size_t kPrefetchRows = 8;
 
  private:
   // Output rows of one firing whose key values share their types.
@@ -59,9 +80,13 @@ class WindowOperator : public Operator {
   };
 
   absl::Status Bind(const SchemaRef& input);
-  // Fires up to `limit` entries of the windows that start before
-  // `end_exclusive_start`; sets *done when none is left.
-  absl::Status FireSome(int64_t end_exclusive_start, size_t limit, Output& out, bool* done);
+  // Fires up to `limit` entries of the windows whose timers are due at
+  // `up_to`; sets *done when none is left.
+  absl::Status FireSome(int64_t up_to, size_t limit, Output& out, bool* done);
+  // Appends the result of one (window, key) to its group in `groups`.
+  absl::Status AddResult(int64_t start, std::string_view key, const char* accumulators,
+                         std::vector<ResultGroup>& groups, Output& out);
+  absl::Status WithContext(const absl::Status& status) const;
   // Appends the key `key` to the group of `groups` it fits best, created if
   // none fits, and returns that group.
   ResultGroup& AddKey(const std::vector<KeyValue>& key, std::vector<ResultGroup>& groups) const;
@@ -73,12 +98,17 @@ class WindowOperator : public Operator {
   int64_t size_;
   int64_t watermark_ = kMinWatermark;
   struct Firing {
-    int64_t before;     // windows starting before this fire
+    int64_t up_to;      // timers due at this time fire
     int64_t watermark;  // forwarded when they have; none at end of input
     bool forward;
   };
   std::optional<Firing> firing_;
-  WindowTable table_;
+  std::unique_ptr<GroupCursor> cursor_;  // the group being fired
+  Timer cursor_timer_;                   // and its timer
+
+  std::string private_dir_;  // made when ctx.state_dir is empty
+  std::unique_ptr<KeyedState> state_;
+
   BatchKeys batch_keys_;              // keys of the batch being processed
   std::vector<KeyValue> key_values_;  // decoded key of the entry being fired
   std::vector<Field> value_fields_;   // window_start, window_end, aggregates
