@@ -29,7 +29,18 @@ inline uint64_t StableHash(std::string_view s) {
     h ^= h >> 32;
   }
   uint64_t tail = 0;
-  if (i < s.size()) std::memcpy(&tail, s.data() + i, s.size() - i);  // data() may be null
+  const size_t rest = s.size() - i;
+  if (rest > 0 && s.size() >= 8) {
+    std::memcpy(&tail, s.data() + s.size() - 8, 8);
+    tail >>= 8 * (8 - rest);
+  } else if (rest >= 4) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, s.data() + i, 4);
+    std::memcpy(&hi, s.data() + i + rest - 4, 4);
+    tail = lo | (uint64_t{hi} << (8 * (rest - 4)));
+  } else if (rest > 0) {
+    for (size_t k = 0; k < rest; ++k) tail |= uint64_t{static_cast<uint8_t>(s[i + k])} << (8 * k);
+  }
   h = (h ^ tail) * kMul;
   h ^= h >> 29;
   h *= 0xbf58476d1ce4e5b9ULL;
