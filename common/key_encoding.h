@@ -132,8 +132,9 @@ class KeyEncoder {
   }
   // Overwrites `keys` with the keys of every row of `batch`. Prefer this to
   // View in a loop that looks every key up in a large hash table: measured
-  // with WindowTable, lookups of keys re-encoded into the same scratch string
-  // on every row took about twice as long as lookups of keys that stay put.
+  // with the window's hash table, lookups of keys re-encoded into the same
+  // scratch string on every row took about twice as long as lookups of keys
+  // that stay put.
   void EncodeRows(const Batch& batch, BatchKeys* keys) const;
 
  private:

@@ -80,7 +80,7 @@ absl::Status Coordinator::Start() {
   if (ha_store_ != nullptr) {
     absl::Status s = TakeOverJobs();
     if (!s.ok()) return s;
-  } else {
+  } else if (options_.warn_without_ha_store) {
     std::fprintf(stderr,
                  "sluice coordinator: no --ha-store: jobs will not survive a restart of this "
                  "coordinator\n");

@@ -48,6 +48,9 @@ struct CoordinatorOptions {
   // were running. Empty: jobs do not survive a restart.
   std::string ha_store;
   proto::S3Config ha_s3;  // for an s3:// ha_store
+  // Say at startup, without an HA store, that jobs will not survive a
+  // restart (off in embedded mode, where there is no coordinator to restart).
+  bool warn_without_ha_store = true;
 };
 
 class Coordinator final : public proto::CoordinatorService::Service {

@@ -74,6 +74,20 @@ std::unique_ptr<proto::CoordinatorService::Stub> Connect(const std::string& addr
   return proto::CoordinatorService::NewStub(ChannelTo(address));
 }
 
+// Calls `method` with a deadline, waiting for a coordinator that is still
+// starting rather than failing at once.
+template <typename Request, typename Response>
+absl::Status CallCoordinator(proto::CoordinatorService::Stub& stub,
+                             grpc::Status (proto::CoordinatorService::Stub::*method)(
+                                 grpc::ClientContext*, const Request&, Response*),
+                             const Request& req, Response* resp, int64_t deadline_ms,
+                             const char* what) {
+  grpc::ClientContext ctx;
+  SetDeadlineMs(&ctx, deadline_ms);
+  ctx.set_wait_for_ready(true);
+  return FromGrpcStatus((stub.*method)(&ctx, req, resp), what);
+}
+
 void PrintSinkOutputs(const proto::JobGraph& graph, const proto::JobStatus& status) {
   for (const auto& op : graph.operators()) {
     if (!op.has_file_sink()) continue;
@@ -225,10 +239,8 @@ int JobsCommand(const ClientArgs& args) {
   auto stub = Connect(args.coordinator);
   proto::ListJobsRequest req;
   proto::ListJobsResponse resp;
-  grpc::ClientContext ctx;
-  SetDeadlineMs(&ctx, 10'000);
-  ctx.set_wait_for_ready(true);
-  absl::Status s = FromGrpcStatus(stub->ListJobs(&ctx, req, &resp), "jobs");
+  absl::Status s = CallCoordinator(*stub, &proto::CoordinatorService::Stub::ListJobs, req, &resp,
+                                   10'000, "jobs");
   if (!s.ok()) return ReportClientError(s, args.coordinator);
   for (const auto& j : resp.jobs()) {
     std::cout << j.job_id() << "  " << proto::JobState_Name(j.state()) << "  " << j.name()
@@ -250,10 +262,8 @@ int CancelCommand(const ClientArgs& args) {
   proto::CancelJobRequest req;
   req.set_job_id(args.job_id);
   proto::CancelJobResponse resp;
-  grpc::ClientContext ctx;
-  SetDeadlineMs(&ctx, 10'000);
-  ctx.set_wait_for_ready(true);
-  absl::Status s = FromGrpcStatus(stub->CancelJob(&ctx, req, &resp), "cancel");
+  absl::Status s = CallCoordinator(*stub, &proto::CoordinatorService::Stub::CancelJob, req, &resp,
+                                   10'000, "cancel");
   if (!s.ok()) return ReportClientError(s, args.coordinator);
   std::cout << "canceled " << args.job_id << "\n";
   return 0;
@@ -266,10 +276,8 @@ int SavepointCommand(const ClientArgs& args) {
   req.set_name(args.savepoint_name);
   req.set_cancel(args.cancel);
   proto::SavepointResponse resp;
-  grpc::ClientContext ctx;
-  SetDeadlineMs(&ctx, 600'000);
-  ctx.set_wait_for_ready(true);
-  absl::Status s = FromGrpcStatus(stub->TriggerSavepoint(&ctx, req, &resp), "savepoint");
+  absl::Status s = CallCoordinator(*stub, &proto::CoordinatorService::Stub::TriggerSavepoint, req,
+                                   &resp, 600'000, "savepoint");
   if (!s.ok()) return ReportClientError(s, args.coordinator);
   std::cout << "savepoint " << args.savepoint_name << " (checkpoint " << resp.checkpoint_id()
             << ") at " << resp.location() << (args.cancel ? "; job canceled" : "") << "\n";
@@ -281,10 +289,8 @@ int CheckpointsCommand(const ClientArgs& args) {
   proto::ListCheckpointsRequest req;
   req.set_job_id(args.job_id);
   proto::ListCheckpointsResponse resp;
-  grpc::ClientContext ctx;
-  SetDeadlineMs(&ctx, 10'000);
-  ctx.set_wait_for_ready(true);
-  absl::Status s = FromGrpcStatus(stub->ListCheckpoints(&ctx, req, &resp), "checkpoints");
+  absl::Status s = CallCoordinator(*stub, &proto::CoordinatorService::Stub::ListCheckpoints, req,
+                                   &resp, 10'000, "checkpoints");
   if (!s.ok()) return ReportClientError(s, args.coordinator);
   std::cout << absl::StrFormat("%-24s %-20s %14s %14s %10s\n", "ID/NAME", "TIME (UTC)",
                                "STATE BYTES", "UPLOADED", "DURATION");

@@ -16,6 +16,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
   std::unique_ptr<EmbeddedCluster> c(new EmbeddedCluster);
   CoordinatorOptions copts;
   copts.listen_address = absl::StrCat("inproc:coordinator-", n);
+  copts.warn_without_ha_store = false;
   c->coordinator_ = std::make_unique<Coordinator>(copts);
   RETURN_IF_ERROR(c->coordinator_->Start());
   for (int i = 0; i < workers; ++i) {

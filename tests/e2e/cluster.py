@@ -262,10 +262,16 @@ class ClusterTestCase(unittest.TestCase):
                                heartbeat_timeout=self.HEARTBEAT_TIMEOUT)
 
     def tearDown(self):
-        self.cluster.stop()
-        result = self._outcome.result
-        if result and (result.errors or result.failures):
-            print(self.cluster.logs(), file=sys.stderr)
-            print(f"work directory kept: {self.cluster.dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(self.cluster.dir, ignore_errors=True)
+        stop_and_report(self, self.cluster)
+
+
+def stop_and_report(test, cluster):
+    """Stops `cluster`; when `test` failed, prints the processes' logs and keeps
+    the work directory, else removes it."""
+    cluster.stop()
+    result = test._outcome.result
+    if result and (result.errors or result.failures):
+        print(cluster.logs(), file=sys.stderr)
+        print(f"work directory kept: {cluster.dir}", file=sys.stderr)
+    else:
+        shutil.rmtree(cluster.dir, ignore_errors=True)

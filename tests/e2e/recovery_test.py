@@ -30,7 +30,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import Cluster, ClusterTestCase  # noqa: E402
+from cluster import Cluster, ClusterTestCase, stop_and_report  # noqa: E402
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 OOO_MS = 30_000
@@ -143,15 +143,8 @@ class RecoveryTestCase(unittest.TestCase):
     def tearDown(self):
         if hasattr(self, "ha"):
             shutil.rmtree(self.ha, ignore_errors=True)
-        if not hasattr(self, "cluster"):
-            return
-        self.cluster.stop()
-        result = self._outcome.result
-        if result and (result.errors or result.failures):
-            print(self.cluster.logs(), file=sys.stderr)
-            print(f"work directory kept: {self.cluster.dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(self.cluster.dir, ignore_errors=True)
+        if hasattr(self, "cluster"):
+            stop_and_report(self, self.cluster)
 
     def status(self):
         r = self.cluster.cli("status", self.job_id, timeout=30)

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 
 namespace sluice::testing {
@@ -208,7 +209,7 @@ TEST_P(ObjectStoreContractTest, ConcurrentPuts) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        const std::string key = "t" + std::to_string(t) + "/obj-" + std::to_string(i);
+        const std::string key = absl::StrCat("t", t, "/obj-", i);
         if (!store_->Put(key, key).ok()) ++failures;
         // Everyone also overwrites one shared key with a whole value of its own.
         if (!store_->Put("shared", std::string(10000 + t, static_cast<char>('a' + t))).ok()) {
@@ -237,8 +238,8 @@ TEST_P(ObjectStoreContractTest, ReadersNeverSeeAPartialObject) {
     while (!done) {
       absl::StatusOr<std::string> got = store_->Get("flip");
       if (!got.ok() || (*got != a && *got != b)) {
-        ADD_FAILURE() << (got.ok() ? "read " + std::to_string(got->size()) +
-                                         " bytes: " + got->substr(0, 3) + "..."
+        ADD_FAILURE() << (got.ok() ? absl::StrCat("read ", got->size(),
+                                                  " bytes: ", got->substr(0, 3), "...")
                                    : got.status().ToString());
       }
       ++reads;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "gtest/gtest.h"
 
@@ -136,13 +137,13 @@ std::vector<std::string> Drain(InputGate& gate) {
     if (!ev.has_value()) return out;
     switch (ev->kind) {
       case InputGate::Event::Kind::kBatch:
-        out.push_back("b" + std::to_string(ev->batch.num_rows()));
+        out.push_back(absl::StrCat("b", ev->batch.num_rows()));
         break;
       case InputGate::Event::Kind::kWatermark:
-        out.push_back("w" + std::to_string(ev->watermark));
+        out.push_back(absl::StrCat("w", ev->watermark));
         break;
       case InputGate::Event::Kind::kBarrier:
-        out.push_back("B" + std::to_string(ev->barrier.id));
+        out.push_back(absl::StrCat("B", ev->barrier.id));
         break;
       case InputGate::Event::Kind::kEnd:
         out.push_back("end");
@@ -151,7 +152,9 @@ std::vector<std::string> Drain(InputGate& gate) {
   }
 }
 
-StreamElement BarrierOf(int64_t id) { return StreamElement::Barrier({id, 0, proto::CHECKPOINT, ""}); }
+StreamElement BarrierOf(int64_t id) {
+  return StreamElement::Barrier({id, 0, proto::CHECKPOINT, ""});
+}
 
 class GateAlignmentTest : public ::testing::Test {
  protected:
