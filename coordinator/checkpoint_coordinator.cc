@@ -46,6 +46,7 @@ void CheckpointCoordinator::Recover(std::vector<proto::CheckpointMetadata> compl
 void CheckpointCoordinator::OnAttempt(const proto::ExecutionPlan& plan) {
   thread_.AssertOnControlThread();
   attempt_ = plan.attempt();
+  attempt_started_ = false;
   source_workers_.clear();
   workers_of_attempt_.clear();
   subtasks_.clear();
@@ -87,6 +88,10 @@ void CheckpointCoordinator::Tick(int64_t now_ms, bool all_running) {
     return;
   }
   if (attempt_ == 0 || !all_running) return;
+  if (!attempt_started_) {
+    attempt_started_ = true;
+    last_trigger_ms_ = std::max(last_trigger_ms_, now_ms);
+  }
   if (!savepoints_waiting_.empty()) {
     SavepointRequest r = std::move(savepoints_waiting_.front());
     savepoints_waiting_.pop_front();

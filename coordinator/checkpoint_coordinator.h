@@ -20,9 +20,9 @@
 //  3. Abort: a decline, a timeout or the end of the attempt aborts the
 //     pending checkpoint only; the job goes on. Its files stay until a
 //     later retention pass.
-// At most one checkpoint is pending; the next periodic one starts
-// `interval` after the previous trigger and `min_pause` after the previous
-// end. A savepoint is a checkpoint with its own self-contained directory,
+// At most one checkpoint is pending; the first periodic one of an attempt
+// starts `interval` after all its tasks run, the next ones `interval` after
+// the previous trigger and `min_pause` after the previous end. A savepoint is a checkpoint with its own self-contained directory,
 // taken as soon as nothing is pending, and never deleted.
 //
 // Thread: the control thread only (asserted). Store work goes through
@@ -123,6 +123,7 @@ class CheckpointCoordinator {
   std::deque<proto::CheckpointMetadata> completed_;  // retained, oldest first
   std::vector<proto::CheckpointMetadata> savepoints_;
   int64_t last_trigger_ms_ = INT64_MIN / 2;
+  bool attempt_started_ = false;  // its tasks all ran at some tick
   int64_t last_end_ms_ = INT64_MIN / 2;
   int64_t completed_count_ = 0;
   int64_t aborted_count_ = 0;

@@ -69,6 +69,10 @@ class CheckpointCoordinatorTest : public ::testing::Test {
     cc_ = std::make_unique<CheckpointCoordinator>("job-1", plan_.graph(), store_, &rpc_, &io_,
                                                   thread_);
     cc_->OnAttempt(plan_);
+    // Every task of the attempt has run for one interval: the first
+    // checkpoint is due at now_.
+    cc_->Tick(now_ - 10'000, true);
+    EXPECT_TRUE(rpc_.Calls(Call::kTrigger).empty());
   }
 
   proto::CheckpointAck Ack(int64_t id, int task, int subtask, const std::string& file = "") {
