@@ -22,8 +22,8 @@
 //     later retention pass.
 // At most one checkpoint is pending; the first periodic one of an attempt
 // starts `interval` after all its tasks run, the next ones `interval` after
-// the previous trigger and `min_pause` after the previous end. A savepoint is a checkpoint with its own self-contained directory,
-// taken as soon as nothing is pending, and never deleted.
+// the previous trigger and `min_pause` after the previous end. A savepoint is a checkpoint with its
+// own self-contained directory, taken as soon as nothing is pending, and never deleted.
 //
 // Thread: the control thread only (asserted). Store work goes through
 // StoreIo; RPCs through WorkerClient; neither blocks.

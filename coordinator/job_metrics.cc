@@ -19,10 +19,11 @@ prometheus::Family<prometheus::Gauge>& Jobs() {
 }
 
 prometheus::Family<prometheus::Gauge>& JobState() {
-  static auto* f = &prometheus::BuildGauge()
-                        .Name("sluice_job_state")
-                        .Help("Job state: 1 CREATED, 2 RUNNING, 3 FINISHED, 4 FAILED, 5 CANCELED, 6 RESTARTING")
-                        .Register(MetricsRegistry());
+  static auto* f =
+      &prometheus::BuildGauge()
+           .Name("sluice_job_state")
+           .Help("Job state: 1 CREATED, 2 RUNNING, 3 FINISHED, 4 FAILED, 5 CANCELED, 6 RESTARTING")
+           .Register(MetricsRegistry());
   return *f;
 }
 

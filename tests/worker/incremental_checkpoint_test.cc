@@ -77,8 +77,8 @@ TEST(IncrementalCheckpointTest, FivePercentChangedKeysUploadAtMostFifteenPercent
   };
   const proto::SubtaskSnapshot first = checkpoint(1);
   ASSERT_GT(first.state_bytes(), 0);
-  EXPECT_EQ(first.uploaded_bytes(), first.state_bytes() -
-                                        static_cast<int64_t>(first.operators(0).small_state().size()));
+  EXPECT_EQ(first.uploaded_bytes(),
+            first.state_bytes() - static_cast<int64_t>(first.operators(0).small_state().size()));
 
   // Every 20th key changes: 5%.
   ASSERT_TRUE(op.ProcessBatch(Readings(0, kKeys, 20, 2.0), out).ok());
