@@ -81,7 +81,7 @@ proto::HeartbeatResponse Dispatcher::Heartbeat(const proto::HeartbeatRequest& re
   thread_.AssertOnControlThread();
   proto::HeartbeatResponse resp;
   const std::string& worker = req.worker_id();
-  const bool known = registry_.Heartbeat(worker, arrival_ms);
+  const bool known = registry_.Heartbeat(worker, arrival_ms, req.address());
   if (!known) resp.set_unknown_worker(true);
   std::set<std::pair<std::string, int64_t>> cancel;
   for (const auto& st : req.subtasks()) {

@@ -30,10 +30,12 @@ const WorkerInfo& WorkerRegistry::Register(const std::string& address, int slots
   return workers_[id] = std::move(w);
 }
 
-bool WorkerRegistry::Heartbeat(const std::string& id, int64_t arrival_ms) {
+bool WorkerRegistry::Heartbeat(const std::string& id, int64_t arrival_ms,
+                               const std::string& address) {
   thread_.AssertOnControlThread();
   auto it = workers_.find(id);
   if (it == workers_.end()) return false;
+  if (!address.empty() && address != it->second.address) return false;
   it->second.last_heartbeat_ms = std::max(it->second.last_heartbeat_ms, arrival_ms);
   return true;
 }

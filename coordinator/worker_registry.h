@@ -45,8 +45,11 @@ class WorkerRegistry {
   const WorkerInfo& Register(const std::string& address, int slots, int64_t now_ms,
                              std::optional<WorkerInfo>* replaced);
   // Records a heartbeat that arrived at `arrival_ms`. False for an unknown
-  // (expired or never registered) worker.
-  bool Heartbeat(const std::string& id, int64_t arrival_ms);
+  // (expired or never registered) worker, or when `address` (if given) is
+  // not the one registered under `id`: ids restart from 1 when the
+  // coordinator restarts, so a worker registered with an earlier coordinator
+  // may send an id that now names another worker.
+  bool Heartbeat(const std::string& id, int64_t arrival_ms, const std::string& address = "");
   // Removes and returns the workers silent for the timeout or longer.
   std::vector<LostWorker> Expire(int64_t now_ms);
   // Forgets a worker that could not be reached (it re-registers if it is

@@ -280,6 +280,7 @@ void Worker::HeartbeatLoop(std::stop_token stop) {
     {
       absl::MutexLock lock(&mu_);
       req.set_worker_id(worker_id_);
+      req.set_address(address_);
       for (const auto& t : tasks_) {
         t->SampleLoad();
         *req.add_subtasks() = t->Status();

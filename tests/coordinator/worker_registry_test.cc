@@ -85,5 +85,14 @@ TEST_F(WorkerRegistryTest, SlotAccountingIgnoresUnknownWorkers) {
   EXPECT_EQ(registry_.Find(a)->used_slots, 1);
 }
 
+TEST_F(WorkerRegistryTest, AHeartbeatFromAnotherAddressUnderAKnownIdIsUnknown) {
+  std::optional<WorkerInfo> replaced;
+  const std::string id = registry_.Register("a:1", 1, clock_.NowMs(), &replaced).id;
+  EXPECT_TRUE(registry_.Heartbeat(id, clock_.NowMs(), "a:1"));
+  // A worker that registered with a coordinator before a restart, under the
+  // id that now names a:1, must re-register.
+  EXPECT_FALSE(registry_.Heartbeat(id, clock_.NowMs(), "b:1"));
+}
+
 }  // namespace
 }  // namespace sluice
