@@ -19,6 +19,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
+proto::CheckpointDecline MakeDecline(const std::string& job_id, int64_t attempt,
+                                     int64_t checkpoint_id, int task, int subtask,
+                                     const absl::Status& reason) {
+  proto::CheckpointDecline d;
+  d.set_job_id(job_id);
+  d.set_attempt(attempt);
+  d.set_checkpoint_id(checkpoint_id);
+  d.set_task(task);
+  d.set_subtask(subtask);
+  d.set_reason(std::string(reason.message()));
+  return d;
+}
+
 std::string StateDir(const TaskOptions& options, const proto::ExecutionPlan& plan, int task,
                      int subtask) {
   std::string root = options.state_root;
@@ -133,13 +146,8 @@ absl::StatusOr<std::shared_ptr<ObjectStore>> Task::Store() {
 }
 
 void Task::Decline(int64_t checkpoint_id, const absl::Status& reason) {
-  proto::CheckpointDecline d;
-  d.set_job_id(plan_->job_id());
-  d.set_attempt(plan_->attempt());
-  d.set_checkpoint_id(checkpoint_id);
-  d.set_task(task_);
-  d.set_subtask(subtask_);
-  d.set_reason(std::string(reason.message()));
+  proto::CheckpointDecline d =
+      MakeDecline(plan_->job_id(), plan_->attempt(), checkpoint_id, task_, subtask_, reason);
   uploader_->Submit([listener = listener_, d = std::move(d)] {
     if (listener != nullptr) listener->OnCheckpointDecline(d);
   });
@@ -195,14 +203,9 @@ absl::Status Task::Checkpoint(const CheckpointBarrier& barrier, int64_t alignmen
     fs::remove_all(snapshot->local_dir, ec);
     if (listener == nullptr) return;
     if (!uploaded.ok()) {
-      proto::CheckpointDecline d;
-      d.set_job_id(snapshot->job_id);
-      d.set_attempt(snapshot->attempt);
-      d.set_checkpoint_id(snapshot->barrier.id);
-      d.set_task(snapshot->task);
-      d.set_subtask(snapshot->subtask);
-      d.set_reason(std::string(uploaded.status().message()));
-      listener->OnCheckpointDecline(d);
+      listener->OnCheckpointDecline(MakeDecline(snapshot->job_id, snapshot->attempt,
+                                                snapshot->barrier.id, snapshot->task,
+                                                snapshot->subtask, uploaded.status()));
       return;
     }
     CrashPoint("worker.after-upload", snapshot->barrier.id);
