@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -101,6 +102,8 @@ absl::StatusOr<std::unique_ptr<KeyedState>> KeyedState::Open(const KeyedStateOpt
   db.restore_dir = options.restore_dir;
   db.owned = {options.key_group_start, options.key_group_end};
   ASSIGN_OR_RETURN(state->db_, StateDb::Open(db));
+  state->write_back_ =
+      std::make_unique<state_internal::WriteBack>(state->db_.get(), options.before_write_back);
   if (!options.restore_dir.empty()) {
     state->restoring_ = true;
     RETURN_IF_ERROR(state->Restore());
@@ -251,6 +254,10 @@ absl::StatusOr<EntryHeader*> KeyedState::Load(CachedGroup* group, int64_t ns, co
 
 absl::Status KeyedState::MakeRoom(int64_t bytes) {
   if (cache_bytes_ + bytes <= cache_budget_) return absl::OkStatus();
+  if (frozen_bytes_ > 0 && !write_back_->pending()) {
+    RETURN_IF_ERROR(AwaitWriteBack());  // done: its copy is freed
+    if (cache_bytes_ + bytes <= cache_budget_) return absl::OkStatus();
+  }
   // Spill a quarter more than needed, so that spills come in batches.
   return Spill(std::max<int64_t>(0, cache_budget_ * 3 / 4 - bytes));
 }
@@ -288,7 +295,16 @@ absl::Status KeyedState::WriteIfFull(rocksdb::WriteBatch* batch) {
   return absl::OkStatus();
 }
 
+absl::Status KeyedState::AwaitWriteBack() {
+  absl::Status status = write_back_->Wait();
+  cache_bytes_ -= frozen_bytes_;
+  frozen_bytes_ = 0;
+  return status;
+}
+
 absl::Status KeyedState::Spill(int64_t target) {
+  // A clean entry freed here may not be in RocksDB until the write-back is.
+  RETURN_IF_ERROR(AwaitWriteBack());
   // Merges into the second most recent namespace do not touch it.
   auto last_use = [&](const Namespace& n) {
     return &n == recent_[0].n ? UINT64_MAX : &n == recent_[1].n ? UINT64_MAX - 1 : n.last_use;
@@ -419,6 +435,7 @@ absl::StatusOr<std::unique_ptr<GroupCursor>> KeyedState::ReadGroup(const StateGr
   }
   // Part of the group is in the store only: write the rest there and read
   // it all back, in key order.
+  RETURN_IF_ERROR(AwaitWriteBack());
   rocksdb::WriteBatch batch;
   AppendDirty(id, group, &batch);
   if (batch.Count() > 0) RETURN_IF_ERROR(db_->Write(&batch));
@@ -438,8 +455,8 @@ absl::Status KeyedState::DropGroup(const StateGroup& id) {
   std::unique_ptr<CachedGroup>& slot = n.groups[id.key_group - key_group_start_];
   if (slot == nullptr) return absl::OkStatus();
   if (slot->state.in_store) {
-    RETURN_IF_ERROR(db_->DeleteValues(state_internal::GroupPrefix(id.key_group, id.ns),
-                                      state_internal::GroupEnd(id.key_group, id.ns)));
+    RETURN_IF_ERROR(write_back_->DeleteValuesAfter(state_internal::GroupPrefix(id.key_group, id.ns),
+                                                   state_internal::GroupEnd(id.key_group, id.ns)));
   }
   if (slot->size() > 0) {
     // At most an eighth of the cache, so that a hint never crowds it.
@@ -463,10 +480,12 @@ absl::Status KeyedState::DropGroup(const StateGroup& id) {
 // --- KeyedState: snapshots
 
 absl::Status KeyedState::FlushCache() {
+  // No room for a copy of the entries: they go to RocksDB before the
+  // checkpoint, on this thread.
   // Straight into SST files rather than through the memtable (about twice
   // as fast for a large snapshot), so in key order: key group, namespace,
   // key.
-  std::unique_ptr<state_internal::SortedWriter> writer = db_->NewSortedWriter();
+  std::unique_ptr<state_internal::SortedWriter> writer = db_->NewSortedWriter(db_->dir(), "sorted");
   for (size_t i = 0; i < static_cast<size_t>(key_group_end_ - key_group_start_); ++i) {
     const int key_group = key_group_start_ + static_cast<int>(i);
     for (auto& [ns, n] : namespaces_) {
@@ -494,7 +513,57 @@ absl::Status KeyedState::FlushCache() {
       g->state.in_store = true;
     }
   }
-  return db_->Ingest(writer.get());
+  ASSIGN_OR_RETURN(std::vector<std::string> files, writer->Finish());
+  absl::Status added = db_->AddFiles(files);
+  std::error_code ec;
+  for (const std::string& f : files) std::filesystem::remove(f, ec);  // RocksDB has its links
+  return added;
+}
+
+KeyedState::FreezeSize KeyedState::FreezeBound() const {
+  FreezeSize size;
+  for (const auto& [ns, n] : namespaces_) {
+    for (const auto& g : n.groups) {
+      if (g == nullptr || !g->state.dirty) continue;
+      // Its entries' bytes, less their headers and values, are at least
+      // its keys' (padded to 8).
+      const size_t overhead = sizeof(EntryHeader) + ((width_ + 7) & ~size_t{7});
+      size.entries += g->size();
+      size.key_bytes +=
+          g->entry_bytes() - g->size() * overhead + g->size() * state_internal::kGroupPrefixSize;
+    }
+  }
+  return size;
+}
+
+state_internal::FrozenRun KeyedState::Freeze(const FreezeSize& bound) {
+  // Key order: key group, namespace, key. Groups come in that order, and
+  // the write-back sorts each group's keys.
+  state_internal::FrozenRun run(width_);
+  run.Reserve(bound.entries, bound.key_bytes);
+  for (size_t i = 0; i < static_cast<size_t>(key_group_end_ - key_group_start_); ++i) {
+    const int key_group = key_group_start_ + static_cast<int>(i);
+    for (auto& [ns, n] : namespaces_) {
+      CachedGroup* g = n.groups[i].get();
+      if (g == nullptr || !g->state.dirty) continue;
+      run.StartSegment();
+      CachedGroup::Position pos;
+      while (EntryHeader* e = g->Next(&pos)) {
+        if (!state_internal::IsDirty(e->kind)) continue;
+        state_internal::ValueKey(key_group, ns, g->KeyOf(e), &store_key_);
+        if (e->kind == EntryKind::kValue) {
+          run.Add(store_key_, g->ValueOf(e));
+          e->kind = EntryKind::kClean;
+        } else {
+          run.Add(store_key_, nullptr);
+          e->kind = EntryKind::kAbsent;
+        }
+      }
+      g->state.dirty = false;
+      g->state.in_store = true;
+    }
+  }
+  return run;
 }
 
 absl::Status KeyedState::FlushTimers() {
@@ -508,10 +577,32 @@ absl::Status KeyedState::FlushTimers() {
   return batch.Count() > 0 ? db_->Write(&batch) : absl::OkStatus();
 }
 
-absl::Status KeyedState::Snapshot(const std::string& dir) {
-  RETURN_IF_ERROR(FlushCache());
+absl::StatusOr<std::shared_ptr<SnapshotCompletion>> KeyedState::StartSnapshot(
+    const std::string& dir) {
+  RETURN_IF_ERROR(AwaitWriteBack());
   RETURN_IF_ERROR(FlushTimers());
-  return db_->Checkpoint(dir);
+  // The copy of the dirty entries counts against the budget.
+  const FreezeSize bound = FreezeBound();
+  if (cache_bytes_ +
+          state_internal::FrozenRun::EstimateBytes(bound.entries, bound.key_bytes, width_) >
+      cache_budget_) {
+    RETURN_IF_ERROR(FlushCache());
+    RETURN_IF_ERROR(db_->Checkpoint(dir));
+    return SnapshotCompletion::Done();
+  }
+  // RocksDB before the copy: were the checkpoint to fail, the cache would
+  // still hold the entries as dirty.
+  RETURN_IF_ERROR(db_->Checkpoint(dir));
+  state_internal::FrozenRun run = Freeze(bound);
+  if (run.size() == 0) return SnapshotCompletion::Done();
+  frozen_bytes_ = run.bytes();
+  cache_bytes_ += frozen_bytes_;
+  return write_back_->Start(std::move(run), dir);
+}
+
+absl::Status KeyedState::Snapshot(const std::string& dir) {
+  ASSIGN_OR_RETURN(std::shared_ptr<SnapshotCompletion> done, StartSnapshot(dir));
+  return done->Wait();
 }
 
 int64_t KeyedState::ApproximateStateBytes() const {

@@ -21,7 +21,8 @@
 //
 // Thread ownership: a KeyedState is created, used and destroyed by one
 // thread (its task's); RocksDB's background threads flush and compact
-// concurrently. An error from RocksDB comes back as a status naming the
+// concurrently, and a snapshot's entries are written on a thread the state
+// starts and joins (StartSnapshot). An error from RocksDB comes back as a status naming the
 // operation and leaves the state unusable: the task fails and restarts
 // from a checkpoint.
 
@@ -37,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "common/key_group.h"
 #include "state/internal/cached_group.h"
+#include "state/internal/write_back.h"
 #include "state/timer_service.h"
 
 namespace rocksdb {
@@ -77,6 +79,8 @@ struct KeyedStateOptions {
   // Entries and timers of key groups this subtask does not own are
   // dropped, so a snapshot of another parallelism restores too.
   std::string restore_dir;
+  // Tests: runs on a snapshot's write-back thread before it writes.
+  std::function<void()> before_write_back;
 };
 
 // A key with its hash and key group, computed once (KeyedState::Key).
@@ -158,10 +162,20 @@ class KeyedState {
 
   TimerService& timers() { return timers_; }
 
-  // Writes every entry and timer not yet in RocksDB, flushes its memtables
-  // and writes a RocksDB checkpoint into `dir` (which must not exist): hard
-  // links to immutable SST files, so consecutive snapshots share the files
-  // of what did not change. The cache keeps its entries, now clean.
+  // Snapshots the state into `dir` (which must not exist), in two parts.
+  // Now: writes the timers changed since the last snapshot, flushes
+  // RocksDB's memtables, writes a RocksDB checkpoint into `dir` (hard links
+  // to immutable SST files, so consecutive snapshots share the files of
+  // what did not change) and copies the cache's dirty entries aside. Then,
+  // on a thread of the state's own, those entries are sorted and written
+  // into `dir` as delta-*.sst files, which RocksDB takes in too (the cache
+  // keeps them, now clean). The directory is complete when the returned
+  // completion is; the state meanwhile goes on, and waits for the write
+  // only before it writes to RocksDB itself (a spill: state/README.md).
+  // An error of the write shows in the completion and in every later call
+  // that waits for it.
+  absl::StatusOr<std::shared_ptr<SnapshotCompletion>> StartSnapshot(const std::string& dir);
+  // StartSnapshot, then waits for the directory to be complete.
   absl::Status Snapshot(const std::string& dir);
 
   // Live SST bytes, memtables, cache and timers: the state's size.
@@ -217,7 +231,20 @@ class KeyedState {
   // Frees a group's entries (clean ones: the store holds what they hold).
   void ReleaseGroup(state_internal::CachedGroup* group);
   absl::Status WriteIfFull(rocksdb::WriteBatch* batch);
+  // Writes the dirty entries into RocksDB (sorted files, added to it).
   absl::Status FlushCache();
+  // Waits for a snapshot's write-back under way, then stops counting its
+  // copy of the entries.
+  absl::Status AwaitWriteBack();
+  // At least the entries and the bytes of store keys that Freeze copies.
+  struct FreezeSize {
+    size_t entries = 0;
+    size_t key_bytes = 0;
+  };
+  FreezeSize FreezeBound() const;
+  // Copies the dirty entries into a run, in key order by group, and marks
+  // them clean.
+  state_internal::FrozenRun Freeze(const FreezeSize& bound);
   absl::Status FlushTimers();
   absl::Status CheckWidth(std::string_view value) const;
 
@@ -231,6 +258,11 @@ class KeyedState {
   int64_t cache_bytes_ = 0;
   int64_t batch_bytes_ = 0;  // writes go to RocksDB in batches of about this size
   std::unique_ptr<state_internal::StateDb> db_;
+  // After db_: destroyed first, waiting for a write into db_.
+  std::unique_ptr<state_internal::WriteBack> write_back_;
+  // The bytes of the run a write-back under way holds, counted in
+  // cache_bytes_ until it is done.
+  int64_t frozen_bytes_ = 0;
   TimerService timers_;
   std::map<int64_t, Namespace> namespaces_;
   // By key group - key_group_start_: the size of its last dropped group,
@@ -248,7 +280,7 @@ class KeyedState {
   Recent recent_[2];
   uint64_t use_clock_ = 0;
   std::string store_key_, store_value_;              // scratch
-  std::vector<state_internal::EntryHeader*> dirty_;  // scratch of FlushCache
+  std::vector<state_internal::EntryHeader*> dirty_;  // scratch of Freeze
 };
 
 inline absl::StatusOr<char*> KeyedState::Merge(int64_t ns, const StateKey& key) {

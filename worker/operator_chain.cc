@@ -186,7 +186,10 @@ absl::Status OperatorChain::Snapshot(int64_t id, const std::string& dir,
     std::filesystem::create_directories(dir, ec);
     ASSIGN_OR_RETURN(OperatorSnapshot s, ops_[k]->Snapshot(id, keyed_dir));
     o.small_state = std::move(s.small_state);
-    if (s.has_keyed_files) o.keyed_dir = keyed_dir;
+    if (s.has_keyed_files) {
+      o.keyed_dir = keyed_dir;
+      o.complete_files = std::move(s.complete_files);
+    }
   }
   return absl::OkStatus();
 }

@@ -34,6 +34,18 @@ std::optional<proto::StateFile> SubtaskFiles::Find(const std::string& operator_i
   return f->second;
 }
 
+std::optional<proto::StateFile> SubtaskFiles::FindContents(const std::string& operator_id,
+                                                           int64_t size,
+                                                           const std::string& sha256) const {
+  absl::MutexLock lock(&mu_);
+  auto op = files_.find(operator_id);
+  if (op == files_.end()) return std::nullopt;
+  for (const auto& [name, f] : op->second) {
+    if (f.size() == size && f.sha256() == sha256) return f;
+  }
+  return std::nullopt;
+}
+
 void SubtaskFiles::Replace(const std::string& operator_id,
                            const std::vector<proto::StateFile>& files) {
   absl::MutexLock lock(&mu_);
@@ -43,6 +55,16 @@ void SubtaskFiles::Replace(const std::string& operator_id,
 }
 
 namespace {
+
+// RocksDB names its table files by number; it never reuses a number within
+// an instance, nor below the numbers of the checkpoint it was restored
+// from, so such a name and size identify the contents. Other names (delta
+// files) may recur with other contents after a restore.
+bool IsNumberedTableFile(const std::string& name) {
+  const size_t dot = name.size() - 4;
+  return name.size() > 4 && name.compare(dot, 4, ".sst") == 0 &&
+         name.find_first_not_of("0123456789") == dot;
+}
 
 // Regular files of `dir`, sorted by name.
 absl::StatusOr<std::vector<fs::path>> FilesOf(const std::string& dir) {
@@ -54,6 +76,37 @@ absl::StatusOr<std::vector<fs::path>> FilesOf(const std::string& dir) {
   if (ec) return absl::InternalError(absl::StrCat("cannot list ", dir, ": ", ec.message()));
   std::sort(files.begin(), files.end());
   return files;
+}
+
+// Describes the local file `path` as stored: a file `known` holds (by name
+// or contents; null: none can be shared), or else uploaded as `key`.
+absl::StatusOr<proto::StateFile> StoreFile(ObjectStore& store, const SubtaskFiles* known,
+                                           const std::string& operator_id, const fs::path& path,
+                                           const std::string& key, int64_t* uploaded) {
+  const std::string name = path.filename().string();
+  std::error_code ec;
+  const auto size = static_cast<int64_t>(fs::file_size(path, ec));
+  if (ec) return absl::InternalError(absl::StrCat("cannot stat ", path.string()));
+  if (known != nullptr && IsNumberedTableFile(name)) {
+    std::optional<proto::StateFile> stored = known->Find(operator_id, name);
+    if (stored.has_value() && stored->size() == size) return *stored;
+  }
+  ASSIGN_OR_RETURN(std::string sha, Sha256OfFile(path.string()));
+  if (known != nullptr) {
+    std::optional<proto::StateFile> stored = known->FindContents(operator_id, size, sha);
+    if (stored.has_value()) {
+      stored->set_name(name);  // the same contents under another name
+      return *stored;
+    }
+  }
+  proto::StateFile f;
+  f.set_name(name);
+  f.set_size(size);
+  f.set_sha256(std::move(sha));
+  f.set_key(key);
+  RETURN_IF_ERROR(store.PutFile(f.key(), path.string()));
+  *uploaded += size;
+  return f;
 }
 
 }  // namespace
@@ -79,40 +132,34 @@ absl::StatusOr<proto::SubtaskSnapshot> UploadSnapshot(ObjectStore& store,
     state->set_small_state(op.small_state);
     state_bytes += static_cast<int64_t>(op.small_state.size());
     if (op.keyed_dir.empty()) continue;
+    if (op.complete_files) {
+      absl::Status complete = op.complete_files();
+      if (!complete.ok()) {
+        return absl::Status(complete.code(),
+                            absl::StrCat("snapshot of ", op.operator_id, " subtask ",
+                                         snapshot.subtask, ": ", complete.message()));
+      }
+    }
     ASSIGN_OR_RETURN(std::vector<fs::path> files, FilesOf(op.keyed_dir));
     const std::string private_prefix = PrivateFilePrefix(
         snapshot.job_id, b.id, b.kind, b.savepoint_name, op.operator_id, snapshot.subtask);
     std::vector<proto::StateFile> shared;
     for (const fs::path& path : files) {
       const std::string name = path.filename().string();
-      std::error_code ec;
-      const auto size = static_cast<int64_t>(fs::file_size(path, ec));
-      if (ec) return absl::InternalError(absl::StrCat("cannot stat ", path.string()));
       const bool sst = !savepoint && absl::EndsWith(name, ".sst");
-      proto::StateFile f;
-      std::optional<proto::StateFile> stored =
-          sst ? known.Find(op.operator_id, name) : std::nullopt;
-      if (stored.has_value() && stored->size() == size) {
-        f = *stored;  // already in the store: refer to it
-      } else {
-        ASSIGN_OR_RETURN(std::string sha, Sha256OfFile(path.string()));
-        f.set_name(name);
-        f.set_size(size);
-        f.set_sha256(std::move(sha));
-        f.set_key(sst ? SharedFileKey(snapshot.job_id, op.operator_id, snapshot.subtask,
-                                      snapshot.attempt, name)
-                      : private_prefix + name);
-        absl::Status put = store.PutFile(f.key(), path.string());
-        if (!put.ok()) {
-          return absl::Status(put.code(),
-                              absl::StrCat("uploading state of ", op.operator_id, " subtask ",
-                                           snapshot.subtask, ": ", put.message()));
-        }
-        uploaded += size;
+      const std::string key = sst ? SharedFileKey(snapshot.job_id, op.operator_id, snapshot.subtask,
+                                                  snapshot.attempt, name)
+                                  : private_prefix + name;
+      absl::StatusOr<proto::StateFile> f =
+          StoreFile(store, sst ? &known : nullptr, op.operator_id, path, key, &uploaded);
+      if (!f.ok()) {
+        return absl::Status(f.status().code(),
+                            absl::StrCat("uploading state of ", op.operator_id, " subtask ",
+                                         snapshot.subtask, ": ", f.status().message()));
       }
-      state_bytes += size;
-      if (sst) shared.push_back(f);
-      *state->add_files() = std::move(f);
+      state_bytes += f->size();
+      if (sst) shared.push_back(*f);
+      *state->add_files() = *std::move(f);
     }
     if (!savepoint) known.Replace(op.operator_id, shared);
   }

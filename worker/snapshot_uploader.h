@@ -7,8 +7,11 @@
 // files are immutable. A SubtaskFiles remembers, per operator, the SST
 // files already in the store (from this attempt's earlier checkpoints, or
 // from the snapshot it restored) and refers to those instead of uploading
-// them again; other files (MANIFEST, OPTIONS, ...) are small and go to the
-// checkpoint's own directory. A savepoint shares nothing: every file goes
+// them again: a RocksDB table file (`<number>.sst`) by its name and size,
+// any other SST file by its contents (a snapshot's delta file, which
+// RocksDB takes in under a number of its own and so shows up again in the
+// next checkpoint). Other files (MANIFEST, OPTIONS, ...) are small and go to
+// the checkpoint's own directory. A savepoint shares nothing: every file goes
 // under the savepoint's directory. Every file is listed with its size and
 // SHA-256, which a restore verifies (DownloadOperatorState).
 //
@@ -18,6 +21,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -49,6 +53,8 @@ struct LocalSnapshot {
     std::string operator_id;
     std::string small_state;
     std::string keyed_dir;  // local files to upload; empty: none
+    // Waits until keyed_dir is complete (OperatorSnapshot::complete_files).
+    std::function<absl::Status()> complete_files;
   };
   std::vector<Operator> operators;
   std::string local_dir;  // holds every keyed_dir; removed after the upload
@@ -64,6 +70,9 @@ class SubtaskFiles {
   // The stored copy of `operator_id`'s local file `name`, if known.
   std::optional<proto::StateFile> Find(const std::string& operator_id,
                                        const std::string& name) const;
+  // A stored file of `operator_id` with these contents, if any.
+  std::optional<proto::StateFile> FindContents(const std::string& operator_id, int64_t size,
+                                               const std::string& sha256) const;
   // After a checkpoint: its files become what the store holds.
   void Replace(const std::string& operator_id, const std::vector<proto::StateFile>& files);
 

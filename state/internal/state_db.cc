@@ -61,19 +61,48 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const MemorySplit& memory,
   table.pin_l0_filter_and_index_blocks_in_cache = true;
   table.block_size = 16 << 10;
   // A key read back after a spill is often a new one: the filter answers
-  // without reading a block.
+  // without reading a block. Filters and indexes are partitioned: with
+  // state far larger than RocksDB's share of the budget, a whole file's
+  // filter (hundreds of KiB) does not stay cached, and reading it again for
+  // every lookup would cost more than the lookup; a partition is 4 KiB.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
+  table.pin_top_level_index_and_filter = true;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return o;
+}
+
+bool IsDeltaFile(const fs::path& path) {
+  const std::string name = path.filename().string();
+  return name.starts_with("delta-") && name.ends_with(".sst");
+}
+
+// The delta files of a snapshot directory, sorted by name.
+absl::StatusOr<std::vector<std::string>> DeltaFiles(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::string> files;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file() && IsDeltaFile(entry.path())) files.push_back(entry.path());
+  }
+  if (ec) {
+    return absl::NotFoundError(
+        absl::StrCat("keyed state: reading the snapshot directory ", dir, ": ", ec.message()));
+  }
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 // Hard-links the SST files of `from` into `to` (copies them when that
 // fails, across file systems) and copies the rest: SST files are immutable,
 // while RocksDB may write to the others.
+// Files named delta-*.sst are left out: they are added on top once the
+// store is open (DeltaFiles).
 absl::Status LinkOrCopyFiles(const std::string& from, const std::string& to) {
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(from, ec)) {
-    if (!entry.is_regular_file()) continue;
+    if (!entry.is_regular_file() || IsDeltaFile(entry.path())) continue;
     const fs::path dst = fs::path(to) / entry.path().filename();
     bool linked = false;
     if (entry.path().extension() == ".sst") {
@@ -168,7 +197,11 @@ absl::StatusOr<std::unique_ptr<StateDb>> StateDb::Open(const Options& options) {
   db->default_ = handles[0];
   db->values_ = handles[1];
   db->timers_ = handles[2];
-  if (!options.restore_dir.empty()) RETURN_IF_ERROR(db->DropKeyGroupsOutside(options.owned));
+  if (!options.restore_dir.empty()) {
+    ASSIGN_OR_RETURN(std::vector<std::string> deltas, DeltaFiles(options.restore_dir));
+    RETURN_IF_ERROR(db->AddFiles(deltas));
+    RETURN_IF_ERROR(db->DropKeyGroupsOutside(options.owned));
+  }
   return db;
 }
 
@@ -222,8 +255,9 @@ absl::Status StateDb::Write(rocksdb::WriteBatch* batch) {
 }
 
 SortedWriter::~SortedWriter() {
+  if (finished_) return;
   std::error_code ec;
-  for (const std::string& f : files_) fs::remove(f, ec);  // left over when not ingested
+  for (const std::string& f : files_) fs::remove(f, ec);  // incomplete
 }
 
 absl::Status SortedWriter::Roll() {
@@ -234,7 +268,7 @@ absl::Status SortedWriter::Roll() {
   }
   writer_ =
       std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *db_->options_, db_->values_);
-  files_.push_back(absl::StrCat(db_->dir_, "/sorted-", db_->next_file_++, ".sst"));
+  files_.push_back(absl::StrCat(dir_, "/", prefix_, "-", files_.size(), ".sst"));
   file_entries_ = 0;
   const rocksdb::Status s = writer_->Open(files_.back());
   return s.ok() ? absl::OkStatus() : db_->Error("creating a sorted file", s);
@@ -254,24 +288,49 @@ absl::Status SortedWriter::Delete(std::string_view key) {
   return s.ok() ? absl::OkStatus() : db_->Error("writing a sorted file", s);
 }
 
-std::unique_ptr<SortedWriter> StateDb::NewSortedWriter() const {
+absl::StatusOr<std::vector<std::string>> SortedWriter::Finish() {
+  if (writer_ != nullptr) {
+    const rocksdb::Status s = writer_->Finish();
+    if (!s.ok()) return db_->Error("writing a sorted file", s);
+    writer_.reset();
+  }
+  finished_ = true;
+  return files_;
+}
+
+std::unique_ptr<SortedWriter> StateDb::NewSortedWriter(std::string dir, std::string prefix) const {
   std::unique_ptr<SortedWriter> w(new SortedWriter());
   w->db_ = this;
+  w->dir_ = std::move(dir);
+  w->prefix_ = std::move(prefix);
   return w;
 }
 
-absl::Status StateDb::Ingest(SortedWriter* writer) {
-  if (writer->writer_ == nullptr) return absl::OkStatus();
-  rocksdb::Status s = writer->writer_->Finish();
-  if (!s.ok()) return Error("writing a sorted file", s);
-  writer->writer_.reset();
-  rocksdb::IngestExternalFileOptions ingest;
-  ingest.move_files = true;
-  ingest.write_global_seqno = false;
-  s = db_->IngestExternalFile(values_, writer->files_, ingest);
-  if (!s.ok()) return Error("adding sorted files", s);
-  writer->files_.clear();
-  return absl::OkStatus();
+absl::Status StateDb::AddFiles(const std::vector<std::string>& files) {
+  if (files.empty()) return absl::OkStatus();
+  // Ingestion moves its files into the store: give it links of its own.
+  std::vector<std::string> staged;
+  absl::Status status;
+  for (const std::string& f : files) {
+    staged.push_back(absl::StrCat(dir_, "/ingest-", next_file_++, ".sst"));
+    std::error_code ec;
+    fs::create_hard_link(f, staged.back(), ec);
+    if (ec && !fs::copy_file(f, staged.back(), ec)) {
+      status = absl::InternalError(
+          absl::StrCat("keyed state: linking ", f, " into ", dir_, ": ", ec.message()));
+      break;
+    }
+  }
+  if (status.ok()) {
+    rocksdb::IngestExternalFileOptions ingest;
+    ingest.move_files = true;
+    ingest.write_global_seqno = false;
+    const rocksdb::Status s = db_->IngestExternalFile(values_, staged, ingest);
+    if (!s.ok()) status = Error("adding sorted files", s);
+  }
+  std::error_code ec;
+  for (const std::string& f : staged) fs::remove(f, ec);  // left over when not ingested
+  return status;
 }
 
 absl::StatusOr<bool> StateDb::Get(std::string_view key, std::string* value) {

@@ -10,6 +10,7 @@
 // Used by one thread (KeyedState's); RocksDB's own background threads flush
 // and compact.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -68,13 +69,16 @@ class StoreScan {
 };
 
 // Entries of the values column family, in ascending key order, written
-// straight into SST files that StateDb::Ingest adds to the store: a faster
-// way than the memtable for a large sorted run (a snapshot's writes).
+// into SST files `<dir>/<prefix>-<n>.sst` (StateDb::AddFiles adds them to the
+// store): a faster way than the memtable for a large sorted run. Usable on
+// any thread.
 class SortedWriter {
  public:
   ~SortedWriter();
   absl::Status Put(std::string_view key, std::string_view value);
   absl::Status Delete(std::string_view key);
+  // Completes the files; their paths (none when nothing was written).
+  absl::StatusOr<std::vector<std::string>> Finish();
 
  private:
   friend class StateDb;
@@ -82,9 +86,11 @@ class SortedWriter {
   absl::Status Roll();  // starts a new file when the current one is full
 
   const StateDb* db_ = nullptr;
+  std::string dir_, prefix_;
   std::unique_ptr<rocksdb::SstFileWriter> writer_;
   std::vector<std::string> files_;
   size_t file_entries_ = 0;
+  bool finished_ = false;
 };
 
 class StateDb {
@@ -94,8 +100,9 @@ class StateDb {
     MemorySplit memory;
     // A directory Checkpoint() wrote, to start from; empty for none. Its
     // SST files are hard-linked into `dir` (copied across file systems),
-    // the rest copied; it is left unchanged. Key groups outside `owned` are
-    // then deleted.
+    // the rest copied; it is left unchanged. Files named delta-*.sst in it
+    // (a snapshot's entries that the checkpoint lacks, write_back.h) are
+    // then added on top, and key groups outside `owned` deleted.
     std::string restore_dir;
     KeyGroups owned;
   };
@@ -105,14 +112,18 @@ class StateDb {
   StateDb(const StateDb&) = delete;
   StateDb& operator=(const StateDb&) = delete;
 
+  const std::string& dir() const { return dir_; }
   rocksdb::ColumnFamilyHandle* values() const { return values_; }
   rocksdb::ColumnFamilyHandle* timers() const { return timers_; }
 
   // Applies `batch` (without a WAL: checkpoints are the durability).
   absl::Status Write(rocksdb::WriteBatch* batch);
-  // A writer of sorted values, and adding what it wrote to the store.
-  std::unique_ptr<SortedWriter> NewSortedWriter() const;
-  absl::Status Ingest(SortedWriter* writer);
+  // A writer of sorted values into `dir`.
+  std::unique_ptr<SortedWriter> NewSortedWriter(std::string dir, std::string prefix) const;
+  // Adds SST files of the values column family (non-overlapping) to the
+  // store, on top of what it holds; `files` stay where they are (the store
+  // links them).
+  absl::Status AddFiles(const std::vector<std::string>& files);
   // Reads a value; false when absent.
   absl::StatusOr<bool> Get(std::string_view key, std::string* value);
   // Deletes the values keyed [begin, end).
@@ -136,8 +147,8 @@ class StateDb {
 
   std::string dir_;
   std::unique_ptr<rocksdb::Options> options_;  // as opened, for SortedWriter
-  mutable int next_file_ = 0;
-  size_t sorted_file_entries_ = 0;  // entries per file of a SortedWriter
+  mutable std::atomic<int> next_file_ = 0;     // staging names for AddFiles
+  size_t sorted_file_entries_ = 0;             // entries per file of a SortedWriter
   rocksdb::DB* db_ = nullptr;
   rocksdb::ColumnFamilyHandle* default_ = nullptr;
   rocksdb::ColumnFamilyHandle* values_ = nullptr;

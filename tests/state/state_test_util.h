@@ -8,7 +8,11 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/key_encoding.h"
@@ -77,6 +81,47 @@ inline Counter ToCounter(std::string_view bytes) {
   EXPECT_EQ(bytes.size(), sizeof c);
   std::memcpy(&c, bytes.data(), sizeof c);
   return c;
+}
+
+inline std::unique_ptr<KeyedState> OpenOrDie(const KeyedStateOptions& options) {
+  auto state = KeyedState::Open(options);
+  EXPECT_TRUE(state.ok()) << state.status();
+  return state.ok() ? std::move(*state) : nullptr;
+}
+
+inline void MergeInto(KeyedState& state, int64_t ns, const std::string& key_bytes, Counter add) {
+  absl::StatusOr<char*> v = state.Merge(ns, state.Key(key_bytes));
+  ASSERT_TRUE(v.ok()) << v.status();
+  AddCounters(*v, reinterpret_cast<const char*>(&add));
+}
+
+inline std::optional<Counter> GetCounter(KeyedState& state, int64_t ns,
+                                         const std::string& key_bytes) {
+  std::string value;
+  absl::StatusOr<bool> found = state.Get(ns, state.Key(key_bytes), &value);
+  EXPECT_TRUE(found.ok()) << found.status();
+  if (!found.ok() || !*found) return std::nullopt;
+  return ToCounter(value);
+}
+
+// Everything in the state, by (namespace, key), read group by group.
+inline std::map<std::pair<int64_t, std::string>, Counter> ReadAll(KeyedState& state) {
+  std::map<std::pair<int64_t, std::string>, Counter> all;
+  for (const StateGroup& g : state.Groups()) {
+    auto cursor = state.ReadGroup(g);
+    EXPECT_TRUE(cursor.ok()) << cursor.status();
+    if (!cursor.ok()) break;
+    GroupCursor& c = **cursor;
+    while (c.Valid()) {
+      const std::string key(c.key());
+      EXPECT_EQ(state.Key(key).key_group, g.key_group);
+      EXPECT_FALSE(all.contains({g.ns, key})) << "read twice";
+      all[{g.ns, key}] = ToCounter({c.value(), sizeof(Counter)});
+      const absl::Status next = c.Next();
+      EXPECT_TRUE(next.ok()) << next;
+    }
+  }
+  return all;
 }
 
 }  // namespace sluice::testing

@@ -70,7 +70,8 @@ TEST(IncrementalCheckpointTest, FivePercentChangedKeysUploadAtMostFifteenPercent
     std::filesystem::create_directories(s.local_dir);
     auto snap = op.Snapshot(id, keyed);
     EXPECT_TRUE(snap.ok()) << snap.status();
-    s.operators.push_back({"w", snap->small_state, snap->has_keyed_files ? keyed : ""});
+    s.operators.push_back(
+        {"w", snap->small_state, snap->has_keyed_files ? keyed : "", snap->complete_files});
     auto uploaded = UploadSnapshot(store, s, known);
     EXPECT_TRUE(uploaded.ok()) << uploaded.status();
     return *uploaded;

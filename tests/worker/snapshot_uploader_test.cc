@@ -36,7 +36,7 @@ class SnapshotUploaderTest : public ::testing::Test {
     s.task = 1;
     s.subtask = 0;
     s.barrier = {id, 0, kind, kind == proto::SAVEPOINT ? "sp" : ""};
-    s.operators.push_back({"w", "small", dir.string()});
+    s.operators.push_back({"w", "small", dir.string(), nullptr});
     s.local_dir = (root_ / absl::StrCat("chk-", id)).string();
     return s;
   }
@@ -74,6 +74,35 @@ TEST_F(SnapshotUploaderTest, UploadsOnlySstFilesTheStoreDoesNotHold) {
   EXPECT_EQ(Keys(*second)["000011.sst"], "job/shared/w-0/a3-000011.sst");
   EXPECT_EQ(Keys(*second)["MANIFEST-5"], "job/chk-2/w-0/MANIFEST-5");
   EXPECT_EQ(*store_.Get("job/shared/w-0/a3-000012.sst"), "ccc");
+}
+
+// A snapshot's delta file comes back in the next checkpoint under a number
+// RocksDB gave it: the same contents are not sent again. A delta name is
+// never taken for its contents by name alone.
+TEST_F(SnapshotUploaderTest, KnownContentsUnderANewNameAreNotSentAgain) {
+  auto first = UploadSnapshot(store_, Snapshot(1, {{"delta-0-0.sst", "dddd"}}), known_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->uploaded_bytes(), 4);
+
+  auto second = UploadSnapshot(
+      store_, Snapshot(2, {{"000020.sst", "dddd"}, {"delta-1-0.sst", "ee"}}), known_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->uploaded_bytes(), 2);
+  EXPECT_EQ(Keys(*second)["000020.sst"], "job/shared/w-0/a3-delta-0-0.sst");
+
+  // After a restore (a new attempt), a delta name may recur with other
+  // contents.
+  LocalSnapshot restored = Snapshot(3, {{"delta-1-0.sst", "ff"}});
+  restored.attempt = 4;
+  auto third = UploadSnapshot(store_, restored, known_);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->uploaded_bytes(), 2);
+  EXPECT_EQ(Keys(*third)["delta-1-0.sst"], "job/shared/w-0/a4-delta-1-0.sst");
+  const std::string dir = (root_ / "restore").string();
+  ASSERT_TRUE(DownloadOperatorState(store_, third->operators(0), dir).ok());
+  std::ifstream in(dir + "/delta-1-0.sst");
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "ff");
 }
 
 TEST_F(SnapshotUploaderTest, ASavepointSharesNothing) {

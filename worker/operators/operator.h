@@ -6,6 +6,7 @@
 // Operators are created, called and destroyed on that one thread.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -28,6 +29,10 @@ struct OperatorSnapshot {
   // was given (a RocksDB checkpoint: hard links, immutable files), which
   // the task uploads incrementally, in the background.
   bool has_keyed_files = false;
+  // When the directory is completed in the background: waits until it is
+  // (called on the upload thread, before the files are read); its status.
+  // Null when the directory is complete already.
+  std::function<absl::Status()> complete_files;
 };
 
 // What an operator restores from, handed to Open().

@@ -418,10 +418,12 @@ absl::StatusOr<OperatorSnapshot> WindowOperator::Snapshot(int64_t checkpoint_id,
     return absl::FailedPreconditionError(
         absl::StrCat("operator '", ctx_.spec->id(), "': snapshot while windows are still firing"));
   }
-  RETURN_IF_ERROR(WithContext(state_->Snapshot(keyed_dir)));
+  absl::StatusOr<std::shared_ptr<SnapshotCompletion>> started = state_->StartSnapshot(keyed_dir);
+  RETURN_IF_ERROR(WithContext(started.status()));
   OperatorSnapshot snapshot;
   snapshot.small_state = EncodeSmallState(watermark_);
   snapshot.has_keyed_files = true;
+  snapshot.complete_files = [done = *std::move(started)] { return done->Wait(); };
   return snapshot;
 }
 
