@@ -1,0 +1,47 @@
+#pragma once
+
+// Helpers of the window operator's tests: a spec with every aggregate over
+// the input's field `v`, keyed by `dev` unless told otherwise, and the
+// input's schema.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/batch.h"
+#include "proto/sluice.pb.h"
+
+namespace sluice::testing_window {
+
+inline proto::OperatorSpec WindowSpec(const std::vector<std::string>& key_by = {"dev"}) {
+  proto::OperatorSpec spec;
+  spec.set_id("w");
+  auto* w = spec.mutable_window();
+  for (const auto& k : key_by) w->add_key_by(k);
+  w->set_type("tumbling");
+  w->set_size_ms(1000);
+  auto add = [&](const char* name, proto::AggregateFunction f, const char* field) {
+    auto* a = w->add_aggregates();
+    a->set_name(name);
+    a->set_function(f);
+    a->set_field(field);
+  };
+  add("n", proto::AGGREGATE_COUNT, "");
+  add("total", proto::AGGREGATE_SUM, "v");
+  add("lo", proto::AGGREGATE_MIN, "v");
+  add("hi", proto::AGGREGATE_MAX, "v");
+  add("mean", proto::AGGREGATE_AVG, "v");
+  return spec;
+}
+
+inline SchemaRef InputSchema() {
+  return std::make_shared<const Schema>(
+      std::vector<Field>{{"dev", FieldType::kString}, {"v", FieldType::kDouble}});
+}
+
+struct Expected {
+  int64_t n = 0;
+  double total = 0, lo = 1e300, hi = -1e300;
+};
+
+}  // namespace sluice::testing_window
