@@ -1,10 +1,13 @@
 #include "worker/worker.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -17,14 +20,37 @@
 #include "worker/remote_exchange.h"
 
 namespace sluice {
+namespace {
+
+constexpr char kStateDirPrefix[] = "sluice-worker-";
+
+// Removes the state directories in `root` of worker processes that are gone:
+// a worker killed with -9 leaves its RocksDB files behind, and the next
+// one cleans up after it. A directory whose process id is alive (or taken
+// again) is left alone.
+void RemoveStaleStateDirs(const std::filesystem::path& root) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.starts_with(kStateDirPrefix)) continue;
+    const pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + sizeof(kStateDirPrefix) - 1));
+    if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code removed;
+    std::filesystem::remove_all(it->path(), removed);
+  }
+}
+
+}  // namespace
 
 Worker::Worker(WorkerOptions options)
     : options_(std::move(options)), uploader_(std::make_unique<SnapshotUploader>()) {
   state_dir_ = options_.state_dir;
   if (state_dir_.empty()) {
     std::error_code ec;
-    state_dir_ = absl::StrCat(std::filesystem::temp_directory_path(ec).string(), "/sluice-worker-",
-                              getpid(), "-", reinterpret_cast<uintptr_t>(this));
+    const std::filesystem::path root = std::filesystem::temp_directory_path(ec);
+    RemoveStaleStateDirs(root);
+    state_dir_ = absl::StrCat(root.string(), "/", kStateDirPrefix, getpid(), "-",
+                              reinterpret_cast<uintptr_t>(this));
     own_state_dir_ = true;
   }
 }

@@ -48,7 +48,8 @@ struct WorkerOptions {
   bool local_exchange = true;
   // Local directory for task state (RocksDB) and snapshots on their way to
   // the checkpoint store; empty: one under the system's temporary
-  // directory, removed when the worker stops.
+  // directory, removed when the worker stops (and, when the worker was
+  // killed, by the next worker that starts on the machine).
   std::string state_dir;
 };
 
