@@ -132,7 +132,8 @@ absl::Status LocalObjectStore::GetFile(std::string_view key, const std::string& 
     return ErrnoStatus(err, absl::StrCat("open ", path));
   }
   return store_internal::WriteFileAtomically(
-      local_path, [&](int fd) { return store_internal::CopyFd(in.get(), path, fd, local_path); });
+      local_path, [&](int fd) { return store_internal::CopyFd(in.get(), path, fd, local_path); },
+      store_internal::Durability::kNotSynced);
 }
 
 absl::StatusOr<std::optional<int64_t>> LocalObjectStore::Size(std::string_view key) {

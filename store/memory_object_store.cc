@@ -107,9 +107,10 @@ absl::Status MemoryObjectStore::GetFile(std::string_view key, const std::string&
     if (it == ns_->objects.end()) return NotFound(key);
     data = it->second;
   }
-  RETURN_IF_ERROR(store_internal::WriteFileAtomically(local_path, [&](int fd) {
-    return store_internal::WriteAll(fd, data.data(), data.size(), local_path);
-  }));
+  RETURN_IF_ERROR(store_internal::WriteFileAtomically(
+      local_path,
+      [&](int fd) { return store_internal::WriteAll(fd, data.data(), data.size(), local_path); },
+      store_internal::Durability::kNotSynced));
   absl::MutexLock lock(&mu_);
   ++stats_.gets;
   return absl::OkStatus();

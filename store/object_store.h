@@ -51,7 +51,8 @@ class ObjectStore {
   virtual absl::StatusOr<std::string> Get(std::string_view key) = 0;
   // Downloads to local_path (written to a temp name in the same directory then
   // renamed, so a failed download leaves nothing and never a partial file).
-  // NotFound when absent.
+  // The copy is not fsynced: it is a working copy, and the store keeps the
+  // durable one. NotFound when absent.
   virtual absl::Status GetFile(std::string_view key, const std::string& local_path) = 0;
   // The object's size in bytes; nullopt when absent.
   virtual absl::StatusOr<std::optional<int64_t>> Size(std::string_view key) = 0;

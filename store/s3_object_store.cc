@@ -235,8 +235,9 @@ absl::StatusOr<std::string> S3ObjectStore::Get(std::string_view key) {
 
 absl::Status S3ObjectStore::GetFile(std::string_view key, const std::string& local_path) {
   RETURN_IF_ERROR(ValidateKey(key));
-  return store_internal::WriteFileAtomically(local_path,
-                                             [&](int fd) { return Download(key, fd, nullptr); });
+  return store_internal::WriteFileAtomically(
+      local_path, [&](int fd) { return Download(key, fd, nullptr); },
+      store_internal::Durability::kNotSynced);
 }
 
 absl::StatusOr<std::optional<int64_t>> S3ObjectStore::Size(std::string_view key) {

@@ -145,7 +145,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::function<absl::Status(int fd)>& fill) {
+                                 const std::function<absl::Status(int fd)>& fill,
+                                 Durability durability) {
+  const bool sync = durability == Durability::kSynced;
   const std::string dir = Dirname(path);
   std::string temp;
   UniqueFd fd;
@@ -167,7 +169,7 @@ absl::Status WriteFileAtomically(const std::string& path,
   if (status.ok() && ::fchmod(fd.get(), 0644) != 0) {
     status = ErrnoStatus(errno, absl::StrCat("chmod ", temp));
   }
-  if (status.ok() && ::fsync(fd.get()) != 0) {
+  if (status.ok() && sync && ::fsync(fd.get()) != 0) {
     status = ErrnoStatus(errno, absl::StrCat("fsync ", temp));
   }
   if (const int err = fd.Close(); status.ok() && err != 0) {
@@ -180,7 +182,7 @@ absl::Status WriteFileAtomically(const std::string& path,
     ::unlink(temp.c_str());
     return status;
   }
-  return FsyncDir(dir);
+  return sync ? FsyncDir(dir) : absl::OkStatus();
 }
 
 }  // namespace sluice::store_internal

@@ -57,12 +57,18 @@ absl::Status CopyFd(int in, const std::string& in_path, int out, const std::stri
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// Whether WriteFileAtomically's file survives a crash of the machine once
+// it returns: a store's object must; a downloaded working copy need not,
+// and not waiting for the disk makes a restore of large state much faster.
+enum class Durability { kSynced, kNotSynced };
+
 // Creates `path` atomically: makes its directory, creates a temp file next to
-// it (named kTempPrefix...), lets `fill` write it, fsyncs, renames it over
-// `path` and fsyncs the directory. On any failure the temp file is removed and
-// `path` is untouched. Tolerates the directory being removed concurrently by
-// a cleanup of empty directories (it is made again).
+// it (named kTempPrefix...), lets `fill` write it, fsyncs (kSynced), renames it
+// over `path` and fsyncs the directory (kSynced). On any failure the temp file
+// is removed and `path` is untouched. Tolerates the directory being removed
+// concurrently by a cleanup of empty directories (it is made again).
 absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::function<absl::Status(int fd)>& fill);
+                                 const std::function<absl::Status(int fd)>& fill,
+                                 Durability durability = Durability::kSynced);
 
 }  // namespace sluice::store_internal
