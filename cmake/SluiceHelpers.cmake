@@ -16,11 +16,16 @@ function(sluice_library)
   target_link_libraries(${L_NAME} PUBLIC ${L_DEPS})
 endfunction()
 
+# A gtest executable whose tests ctest runs one by one, labelled LABEL
+# ("unit" unless given: `ctest -L unit`).
 function(sluice_test)
-  cmake_parse_arguments(T "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;LABEL" "SRCS;DEPS" ${ARGN})
+  if(NOT T_LABEL)
+    set(T_LABEL unit)
+  endif()
   add_executable(${T_NAME} ${T_SRCS})
   target_compile_options(${T_NAME} PRIVATE ${SLUICE_WARNINGS})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   include(GoogleTest)
-  gtest_discover_tests(${T_NAME} NO_PRETTY_VALUES PROPERTIES LABELS "unit;${T_LABELS}")
+  gtest_discover_tests(${T_NAME} NO_PRETTY_VALUES PROPERTIES LABELS ${T_LABEL})
 endfunction()
