@@ -27,12 +27,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "bench/bench_clock.h"
+#include "common/checkpoint_layout.h"
 #include "tools/embedded_cluster.h"
 #include "tools/job_client.h"
 #include "worker/operators/generator_source.h"
@@ -106,8 +109,11 @@ Result RunLoop(int64_t events, int64_t devices) {
   return {WallSeconds() - wall0, CpuSeconds() - cpu0, results};
 }
 
-// Checkpoint durations (ms) of the engine run that took checkpoints.
+// Checkpoint durations (ms) of the engine run that took checkpoints: from
+// the trigger to the metadata, and the longest synchronous part of a
+// subtask's snapshot (what its task waited for).
 std::vector<int64_t> g_checkpoint_ms;
+std::vector<int64_t> g_sync_ms;
 
 Result RunEngine(int64_t events, int64_t devices, int parallelism, int64_t checkpoint_ms = 0) {
   sluice::proto::JobGraph graph;
@@ -184,7 +190,20 @@ Result RunEngine(int64_t events, int64_t devices, int parallelism, int64_t check
     grpc::ClientContext ctx;
     if ((*cluster)->coordinator().ListCheckpoints(&ctx, req, &resp).ok()) {
       g_checkpoint_ms.clear();
-      for (const auto& c : resp.checkpoints()) g_checkpoint_ms.push_back(c.duration_ms());
+      g_sync_ms.clear();
+      for (const auto& c : resp.checkpoints()) {
+        g_checkpoint_ms.push_back(c.duration_ms());
+        // The listing leaves the subtasks out: read them from the store.
+        std::ifstream in(
+            absl::StrCat(store_dir, "/", sluice::CheckpointDir(*job, c.checkpoint_id()),
+                         sluice::kMetadataFile),
+            std::ios::binary);
+        sluice::proto::CheckpointMetadata full;
+        if (!full.ParseFromIstream(&in)) continue;
+        int64_t sync = 0;
+        for (const auto& s : full.subtasks()) sync = std::max(sync, s.sync_ms());
+        g_sync_ms.push_back(sync);
+      }
     }
     std::error_code ec;
     std::filesystem::remove_all(store_dir, ec);
@@ -215,7 +234,7 @@ int main(int argc, char** argv) {
       "events=%lld devices=%lld window=10s parallelism=%d repeat=%d (best run of each side)\n",
       static_cast<long long>(events), static_cast<long long>(devices), parallelism, repeat);
   Result loop{1e300, 1e300, 0}, engine{1e300, 1e300, 0}, checkpointed{1e300, 1e300, 0};
-  std::vector<int64_t> durations;
+  std::vector<int64_t> durations, syncs;
   for (int r = 0; r < repeat; ++r) {
     Result l = RunLoop(events, devices);
     Result e = RunEngine(events, devices, parallelism);
@@ -225,6 +244,7 @@ int main(int argc, char** argv) {
       Result c = RunEngine(events, devices, parallelism, checkpoint_ms);
       if (c.wall < checkpointed.wall) checkpointed = c;
       durations.insert(durations.end(), g_checkpoint_ms.begin(), g_checkpoint_ms.end());
+      syncs.insert(syncs.end(), g_sync_ms.begin(), g_sync_ms.end());
     }
   }
   auto report = [&](const char* name, const Result& r) {
@@ -239,17 +259,16 @@ int main(int argc, char** argv) {
               loop.wall / engine.wall, loop.cpu / engine.cpu);
   if (checkpoint_ms > 0) {
     report("sluice+ckpt", checkpointed);
-    std::sort(durations.begin(), durations.end());
-    auto pct = [&](double p) {
-      return durations.empty() ? -1
-                               : durations[std::min(durations.size() - 1,
-                                                    static_cast<size_t>(p * durations.size()))];
+    auto pct = [](std::vector<int64_t> v, double p) -> long long {
+      std::sort(v.begin(), v.end());
+      return v.empty() ? -1 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
     };
     std::printf(
         "checkpoints every %lld ms: throughput %.3f of no checkpoints (events/s); %zu "
-        "checkpoints, duration p50 %lld ms, p99 %lld ms\n",
+        "checkpoints, duration p50 %lld ms, p99 %lld ms; synchronous part p50 %lld ms, "
+        "p99 %lld ms\n",
         static_cast<long long>(checkpoint_ms), engine.wall / checkpointed.wall, durations.size(),
-        static_cast<long long>(pct(0.5)), static_cast<long long>(pct(0.99)));
+        pct(durations, 0.5), pct(durations, 0.99), pct(syncs, 0.5), pct(syncs, 0.99));
     if (checkpointed.results != loop.results) {
       std::printf("MISMATCH: with checkpoints sluice produced %lld results\n",
                   static_cast<long long>(checkpointed.results));
