@@ -71,7 +71,7 @@ def window_rows_after_restart(status_text):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sluice", required=True)
-    parser.add_argument("--devices", type=int, default=12_000_000)
+    parser.add_argument("--devices", type=int, default=48_000_000)
     parser.add_argument("--state-mb", type=int, default=1000)
     parser.add_argument("--interval", type=int, default=5)
     args = parser.parse_args()
