@@ -26,6 +26,16 @@ rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
 // group table.
 int64_t NamespaceBytes(size_t groups) { return 96 + static_cast<int64_t>(groups * sizeof(void*)); }
 
+// Makes `e` a dirty `kind` (kValue or kDeleted), counted once in its group.
+void MarkDirty(CachedGroup* group, EntryHeader* e, EntryKind kind) {
+  if (!state_internal::IsDirty(e->kind)) {
+    ++group->state.dirty_entries;
+    group->state.dirty_key_bytes += e->key_size;
+  }
+  e->kind = kind;
+  group->state.dirty = true;
+}
+
 }  // namespace
 
 // --- GroupCursor
@@ -279,7 +289,7 @@ void KeyedState::AppendDirty(const StateGroup& id, CachedGroup* group, rocksdb::
     }
     group->state.in_store = true;
   }
-  group->state.dirty = false;
+  group->state.MarkClean();
 }
 
 void KeyedState::ReleaseGroup(CachedGroup* group) {
@@ -296,6 +306,7 @@ absl::Status KeyedState::WriteIfFull(rocksdb::WriteBatch* batch) {
 }
 
 absl::Status KeyedState::AwaitWriteBack() {
+  if (!broken_.ok()) return broken_;
   absl::Status status = write_back_->Wait();
   cache_bytes_ -= frozen_bytes_;
   frozen_bytes_ = 0;
@@ -363,11 +374,10 @@ absl::Status KeyedState::Put(int64_t ns, const StateKey& key, std::string_view v
   const size_t before = group->bytes();
   bool inserted = false;
   // A put replaces any value: no need to read the store's.
-  EntryHeader* e = group->FindOrInsert({key.bytes, key.hash}, EntryKind::kValue, &inserted);
+  EntryHeader* e = group->FindOrInsert({key.bytes, key.hash}, EntryKind::kAbsent, &inserted);
   cache_bytes_ += static_cast<int64_t>(group->bytes() - before);
-  e->kind = EntryKind::kValue;
+  MarkDirty(group, e, EntryKind::kValue);
   if (width_ > 0) std::memcpy(group->ValueOf(e), value.data(), width_);
-  group->state.dirty = true;
   return absl::OkStatus();
 }
 
@@ -382,13 +392,10 @@ absl::Status KeyedState::Delete(int64_t ns, const StateKey& key) {
     RETURN_IF_ERROR(MakeRoom(static_cast<int64_t>(group->InsertCost(key.bytes.size()))));
     const size_t before = group->bytes();
     bool inserted = false;
-    e = group->FindOrInsert(probe, EntryKind::kDeleted, &inserted);
+    e = group->FindOrInsert(probe, EntryKind::kClean, &inserted);  // marked deleted below
     cache_bytes_ += static_cast<int64_t>(group->bytes() - before);
   }
-  if (e->kind != EntryKind::kAbsent) {
-    e->kind = EntryKind::kDeleted;
-    group->state.dirty = true;
-  }
+  if (e->kind != EntryKind::kAbsent) MarkDirty(group, e, EntryKind::kDeleted);
   return absl::OkStatus();
 }
 
@@ -405,8 +412,7 @@ absl::StatusOr<char*> KeyedState::MergeSlow(int64_t ns, const StateKey& key) {
       std::memset(group->ValueOf(e), 0, width_);
       break;
   }
-  e->kind = EntryKind::kValue;
-  group->state.dirty = true;
+  MarkDirty(group, e, EntryKind::kValue);
   return group->ValueOf(e);
 }
 
@@ -479,39 +485,65 @@ absl::Status KeyedState::DropGroup(const StateGroup& id) {
 
 // --- KeyedState: snapshots
 
-absl::Status KeyedState::FlushCache() {
-  // No room for a copy of the entries: they go to RocksDB before the
-  // checkpoint, on this thread.
+KeyedState::SnapshotPlan KeyedState::PlanSnapshot() const {
+  // The background's copy counts against the budget: groups go there in
+  // key order while their copy fits beside the cache, the rest now.
+  const int64_t room = cache_budget_ - cache_bytes_;
+  SnapshotPlan plan;
+  int64_t later_bytes = 0;
+  for (size_t i = 0; i < static_cast<size_t>(key_group_end_ - key_group_start_); ++i) {
+    for (const auto& [ns, n] : namespaces_) {
+      CachedGroup* g = n.groups[i].get();
+      if (g == nullptr || !g->state.dirty) continue;
+      const DirtyGroup d{{key_group_start_ + static_cast<int>(i), ns}, g};
+      const size_t key_bytes =
+          g->state.dirty_key_bytes + g->state.dirty_entries * state_internal::kGroupPrefixSize;
+      const int64_t copy =
+          state_internal::FrozenRun::EstimateBytes(1, g->state.dirty_entries, key_bytes, width_);
+      if (later_bytes + copy > room) {
+        plan.now.push_back(d);
+        continue;
+      }
+      later_bytes += copy;
+      plan.later.push_back(d);
+      plan.later_entries += g->state.dirty_entries;
+      plan.later_key_bytes += key_bytes;
+    }
+  }
+  return plan;
+}
+
+// The dirty entries of `g`, sorted by key, into `out`.
+void KeyedState::SortedDirty(CachedGroup* g, std::vector<EntryHeader*>* out) {
+  out->clear();
+  CachedGroup::Position pos;
+  while (EntryHeader* e = g->Next(&pos)) {
+    if (state_internal::IsDirty(e->kind)) out->push_back(e);
+  }
+  std::sort(out->begin(), out->end(),
+            [g](const EntryHeader* a, const EntryHeader* b) { return g->KeyOf(a) < g->KeyOf(b); });
+}
+
+absl::Status KeyedState::FlushGroups(const std::vector<DirtyGroup>& groups) {
+  if (groups.empty()) return absl::OkStatus();
   // Straight into SST files rather than through the memtable (about twice
   // as fast for a large snapshot), so in key order: key group, namespace,
   // key.
   std::unique_ptr<state_internal::SortedWriter> writer = db_->NewSortedWriter(db_->dir(), "sorted");
-  for (size_t i = 0; i < static_cast<size_t>(key_group_end_ - key_group_start_); ++i) {
-    const int key_group = key_group_start_ + static_cast<int>(i);
-    for (auto& [ns, n] : namespaces_) {
-      CachedGroup* g = n.groups[i].get();
-      if (g == nullptr || !g->state.dirty) continue;
-      dirty_.clear();
-      CachedGroup::Position pos;
-      while (EntryHeader* e = g->Next(&pos)) {
-        if (state_internal::IsDirty(e->kind)) dirty_.push_back(e);
+  for (const auto& [id, g] : groups) {
+    SortedDirty(g, &dirty_);
+    for (EntryHeader* e : dirty_) {
+      state_internal::ValueKey(id.key_group, id.ns, g->KeyOf(e), &store_key_);
+      if (e->kind == EntryKind::kValue) {
+        RETURN_IF_ERROR(writer->Put(store_key_, {g->ValueOf(e), width_}));
+        e->kind = EntryKind::kClean;
+      } else {
+        RETURN_IF_ERROR(writer->Delete(store_key_));
+        e->kind = EntryKind::kAbsent;
       }
-      std::sort(dirty_.begin(), dirty_.end(), [g](const EntryHeader* a, const EntryHeader* b) {
-        return g->KeyOf(a) < g->KeyOf(b);
-      });
-      for (EntryHeader* e : dirty_) {
-        state_internal::ValueKey(key_group, ns, g->KeyOf(e), &store_key_);
-        if (e->kind == EntryKind::kValue) {
-          RETURN_IF_ERROR(writer->Put(store_key_, {g->ValueOf(e), width_}));
-          e->kind = EntryKind::kClean;
-        } else {
-          RETURN_IF_ERROR(writer->Delete(store_key_));
-          e->kind = EntryKind::kAbsent;
-        }
-      }
-      g->state.dirty = false;
-      g->state.in_store = true;
     }
+    g->state.MarkClean();
+    g->state.in_store = true;
   }
   ASSIGN_OR_RETURN(std::vector<std::string> files, writer->Finish());
   absl::Status added = db_->AddFiles(files);
@@ -520,48 +552,26 @@ absl::Status KeyedState::FlushCache() {
   return added;
 }
 
-KeyedState::FreezeSize KeyedState::FreezeBound() const {
-  FreezeSize size;
-  for (const auto& [ns, n] : namespaces_) {
-    for (const auto& g : n.groups) {
-      if (g == nullptr || !g->state.dirty) continue;
-      // Its entries' bytes, less their headers and values, are at least
-      // its keys' (padded to 8).
-      const size_t overhead = sizeof(EntryHeader) + ((width_ + 7) & ~size_t{7});
-      size.entries += g->size();
-      size.key_bytes +=
-          g->entry_bytes() - g->size() * overhead + g->size() * state_internal::kGroupPrefixSize;
-    }
-  }
-  return size;
-}
-
-state_internal::FrozenRun KeyedState::Freeze(const FreezeSize& bound) {
-  // Key order: key group, namespace, key. Groups come in that order, and
-  // the write-back sorts each group's keys.
+state_internal::FrozenRun KeyedState::Freeze(const SnapshotPlan& plan) {
+  // Groups come in key order, and the write-back sorts each group's keys.
   state_internal::FrozenRun run(width_);
-  run.Reserve(bound.entries, bound.key_bytes);
-  for (size_t i = 0; i < static_cast<size_t>(key_group_end_ - key_group_start_); ++i) {
-    const int key_group = key_group_start_ + static_cast<int>(i);
-    for (auto& [ns, n] : namespaces_) {
-      CachedGroup* g = n.groups[i].get();
-      if (g == nullptr || !g->state.dirty) continue;
-      run.StartSegment();
-      CachedGroup::Position pos;
-      while (EntryHeader* e = g->Next(&pos)) {
-        if (!state_internal::IsDirty(e->kind)) continue;
-        state_internal::ValueKey(key_group, ns, g->KeyOf(e), &store_key_);
-        if (e->kind == EntryKind::kValue) {
-          run.Add(store_key_, g->ValueOf(e));
-          e->kind = EntryKind::kClean;
-        } else {
-          run.Add(store_key_, nullptr);
-          e->kind = EntryKind::kAbsent;
-        }
+  run.Reserve(plan.later.size(), plan.later_entries, plan.later_key_bytes);
+  for (const auto& [id, g] : plan.later) {
+    run.StartSegment();
+    CachedGroup::Position pos;
+    while (EntryHeader* e = g->Next(&pos)) {
+      if (!state_internal::IsDirty(e->kind)) continue;
+      state_internal::ValueKey(id.key_group, id.ns, g->KeyOf(e), &store_key_);
+      if (e->kind == EntryKind::kValue) {
+        run.Add(store_key_, g->ValueOf(e));
+        e->kind = EntryKind::kClean;
+      } else {
+        run.Add(store_key_, nullptr);
+        e->kind = EntryKind::kAbsent;
       }
-      g->state.dirty = false;
-      g->state.in_store = true;
     }
+    g->state.MarkClean();
+    g->state.in_store = true;
   }
   return run;
 }
@@ -581,20 +591,20 @@ absl::StatusOr<std::shared_ptr<SnapshotCompletion>> KeyedState::StartSnapshot(
     const std::string& dir) {
   RETURN_IF_ERROR(AwaitWriteBack());
   RETURN_IF_ERROR(FlushTimers());
-  // The copy of the dirty entries counts against the budget.
-  const FreezeSize bound = FreezeBound();
-  if (cache_bytes_ +
-          state_internal::FrozenRun::EstimateBytes(bound.entries, bound.key_bytes, width_) >
-      cache_budget_) {
-    RETURN_IF_ERROR(FlushCache());
-    RETURN_IF_ERROR(db_->Checkpoint(dir));
-    return SnapshotCompletion::Done();
+  const SnapshotPlan plan = PlanSnapshot();
+  if (absl::Status flushed = FlushGroups(plan.now); !flushed.ok()) {
+    // Some entries are marked written and may not be.
+    broken_ = absl::DataLossError(absl::StrCat(
+        "keyed state: writing a snapshot's entries failed, so RocksDB lacks entries the "
+        "cache holds as written: ",
+        flushed.message()));
+    return broken_;
   }
   // RocksDB before the copy: were the checkpoint to fail, the cache would
   // still hold the entries as dirty.
   RETURN_IF_ERROR(db_->Checkpoint(dir));
-  state_internal::FrozenRun run = Freeze(bound);
-  if (run.size() == 0) return SnapshotCompletion::Done();
+  if (plan.later.empty()) return SnapshotCompletion::Done();
+  state_internal::FrozenRun run = Freeze(plan);
   frozen_bytes_ = run.bytes();
   cache_bytes_ += frozen_bytes_;
   return write_back_->Start(std::move(run), dir);
@@ -606,7 +616,7 @@ absl::Status KeyedState::Snapshot(const std::string& dir) {
 }
 
 int64_t KeyedState::ApproximateStateBytes() const {
-  return db_->ApproximateBytes() + cache_bytes_ + timers_.bytes();
+  return db_->ApproximateBytes() + (cache_bytes_ - frozen_bytes_) + timers_.bytes();
 }
 
 }  // namespace sluice

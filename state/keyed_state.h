@@ -22,9 +22,10 @@
 // Thread ownership: a KeyedState is created, used and destroyed by one
 // thread (its task's); RocksDB's background threads flush and compact
 // concurrently, and a snapshot's entries are written on a thread the state
-// starts and joins (StartSnapshot). An error from RocksDB comes back as a status naming the
-// operation and leaves the state unusable: the task fails and restarts
-// from a checkpoint.
+// starts and joins (StartSnapshot). An error from RocksDB comes back as a
+// status naming the operation and leaves the state unusable: the task fails
+// and restarts from a checkpoint. A failed write of a snapshot's entries is
+// DataLoss, which fails a task's checkpoint and the task.
 
 #include <cstdint>
 #include <functional>
@@ -171,9 +172,13 @@ class KeyedState {
   // into `dir` as delta-*.sst files, which RocksDB takes in too (the cache
   // keeps them, now clean). The directory is complete when the returned
   // completion is; the state meanwhile goes on, and waits for the write
-  // only before it writes to RocksDB itself (a spill: state/README.md).
-  // An error of the write shows in the completion and in every later call
-  // that waits for it.
+  // only before it writes to RocksDB itself or reads a group that is not
+  // complete (state/README.md). The copy counts against the budget: the
+  // dirty entries of the groups that do not fit beside the cache are
+  // written before the checkpoint instead, on this thread. A failed write is DataLoss, in the
+  // completion and in every later call that waits for it (this one
+  // included): the state is unusable, and its task must restart from a
+  // checkpoint.
   absl::StatusOr<std::shared_ptr<SnapshotCompletion>> StartSnapshot(const std::string& dir);
   // StartSnapshot, then waits for the directory to be complete.
   absl::Status Snapshot(const std::string& dir);
@@ -231,20 +236,28 @@ class KeyedState {
   // Frees a group's entries (clean ones: the store holds what they hold).
   void ReleaseGroup(state_internal::CachedGroup* group);
   absl::Status WriteIfFull(rocksdb::WriteBatch* batch);
-  // Writes the dirty entries into RocksDB (sorted files, added to it).
-  absl::Status FlushCache();
   // Waits for a snapshot's write-back under way, then stops counting its
   // copy of the entries.
   absl::Status AwaitWriteBack();
-  // At least the entries and the bytes of store keys that Freeze copies.
-  struct FreezeSize {
-    size_t entries = 0;
-    size_t key_bytes = 0;
+  // A snapshot's dirty groups, in key order: those written now, on this
+  // thread, and those copied for the background, as many as fit beside the
+  // cache in its budget.
+  struct DirtyGroup {
+    StateGroup id;
+    state_internal::CachedGroup* group;
   };
-  FreezeSize FreezeBound() const;
-  // Copies the dirty entries into a run, in key order by group, and marks
-  // them clean.
-  state_internal::FrozenRun Freeze(const FreezeSize& bound);
+  struct SnapshotPlan {
+    std::vector<DirtyGroup> now, later;
+    size_t later_entries = 0;
+    size_t later_key_bytes = 0;  // store keys
+  };
+  SnapshotPlan PlanSnapshot() const;
+  // Writes the dirty entries of `groups` into RocksDB (sorted files, added
+  // to it) and marks them clean.
+  absl::Status FlushGroups(const std::vector<DirtyGroup>& groups);
+  // Copies the dirty entries of plan.later into a run and marks them clean.
+  state_internal::FrozenRun Freeze(const SnapshotPlan& plan);
+  void SortedDirty(state_internal::CachedGroup* g, std::vector<state_internal::EntryHeader*>* out);
   absl::Status FlushTimers();
   absl::Status CheckWidth(std::string_view value) const;
 
@@ -263,6 +276,9 @@ class KeyedState {
   // The bytes of the run a write-back under way holds, counted in
   // cache_bytes_ until it is done.
   int64_t frozen_bytes_ = 0;
+  // DataLoss once entries marked written did not reach RocksDB: the state
+  // is unusable.
+  absl::Status broken_;
   TimerService timers_;
   std::map<int64_t, Namespace> namespaces_;
   // By key group - key_group_start_: the size of its last dropped group,

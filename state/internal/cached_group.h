@@ -102,6 +102,14 @@ class CachedGroup {
     bool complete = true;   // every entry of the group is cached (so a miss is absent)
     bool in_store = false;  // the store may hold entries of the group
     bool dirty = false;     // some entry IsDirty
+    // The entries that are IsDirty, and their keys' bytes.
+    size_t dirty_entries = 0;
+    size_t dirty_key_bytes = 0;
+    void MarkClean() {
+      dirty = false;
+      dirty_entries = 0;
+      dirty_key_bytes = 0;
+    }
   };
   State state;
 

@@ -7,8 +7,10 @@
 // error comes back as an absl::Status that names the operation and the
 // directory.
 //
-// Used by one thread (KeyedState's); RocksDB's own background threads flush
-// and compact.
+// Used by KeyedState's thread, and by a snapshot's write-back thread for
+// NewSortedWriter, AddFiles and DeleteValues (RocksDB is thread-safe; the
+// state orders the two threads' writes, write_back.h). RocksDB's own
+// background threads flush and compact.
 
 #include <atomic>
 #include <cstdint>

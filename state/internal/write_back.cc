@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -29,13 +30,16 @@ void SnapshotCompletion::Finish(absl::Status status) {
 
 namespace state_internal {
 
-int64_t FrozenRun::EstimateBytes(size_t entries, size_t key_bytes, size_t value_width) {
-  return static_cast<int64_t>(key_bytes + entries * (value_width + sizeof(Entry)));
+int64_t FrozenRun::EstimateBytes(size_t segments, size_t entries, size_t key_bytes,
+                                 size_t value_width) {
+  return static_cast<int64_t>(key_bytes + entries * (value_width + sizeof(Entry)) +
+                              segments * sizeof(size_t));
 }
 
-void FrozenRun::Reserve(size_t entries, size_t key_bytes) {
+void FrozenRun::Reserve(size_t segments, size_t entries, size_t key_bytes) {
   bytes_.reserve(key_bytes + entries * width_);
   entries_.reserve(entries);
+  segments_.reserve(segments);
 }
 
 void FrozenRun::Add(std::string_view store_key, const char* value) {
@@ -59,6 +63,11 @@ void FrozenRun::Sort() {
 int64_t FrozenRun::bytes() const {
   return static_cast<int64_t>(bytes_.capacity() + entries_.capacity() * sizeof(Entry) +
                               segments_.capacity() * sizeof(size_t));
+}
+
+WriteBack::WriteBack(StateDb* db, std::function<void()> before_write)
+    : db_(db), before_write_(std::move(before_write)), nonce_(std::random_device()()) {
+  nonce_ = nonce_ << 32 | std::random_device()();
 }
 
 WriteBack::~WriteBack() {
@@ -104,8 +113,8 @@ absl::Status WriteBack::DeleteValuesAfter(std::string begin, std::string end) {
 absl::Status WriteBack::Write(FrozenRun& run, const std::string& dir) {
   if (before_write_) before_write_();
   run.Sort();
-  std::unique_ptr<SortedWriter> writer =
-      db_->NewSortedWriter(dir, absl::StrCat("delta-", next_file_++));
+  std::unique_ptr<SortedWriter> writer = db_->NewSortedWriter(
+      dir, absl::StrCat("delta-", absl::Hex(nonce_, absl::kZeroPad16), "-", next_file_++));
   for (size_t i = 0; i < run.size(); ++i) {
     const char* value = run.value(i);
     RETURN_IF_ERROR(value != nullptr ? writer->Put(run.key(i), {value, run.value_width()})
@@ -126,8 +135,11 @@ void WriteBack::Run(FrozenRun run, const std::string& dir,
     }
     deferred_.clear();
     if (!status.ok()) {
-      status_ = absl::Status(status.code(),
-                             absl::StrCat("writing a snapshot's entries: ", status.message()));
+      status = absl::DataLossError(absl::StrCat(
+          "keyed state: writing a snapshot's entries failed, so RocksDB lacks entries the "
+          "cache holds as written: ",
+          status.message()));
+      status_ = status;
     }
     running_ = false;
   }

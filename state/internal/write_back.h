@@ -5,7 +5,7 @@
 // At a snapshot, the state's thread checkpoints RocksDB (hard links: what
 // was written before the barrier) and copies the cache's dirty entries into
 // a FrozenRun. A WriteBack then, on a thread of its own, sorts the run,
-// writes it as SST files into the snapshot's directory (`delta-<n>.sst`:
+// writes it as SST files into the snapshot's directory (`delta-*.sst`:
 // what the RocksDB checkpoint there lacks; a restore adds them on top) and
 // adds the same files to the live RocksDB instance, which makes the cached
 // entries they hold clean for real.
@@ -66,10 +66,11 @@ class FrozenRun {
  public:
   explicit FrozenRun(size_t value_width) : width_(value_width) {}
 
-  // At most the bytes a run of `entries` entries with `key_bytes` bytes of
-  // keys in all holds, as reserved by Reserve.
-  static int64_t EstimateBytes(size_t entries, size_t key_bytes, size_t value_width);
-  void Reserve(size_t entries, size_t key_bytes);
+  // The bytes a run of `segments` segments and `entries` entries with
+  // `key_bytes` bytes of keys in all holds, as reserved by Reserve.
+  static int64_t EstimateBytes(size_t segments, size_t entries, size_t key_bytes,
+                               size_t value_width);
+  void Reserve(size_t segments, size_t entries, size_t key_bytes);
 
   void StartSegment() { segments_.push_back(entries_.size()); }
   // Copies `store_key` and value_width bytes of `value`; a null value is a
@@ -105,8 +106,7 @@ class FrozenRun {
 class WriteBack {
  public:
   // `before_write` (tests) runs on the write's thread before it writes.
-  WriteBack(StateDb* db, std::function<void()> before_write)
-      : db_(db), before_write_(std::move(before_write)) {}
+  WriteBack(StateDb* db, std::function<void()> before_write);
   // Waits for the write under way.
   ~WriteBack();
   WriteBack(const WriteBack&) = delete;
@@ -117,7 +117,7 @@ class WriteBack {
   std::shared_ptr<SnapshotCompletion> Start(FrozenRun run, std::string dir);
   // True while a write is under way.
   bool pending() const;
-  // Waits for the write under way, if any. An error once a write failed:
+  // Waits for the write under way, if any. DataLoss once a write failed:
   // the store then lacks entries the cache has as clean, and the state is
   // unusable.
   absl::Status Wait();
@@ -133,7 +133,11 @@ class WriteBack {
   StateDb* const db_;
   const std::function<void()> before_write_;
   std::thread thread_;  // the write under way, or the last one until joined
-  int next_file_ = 0;   // delta-<n>.sst; only the write's thread uses it
+  // Files are delta-<nonce>-<n>-<k>.sst: unique across the instances that
+  // restore from one snapshot (attempts), as the uploader's keys assume.
+  // Only the write's thread uses next_file_.
+  uint64_t nonce_;
+  int next_file_ = 0;
   mutable absl::Mutex mu_;
   bool running_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
