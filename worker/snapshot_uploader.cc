@@ -111,6 +111,12 @@ absl::StatusOr<proto::StateFile> StoreFile(ObjectStore& store, const SubtaskFile
 
 }  // namespace
 
+void WaitForSnapshotFiles(const LocalSnapshot& snapshot) {
+  for (const auto& op : snapshot.operators) {
+    if (op.complete_files) op.complete_files().IgnoreError();  // only waiting here
+  }
+}
+
 absl::StatusOr<proto::SubtaskSnapshot> UploadSnapshot(ObjectStore& store,
                                                       const LocalSnapshot& snapshot,
                                                       SubtaskFiles& known) {

@@ -81,6 +81,10 @@ class SubtaskFiles {
   std::map<std::string, std::map<std::string, proto::StateFile>> files_ ABSL_GUARDED_BY(mu_);
 };
 
+// Waits until every operator's directory of `snapshot` is complete, or its
+// background write failed (LocalSnapshot::Operator::complete_files).
+void WaitForSnapshotFiles(const LocalSnapshot& snapshot);
+
 // Uploads `snapshot`'s files to `store` and describes them. Uploads only the
 // SST files `known` does not hold (none for a savepoint); the rest of the
 // snapshot comes along inline.

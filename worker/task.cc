@@ -153,6 +153,15 @@ void Task::Decline(int64_t checkpoint_id, const absl::Status& reason) {
   });
 }
 
+void Task::Discard(const std::shared_ptr<LocalSnapshot>& snapshot) {
+  // Operators may still be writing into the directory in the background.
+  uploader_->Submit([snapshot] {
+    WaitForSnapshotFiles(*snapshot);
+    std::error_code ec;
+    fs::remove_all(snapshot->local_dir, ec);
+  });
+}
+
 absl::Status Task::Checkpoint(const CheckpointBarrier& barrier, int64_t alignment_ms) {
   const int64_t start = clock_->NowMs();
   auto snapshot = std::make_shared<LocalSnapshot>();
@@ -171,15 +180,16 @@ absl::Status Task::Checkpoint(const CheckpointBarrier& barrier, int64_t alignmen
   // tasks do not wait for it; the checkpoint is declined.
   for (auto& w : writers_) RETURN_IF_ERROR(w->WriteBarrier(barrier));
   if (!taken.ok()) {
-    std::error_code ec;
-    fs::remove_all(snapshot->local_dir, ec);
+    Discard(snapshot);
     Decline(barrier.id, taken);
-    return absl::OkStatus();
+    // Keyed state that lost entries cannot go on: restart from a checkpoint.
+    return absl::IsDataLoss(taken) ? taken : absl::OkStatus();
   }
   snapshot->sync_ms = clock_->NowMs() - start;
   CrashPoint("worker.after-snapshot", barrier.id);
   absl::StatusOr<std::shared_ptr<ObjectStore>> store = Store();
   if (!store.ok()) {
+    Discard(snapshot);
     Decline(barrier.id, store.status());
     return absl::OkStatus();
   }
@@ -199,6 +209,7 @@ absl::Status Task::Checkpoint(const CheckpointBarrier& barrier, int64_t alignmen
         state_gauges[i]->Set(static_cast<double>(bytes));
       }
     }
+    WaitForSnapshotFiles(*snapshot);  // a failed upload may not have waited
     std::error_code ec;
     fs::remove_all(snapshot->local_dir, ec);
     if (listener == nullptr) return;

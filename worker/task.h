@@ -107,9 +107,14 @@ class Task {
   absl::StatusOr<const proto::SubtaskSnapshot*> Restore(
       std::map<std::string, OperatorRestore>* restores);
   // Snapshots position and operators, forwards the barrier, and hands the
-  // files to the uploader, which acks.
+  // files to the uploader, which acks. A snapshot that fails declines the
+  // checkpoint; one that fails with DataLoss (keyed state that lost
+  // entries) fails the task too.
   absl::Status Checkpoint(const CheckpointBarrier& barrier, int64_t alignment_ms);
   void Decline(int64_t checkpoint_id, const absl::Status& reason);
+  // Removes a snapshot's directory once its operators' background writes
+  // into it are done (on the uploader's thread).
+  void Discard(const std::shared_ptr<LocalSnapshot>& snapshot);
   absl::StatusOr<std::shared_ptr<ObjectStore>> Store();
   // End of input: finishes the chain (as far as no operator holds pending
   // work), then sends end of stream. True once end of stream went out.
