@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
@@ -87,66 +88,68 @@ void Fill(KeyedState& state, Entries& expected, const std::string& first_snapsho
   expected.erase({0, gone});
 }
 
-TEST(SnapshotWriteBackTest, ChangesDuringTheWriteAreNotInTheSnapshot) {
-  TempDir dir;
-  Gate gate;
-  KeyedStateOptions options = CounterOptions(dir.Sub("db"));
-  options.memory_budget = 64 << 20;  // no spill: it would wait for the gate
-  options.before_write_back = gate.Hook();
-  auto state = OpenOrDie(options);
-  Entries expected;
-  Fill(*state, expected, dir.Sub("chk-1"));
-  const Entries at_snapshot = expected;
+// A state with a memory budget of `budget` bytes, filled (Fill), whose
+// second snapshot (chk-2) has started and is held at the gate.
+class HeldSnapshotTest : public ::testing::Test {
+ protected:
+  void HoldSecondSnapshot(int64_t budget) {
+    KeyedStateOptions options = CounterOptions(dir_.Sub("db"));
+    options.memory_budget = budget;
+    options.before_write_back = gate_.Hook();
+    state_ = OpenOrDie(options);
+    ASSERT_NE(state_, nullptr);
+    Fill(*state_, expected_, dir_.Sub("chk-1"));
+    at_snapshot_ = expected_;
+    gate_.Close();
+    auto started = state_->StartSnapshot(dir_.Sub("chk-2"));
+    ASSERT_TRUE(started.ok()) << started.status();
+    started_ = *std::move(started);
+    ASSERT_TRUE(gate_.AwaitEntered(2));  // the write is held, not done
+  }
 
-  gate.Close();
-  auto started = state->StartSnapshot(dir.Sub("chk-2"));
-  ASSERT_TRUE(started.ok()) << started.status();
-  ASSERT_TRUE(gate.AwaitEntered(2));  // the write is held, not done
+  TempDir dir_;
+  Gate gate_;
+  std::unique_ptr<KeyedState> state_;
+  Entries expected_, at_snapshot_;
+  std::shared_ptr<SnapshotCompletion> started_;
+};
+
+TEST_F(HeldSnapshotTest, ChangesDuringTheWriteAreNotInTheSnapshot) {
+  HoldSecondSnapshot(64 << 20);  // no spill: it would wait for the gate
   // Changes to entries the write holds, new entries, and a dropped group
   // that RocksDB holds (its deletion must come after the write).
-  for (int i = 0; i < 30'000; i += 5) Merge(*state, expected, i % 3, absl::StrCat("k", i), {2, 1});
-  for (int i = 0; i < 1000; ++i) Merge(*state, expected, 7, absl::StrCat("new", i), {i, 1});
-  const StateGroup dropped = state->Groups().front();
-  ASSERT_TRUE(state->DropGroup(dropped).ok());
-  std::erase_if(expected, [&](const auto& e) {
-    return e.first.first == dropped.ns && state->Key(e.first.second).key_group == dropped.key_group;
+  for (int i = 0; i < 30'000; i += 5)
+    Merge(*state_, expected_, i % 3, absl::StrCat("k", i), {2, 1});
+  for (int i = 0; i < 1000; ++i) Merge(*state_, expected_, 7, absl::StrCat("new", i), {i, 1});
+  const StateGroup dropped = state_->Groups().front();
+  ASSERT_TRUE(state_->DropGroup(dropped).ok());
+  std::erase_if(expected_, [&](const auto& e) {
+    return e.first.first == dropped.ns &&
+           state_->Key(e.first.second).key_group == dropped.key_group;
   });
-  gate.Open();
-  ASSERT_TRUE((*started)->Wait().ok());
+  gate_.Open();
+  ASSERT_TRUE(started_->Wait().ok());
 
-  EXPECT_EQ(Restore(dir.Sub("chk-2"), dir.Sub("db2")), at_snapshot);
-  EXPECT_EQ(ReadAll(*state), expected);
-  ASSERT_TRUE(state->Snapshot(dir.Sub("chk-3")).ok());
-  EXPECT_EQ(Restore(dir.Sub("chk-3"), dir.Sub("db3")), expected);
+  EXPECT_EQ(Restore(dir_.Sub("chk-2"), dir_.Sub("db2")), at_snapshot_);
+  EXPECT_EQ(ReadAll(*state_), expected_);
+  ASSERT_TRUE(state_->Snapshot(dir_.Sub("chk-3")).ok());
+  EXPECT_EQ(Restore(dir_.Sub("chk-3"), dir_.Sub("db3")), expected_);
 }
 
-TEST(SnapshotWriteBackTest, ASpillWaitsForTheWrite) {
-  TempDir dir;
-  Gate gate;
-  KeyedStateOptions options = CounterOptions(dir.Sub("db"));
-  options.memory_budget = 8 << 20;  // room for a copy of 30k entries, not for 300k more
-  options.before_write_back = gate.Hook();
-  auto state = OpenOrDie(options);
-  Entries expected;
-  Fill(*state, expected, dir.Sub("chk-1"));
-  const Entries at_snapshot = expected;
-
-  gate.Close();
-  auto started = state->StartSnapshot(dir.Sub("chk-2"));
-  ASSERT_TRUE(started.ok()) << started.status();
-  ASSERT_TRUE(gate.AwaitEntered(2));
+TEST_F(HeldSnapshotTest, ASpillWaitsForTheWrite) {
+  HoldSecondSnapshot(8 << 20);  // room for a copy of 30k entries, not for 300k more
   std::thread opener([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    gate.Open();
+    gate_.Open();
   });
   // These spill: the first spill waits for the write.
-  for (int i = 0; i < 300'000; ++i) Merge(*state, expected, 9, absl::StrCat("n", i), {i, 1});
+  for (int i = 0; i < 300'000; ++i) Merge(*state_, expected_, 9, absl::StrCat("n", i), {i, 1});
   opener.join();
-  ASSERT_TRUE((*started)->Wait().ok());
-  EXPECT_LE(state->cache_bytes(), state->cache_budget());
+  ASSERT_TRUE(started_->Wait().ok());
+  EXPECT_LE(state_->cache_bytes(), state_->cache_budget());
 
-  EXPECT_EQ(Restore(dir.Sub("chk-2"), dir.Sub("db2")), at_snapshot);
-  EXPECT_EQ(ReadAll(*state), expected);
+  EXPECT_EQ(Restore(dir_.Sub("chk-2"), dir_.Sub("db2")), at_snapshot_);
+  EXPECT_EQ(ReadAll(*state_), expected_);
 }
 
 TEST(SnapshotWriteBackTest, AFailedWriteFailsTheSnapshotAndTheState) {
