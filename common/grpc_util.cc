@@ -63,6 +63,9 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& lis
                                                           std::string* address) {
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(64 << 20);
+  // A port belongs to one server: without this, gRPC sets SO_REUSEPORT, and a
+  // second process on a port in use starts too and takes some of its calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service);
   const bool in_process = listen_address.starts_with("inproc:");
   int port = 0;

@@ -1,7 +1,52 @@
 // The `sluice` command line. The only translation unit that includes CLI11.
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
 #include "CLI/CLI.hpp"
 #include "tools/commands.h"
+
+namespace {
+
+// HOST:PORT with a port from `min_port` to 65535.
+CLI::Validator HostPort(int min_port) {
+  return CLI::Validator(
+      [min_port](std::string& s) -> std::string {
+        const size_t colon = s.rfind(':');
+        if (colon == std::string::npos || colon == 0) return "expected HOST:PORT, got '" + s + "'";
+        const char* begin = s.data() + colon + 1;
+        const char* end = s.data() + s.size();
+        int port = -1;
+        auto [rest, ec] = std::from_chars(begin, end, port);
+        if (ec != std::errc() || rest != end || port < min_port || port > 65535) {
+          return "the port of '" + s + "' must be a number from " + std::to_string(min_port) +
+                 " to 65535";
+        }
+        return "";
+      },
+      "HOST:PORT");
+}
+
+// A number of seconds from `min` (written as `min_text`) to a year.
+CLI::Validator Seconds(double min, const std::string& min_text) {
+  return CLI::Validator(
+      [min, min_text](std::string& s) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        const bool ok = !s.empty() && end == s.c_str() + s.size() && std::isfinite(v) && v >= min &&
+                        v <= 366 * 86400.0;
+        if (ok) return "";
+        return "'" + s + "' must be a number of seconds from " + min_text + " to 31622400 (a year)";
+      },
+      "SECONDS");
+}
+
+const CLI::Range kPort(0, 65535);
+const CLI::Range kCount(1, 1024);
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sluice: a distributed, checkpointing dataflow engine for event streams"};
@@ -12,24 +57,35 @@ int main(int argc, char** argv) {
       "run", "Run a job in embedded mode (coordinator and workers in this process)");
   run_cmd->add_option("job", run.job_file, "Job file (YAML)")->required();
   run_cmd->add_option("--workers", run.workers, "Number of in-process workers")
-      ->capture_default_str();
-  run_cmd->add_option("--slots", run.slots, "Task slots per worker (default: enough for the job)");
-  run_cmd->add_option("--metrics-port", run.metrics_port,
-                      "Serve Prometheus metrics on this port (0: any free port)");
+      ->capture_default_str()
+      ->check(kCount);
+  run_cmd->add_option("--slots", run.slots, "Task slots per worker (default: enough for the job)")
+      ->check(kCount);
+  run_cmd
+      ->add_option("--metrics-port", run.metrics_port,
+                   "Serve Prometheus metrics on this port (0: any free port)")
+      ->check(kPort);
 
   sluice::CoordinatorArgs coord;
   auto* coord_cmd = app.add_subcommand("coordinator", "Run the coordinator (control plane)");
-  coord_cmd->add_option("--listen", coord.listen, "HOST:PORT to serve on")->capture_default_str();
-  coord_cmd->add_option("--metrics-port", coord.metrics_port,
-                        "Serve Prometheus metrics on this port (0: any free port)");
+  coord_cmd->add_option("--listen", coord.listen, "HOST:PORT to serve on")
+      ->capture_default_str()
+      ->check(HostPort(1));
+  coord_cmd
+      ->add_option("--metrics-port", coord.metrics_port,
+                   "Serve Prometheus metrics on this port (0: any free port)")
+      ->check(kPort);
   coord_cmd
       ->add_option("--heartbeat-timeout", coord.heartbeat_timeout_s,
                    "Seconds without heartbeat before a worker is declared lost")
-      ->capture_default_str();
+      ->capture_default_str()
+      // Workers heartbeat every 0.5 s: less than twice that loses them all.
+      ->check(Seconds(1, "1"));
   coord_cmd
       ->add_option("--slot-wait", coord.slot_wait_s,
                    "Seconds a job may wait for free task slots before it fails")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(Seconds(0, "0"));
   coord_cmd->add_option("--checkpoint-store", coord.checkpoint_store,
                         "Checkpoint store (file:///dir or s3://bucket/prefix) of jobs whose file "
                         "names none (default: file://<temp dir>/sluice-checkpoints)");
@@ -45,21 +101,30 @@ int main(int argc, char** argv) {
   sluice::WorkerArgs worker;
   auto* worker_cmd = app.add_subcommand("worker", "Run a worker that executes tasks");
   worker_cmd->add_option("--coordinator", worker.coordinator, "Coordinator HOST:PORT")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(HostPort(1));
   worker_cmd->add_option("--listen", worker.listen, "HOST:PORT to serve on (port 0 picks one)")
-      ->capture_default_str();
-  worker_cmd->add_option(
-      "--advertise", worker.advertise,
-      "HOST:PORT other processes use to reach this worker (default: the listen address)");
-  worker_cmd->add_option("--slots", worker.slots, "Task slots offered")->capture_default_str();
-  worker_cmd->add_option("--metrics-port", worker.metrics_port,
-                         "Serve Prometheus metrics on this port (0: any free port)");
+      ->capture_default_str()
+      ->check(HostPort(0));
+  worker_cmd
+      ->add_option(
+          "--advertise", worker.advertise,
+          "HOST:PORT other processes use to reach this worker (default: the listen address)")
+      ->check(HostPort(1));
+  worker_cmd->add_option("--slots", worker.slots, "Task slots offered")
+      ->capture_default_str()
+      ->check(kCount);
+  worker_cmd
+      ->add_option("--metrics-port", worker.metrics_port,
+                   "Serve Prometheus metrics on this port (0: any free port)")
+      ->check(kPort);
 
   sluice::ClientArgs submit;
   auto* submit_cmd = app.add_subcommand("submit", "Submit a job; prints its id as the last line");
   submit_cmd->add_option("job", submit.job_file, "Job file (YAML)")->required();
   submit_cmd->add_option("--coordinator", submit.coordinator, "Coordinator HOST:PORT")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(HostPort(1));
   submit_cmd->add_flag("--wait", submit.wait,
                        "Block until the job ends; exit 0 only if it FINISHED");
   submit_cmd->add_option("--restore", submit.restore,
@@ -69,19 +134,22 @@ int main(int argc, char** argv) {
   sluice::ClientArgs jobs;
   auto* jobs_cmd = app.add_subcommand("jobs", "List jobs");
   jobs_cmd->add_option("--coordinator", jobs.coordinator, "Coordinator HOST:PORT")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(HostPort(1));
 
   sluice::ClientArgs status;
   auto* status_cmd = app.add_subcommand("status", "Show a job's state and per-operator counts");
   status_cmd->add_option("job_id", status.job_id, "Job id")->required();
   status_cmd->add_option("--coordinator", status.coordinator, "Coordinator HOST:PORT")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(HostPort(1));
 
   sluice::ClientArgs cancel;
   auto* cancel_cmd = app.add_subcommand("cancel", "Cancel a job");
   cancel_cmd->add_option("job_id", cancel.job_id, "Job id")->required();
   cancel_cmd->add_option("--coordinator", cancel.coordinator, "Coordinator HOST:PORT")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(HostPort(1));
 
   sluice::ClientArgs savepoint;
   auto* savepoint_cmd =
@@ -91,14 +159,16 @@ int main(int argc, char** argv) {
   savepoint_cmd->add_flag("--cancel", savepoint.cancel,
                           "Cancel the job once the savepoint is taken");
   savepoint_cmd->add_option("--coordinator", savepoint.coordinator, "Coordinator HOST:PORT")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(HostPort(1));
 
   sluice::ClientArgs checkpoints;
   auto* checkpoints_cmd =
       app.add_subcommand("checkpoints", "List a job's retained checkpoints and its savepoints");
   checkpoints_cmd->add_option("job_id", checkpoints.job_id, "Job id")->required();
   checkpoints_cmd->add_option("--coordinator", checkpoints.coordinator, "Coordinator HOST:PORT")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(HostPort(1));
 
   try {
     app.parse(argc, argv);
