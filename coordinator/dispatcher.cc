@@ -38,6 +38,11 @@ absl::Status Dispatcher::CancelJob(const std::string& job_id) {
   thread_.AssertOnControlThread();
   JobMaster* job = FindJob(job_id);
   if (job == nullptr) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  const proto::JobState state = job->state();
+  if (state == proto::FINISHED || state == proto::FAILED || state == proto::CANCELED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job_id, " has already ended (", proto::JobState_Name(state), "): not canceled"));
+  }
   job->Cancel();
   PublishMetrics();
   return absl::OkStatus();

@@ -264,6 +264,10 @@ int CancelCommand(const ClientArgs& args) {
   proto::CancelJobResponse resp;
   absl::Status s = CallCoordinator(*stub, &proto::CoordinatorService::Stub::CancelJob, req, &resp,
                                    10'000, "cancel");
+  if (absl::IsFailedPrecondition(s)) {  // the job has ended: nothing was canceled
+    std::cerr << "sluice: " << s.message() << "\n";
+    return 2;
+  }
   if (!s.ok()) return ReportClientError(s, args.coordinator);
   std::cout << "canceled " << args.job_id << "\n";
   return 0;

@@ -101,6 +101,10 @@ TEST_F(DispatcherTest, HeartbeatAnswersWhichReportedTasksToCancel) {
   Register("d:1");
   ASSERT_EQ(Describe("job-2").state(), proto::RUNNING);
   ASSERT_EQ(dispatcher_.CancelJob("job-2"), absl::OkStatus());
+  // A job that has ended is not canceled again.
+  const absl::Status again = dispatcher_.CancelJob("job-2");
+  EXPECT_TRUE(absl::IsFailedPrecondition(again)) << again;
+  EXPECT_NE(again.message().find("already ended (CANCELED)"), std::string_view::npos) << again;
 
   proto::HeartbeatResponse r = Beat(a, {{"job-1", 1, 0},  // live: kept
                                         {"job-1", 2, 0},  // an attempt that is not running
