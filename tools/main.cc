@@ -68,9 +68,9 @@ int main(int argc, char** argv) {
 
   sluice::CoordinatorArgs coord;
   auto* coord_cmd = app.add_subcommand("coordinator", "Run the coordinator (control plane)");
-  coord_cmd->add_option("--listen", coord.listen, "HOST:PORT to serve on")
+  coord_cmd->add_option("--listen", coord.listen, "HOST:PORT to serve on (port 0 picks one)")
       ->capture_default_str()
-      ->check(HostPort(1));
+      ->check(HostPort(0));
   coord_cmd
       ->add_option("--metrics-port", coord.metrics_port,
                    "Serve Prometheus metrics on this port (0: any free port)")

@@ -43,7 +43,9 @@ class FlagTest(unittest.TestCase):
 
     def test_ports_out_of_range(self):
         self.assertRefused(["coordinator", "--listen", "127.0.0.1:99999"], "--listen",
-                           "the port of '127.0.0.1:99999' must be a number from 1 to 65535")
+                           "the port of '127.0.0.1:99999' must be a number from 0 to 65535")
+        self.assertRefused(["coordinator", "--listen", "127.0.0.1:-1"], "--listen",
+                           "must be a number from 0 to 65535")
         self.assertRefused(["worker", "--listen", "127.0.0.1:70000"], "--listen",
                            "must be a number from 0 to 65535")
         self.assertRefused(["worker", "--coordinator", "localhost"], "--coordinator",
