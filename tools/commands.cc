@@ -97,10 +97,10 @@ void PrintSinkOutputs(const proto::JobGraph& graph, const proto::JobStatus& stat
         if (m.operator_id() == op.id()) records += m.records_in();
       }
     }
-    auto files = ListSourceFiles(op.file_sink().path());
+    auto listed = ListSourceFiles(op.file_sink().path());
     int mine = 0;
-    if (files.ok()) {
-      for (const auto& f : *files)
+    if (listed.ok()) {
+      for (const auto& f : listed->files)
         mine += f.find(absl::StrCat("part-", status.job_id(), "-")) != std::string::npos;
     }
     std::cout << "output of '" << op.id() << "': " << records << " records in " << mine

@@ -1,5 +1,7 @@
 #include "worker/operators/file_source.h"
 
+#include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -407,6 +409,52 @@ TEST_F(FileSourceTest, FactoryMakesReadersForSourcesOnly) {
   proto::OperatorSpec filter;
   filter.mutable_filter();
   EXPECT_TRUE(absl::IsInvalidArgument(CreateSourceReader(filter).status()));
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+class ListSourceFilesTest : public FileSourceTestBase {};
+
+// What a directory's listing leaves out is named with the reason, and an
+// entry that cannot be examined (a symbolic link loop) is one of them
+// rather than an exception that would take the worker down.
+TEST_F(ListSourceFilesTest, SkipsWhatItDoesNotReadAndSaysWhy) {
+  const std::string a = Write("a.jsonl", "{}\n");
+  const std::string b = Write("b.jsonl", "{}\n");
+  Write(".hidden", "{}\n");
+  Write("_SUCCESS", "");
+  std::filesystem::create_directories(dir_ / "sub");
+  Write("sub/c.jsonl", "{}\n");
+  std::filesystem::create_symlink(dir_ / "loop2", dir_ / "loop1");
+  std::filesystem::create_symlink(dir_ / "loop1", dir_ / "loop2");
+  std::filesystem::create_symlink(dir_ / "missing", dir_ / "broken");
+  std::filesystem::create_symlink(dir_ / "a.jsonl", dir_ / "link.jsonl");
+
+  absl::StatusOr<SourceFiles> listed = ListSourceFiles(dir_.string());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->files, (std::vector<std::string>{a, b, (dir_ / "link.jsonl").string()}));
+  std::map<std::string, std::string> skipped;
+  for (const auto& s : listed->skipped) {
+    skipped[std::filesystem::path(s.path).filename().string()] = s.reason;
+  }
+  ASSERT_EQ(skipped.size(), 6u);
+  EXPECT_NE(skipped[".hidden"].find("hidden"), std::string::npos);
+  EXPECT_NE(skipped["_SUCCESS"].find("hidden"), std::string::npos);
+  EXPECT_NE(skipped["sub"].find("subdirectory"), std::string::npos);
+  EXPECT_NE(skipped["loop1"].find("cannot be examined"), std::string::npos) << skipped["loop1"];
+  EXPECT_NE(skipped["loop2"].find("cannot be examined"), std::string::npos);
+  EXPECT_NE(skipped["broken"].find("broken link"), std::string::npos) << skipped["broken"];
+}
+
+TEST_F(ListSourceFilesTest, APathThatIsNeitherFileNorDirectoryIsAnError) {
+  std::filesystem::create_symlink(dir_ / "x", dir_ / "y");
+  std::filesystem::create_symlink(dir_ / "y", dir_ / "x");
+  absl::StatusOr<SourceFiles> listed = ListSourceFiles((dir_ / "x").string());
+  EXPECT_TRUE(absl::IsNotFound(listed.status())) << listed.status();
 }
 
 }  // namespace

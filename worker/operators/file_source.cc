@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "common/job_file.h"
@@ -55,7 +56,14 @@ absl::Status FileSourceReader::Open(const OperatorContext& ctx) {
         absl::StrCat("file_source: bad subtask ", ctx_.subtask, " of ", ctx_.parallelism));
   }
   if (ctx_.max_batch_bytes == 0) ctx_.max_batch_bytes = 1;
-  ASSIGN_OR_RETURN(files_, ListSourceFiles(config_.path()));
+  ASSIGN_OR_RETURN(SourceFiles listed, ListSourceFiles(config_.path()));
+  files_ = std::move(listed.files);
+  if (ctx_.subtask == 0) {  // every subtask lists the same directory: say it once
+    for (const auto& s : listed.skipped) {
+      std::cerr << "sluice: file_source '" << (ctx_.spec != nullptr ? ctx_.spec->id() : "")
+                << "' skips " << s.path << ": " << s.reason << "\n";
+    }
+  }
   ASSIGN_OR_RETURN(TimeUnitScale unit, ParseTimeUnit(config_.event_time().unit()));
   std::vector<Field> declared;
   for (const auto& f : config_.schema()) {
@@ -199,22 +207,50 @@ absl::StatusOr<SourceReader::Poll> FileSourceReader::PollNext(Output& out) {
   return Poll::kEnd;
 }
 
-absl::StatusOr<std::vector<std::string>> ListSourceFiles(const std::string& path) {
+absl::StatusOr<SourceFiles> ListSourceFiles(const std::string& path) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  if (std::filesystem::is_regular_file(path, ec)) return std::vector<std::string>{path};
-  if (!std::filesystem::is_directory(path, ec)) {
+  SourceFiles out;
+  if (fs::is_regular_file(path, ec)) {
+    out.files.push_back(path);
+    return out;
+  }
+  if (!fs::is_directory(path, ec)) {
     return absl::NotFoundError(
         absl::StrCat("file_source path '", path, "' is neither a file nor a directory"));
   }
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
-    std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && !name.starts_with(".") && !name.starts_with("_")) {
-      files.push_back(entry.path().string());
+  fs::directory_iterator it(path, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const fs::path& p = it->path();
+    const std::string name = p.filename().string();
+    std::error_code entry_ec;
+    const fs::file_status status = it->status(entry_ec);  // follows links
+    std::string reason;
+    if (name.starts_with(".") || name.starts_with("_")) {
+      reason = "hidden (its name starts with '.' or '_')";
+    } else if (entry_ec == std::errc::no_such_file_or_directory) {
+      reason = "a broken link";
+    } else if (entry_ec) {
+      reason = absl::StrCat("cannot be examined: ", entry_ec.message());
+    } else if (fs::is_directory(status)) {
+      reason = "a subdirectory (only the files directly in the directory are read)";
+    } else if (!fs::is_regular_file(status)) {
+      reason = "not a regular file";
+    }
+    if (reason.empty()) {
+      out.files.push_back(p.string());
+    } else {
+      out.skipped.push_back({p.string(), std::move(reason)});
     }
   }
-  std::sort(files.begin(), files.end());
-  return files;
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("file_source: cannot list directory '", path, "': ", ec.message()));
+  }
+  std::sort(out.files.begin(), out.files.end());
+  std::sort(out.skipped.begin(), out.skipped.end(),
+            [](const auto& a, const auto& b) { return a.path < b.path; });
+  return out;
 }
 
 }  // namespace sluice

@@ -1,9 +1,10 @@
 #pragma once
 
-// Reads JSON lines. `path` is a file or a directory (its files, sorted, except
-// hidden ones and those whose names start with '_'; subtask s of p reads
-// files s, s+p, ...). Each line is one event; a line ends at '\n' or "\r\n",
-// and the last one may lack it. Blank lines are skipped.
+// Reads JSON lines. `path` is a file or a directory (the files directly in
+// it, sorted, except hidden ones and those whose names start with '_';
+// subdirectories are not read; what is left out is logged with the reason,
+// ListSourceFiles; subtask s of p reads files s, s+p, ...). Each line is one event; a line ends at
+// '\n' or "\r\n", and the last one may lack it. Blank lines are skipped.
 //
 // Schema: the declared one (fields it does not name are ignored), or else
 // inferred and extended as lines arrive: a new field is added, an int64
@@ -85,7 +86,20 @@ class FileSourceReader : public SourceReader {
   std::string reason_;
 };
 
-// The files `path` names, sorted (see above for which files of a directory).
-absl::StatusOr<std::vector<std::string>> ListSourceFiles(const std::string& path);
+// The files `path` names, sorted (see above for which files of a directory),
+// and the entries of the directory left out, each with the reason: hidden
+// (a name starting with '.' or '_', as `_SUCCESS` markers), a
+// subdirectory (not read), not a regular file, or one that cannot be
+// examined (a symbolic link loop, a broken link). An error when `path`
+// itself cannot be read.
+struct SourceFiles {
+  std::vector<std::string> files;
+  struct Skipped {
+    std::string path;
+    std::string reason;
+  };
+  std::vector<Skipped> skipped;
+};
+absl::StatusOr<SourceFiles> ListSourceFiles(const std::string& path);
 
 }  // namespace sluice
