@@ -72,14 +72,18 @@ class BoundExpression {
   // Fails when the expression does not type-check against `schema`.
   static absl::StatusOr<BoundExpression> Bind(const Expr& expr, const SchemaRef& schema);
 
-  Value Eval(const Batch& batch, size_t row) const;
+  // The value for row `row` of `batch` (which has schema()). OutOfRange
+  // when an integer result does not fit int64 (it is never wrapped); the
+  // message names the position and the operation.
+  absl::StatusOr<Value> Eval(const Batch& batch, size_t row) const;
   FieldType result_type() const { return result_type_; }
   const SchemaRef& schema() const { return schema_; }
 
  private:
   struct Node;
   BoundExpression() = default;
-  static Value EvalNode(const Node& n, const Batch& batch, size_t row);
+  static Value EvalNode(const Node& n, const Batch& batch, size_t row, std::string* error);
+  static Value EvalCall(const Node& n, const Batch& batch, size_t row, std::string* error);
 
   SchemaRef schema_;
   std::shared_ptr<const Node> root_;

@@ -344,11 +344,6 @@ absl::Status ValidateJobGraph(const proto::JobGraph& g) {
       if (upstream.has_file_sink() || upstream.has_stdout_sink() || upstream.has_blackhole_sink()) {
         return OpError(g, op, "input", absl::StrCat("'", up, "' is a sink and has no output"));
       }
-      if (port == kDeadLetterPort && !IsSourceType(upstream.type())) {
-        return OpError(
-            g, op, "input",
-            absl::StrCat("'", up, "' is not a source; only sources have a dead_letter output"));
-      }
       if (port == kLatePort && !upstream.has_window()) {
         return OpError(g, op, "input",
                        absl::StrCat("'", up, "' is not a window; only windows have a late output"));

@@ -12,7 +12,16 @@ namespace sluice {
 // Shortest text that reads back as the same double; "null" for NaN/inf.
 std::string FormatDouble(double v);
 
-// Appends `s` as a quoted, escaped JSON string.
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
+// `s` with each byte that is not part of well-formed UTF-8 replaced by
+// U+FFFD, so the result is valid UTF-8.
+std::string ToValidUtf8(std::string_view s);
+
+// Appends `s` as a quoted, escaped JSON string. Bytes that are not
+// well-formed UTF-8 are written as U+FFFD: the output is always valid JSON.
 void AppendJsonString(std::string_view s, std::string* out);
 
 // Appends row `row` of `batch` as one JSON object (fields in schema order,

@@ -9,6 +9,7 @@ const SchemaRef& DeadLetterSchema() {
       {"line", FieldType::kInt64},
       {"reason", FieldType::kString},
       {"raw", FieldType::kString},
+      {"raw_base64", FieldType::kString},
   }));
   return *schema;
 }

@@ -16,7 +16,11 @@ inline constexpr std::string_view kMainPort = "";
 inline constexpr std::string_view kDeadLetterPort = "dead_letter";
 inline constexpr std::string_view kLatePort = "late";
 
-// Dead-letter records: {source, file, line, reason, raw}.
+// Dead-letter records: {source, file, line, reason, raw, raw_base64}. `source`
+// is the operator that rejected the record; `file` and `line` are set for a
+// source's input lines and null otherwise; `raw` is the line, or the record
+// as JSON, as valid UTF-8; `raw_base64` holds the exact bytes when `raw`
+// could not (null otherwise).
 const SchemaRef& DeadLetterSchema();
 
 // Splits "op.port" into {"op", "port"}; "op" gives {"op", ""}.

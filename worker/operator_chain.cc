@@ -78,10 +78,13 @@ class OperatorChain::Link : public Output {
   void ReportUnconsumed(std::string_view port, const Batch& batch) {
     for (size_t r = 0; r < batch.num_rows() && logged_ < 10; ++r, ++logged_) {
       if (port == kDeadLetterPort) {
-        std::fprintf(stderr, "sluice: %s: dead letter %s:%lld: %s\n", operator_id_.c_str(),
-                     std::string(batch.column(1).StringAt(r)).c_str(),
-                     static_cast<long long>(batch.column(2).ints[r]),
-                     std::string(batch.column(3).StringAt(r)).c_str());
+        // A source's names its file and line; another operator's, the record.
+        const std::string where = batch.column(1).IsNull(r)
+                                      ? std::string(batch.column(4).StringAt(r))
+                                      : absl::StrCat(std::string(batch.column(1).StringAt(r)), ":",
+                                                     batch.column(2).ints[r]);
+        std::fprintf(stderr, "sluice: %s: dead letter %s: %s\n", operator_id_.c_str(),
+                     where.c_str(), std::string(batch.column(3).StringAt(r)).c_str());
       } else {
         std::fprintf(stderr, "sluice: %s: late record with event time %lld\n", operator_id_.c_str(),
                      static_cast<long long>(batch.event_time()[r]));

@@ -24,12 +24,17 @@ class ExpressionTest : public ::testing::Test {
     batch_ = b.Take();
   }
 
-  Value Eval(const std::string& text, size_t row = 0) {
+  absl::StatusOr<Value> EvalOrError(const std::string& text, size_t row = 0) {
     auto e = ParseExpression(text);
     EXPECT_TRUE(e.ok()) << text << ": " << e.status();
     auto bound = BoundExpression::Bind(**e, schema_);
     EXPECT_TRUE(bound.ok()) << text << ": " << bound.status();
     return bound->Eval(batch_, row);
+  }
+  Value Eval(const std::string& text, size_t row = 0) {
+    absl::StatusOr<Value> v = EvalOrError(text, row);
+    EXPECT_TRUE(v.ok()) << text << ": " << v.status();
+    return v.ok() ? *v : Value();
   }
 
   SchemaRef schema_;
@@ -81,6 +86,42 @@ TEST_F(ExpressionTest, NullsPropagateAndNeverPassAFilter) {
   EXPECT_TRUE(Eval("t > 0 or true", 1).b);
   EXPECT_TRUE(Eval("missing_field > 1").is_null());
   EXPECT_TRUE(Eval("n / 0").is_null());
+}
+
+// INT64_MIN is written -9223372036854775807 - 1: the literal 9223372036854775808
+// does not fit int64, so it is a double.
+TEST_F(ExpressionTest, IntegerOverflowIsAnErrorNeverAWrappedValue) {
+  struct Case {
+    const char* text;
+    const char* message;
+  } cases[] = {
+      {"9223372036854775807 + 1",
+       "position 21: integer overflow: 9223372036854775807 + 1 is outside the int64 range"},
+      {"(-9223372036854775807 - 1) - 1", "integer overflow: -9223372036854775808 - 1"},
+      {"4611686018427387904 * 2", "integer overflow: 4611686018427387904 * 2"},
+      {"n * 9223372036854775807", "integer overflow: 7 * 9223372036854775807"},
+      {"abs(-9223372036854775807 - 1)",
+       "position 1: integer overflow: abs(-9223372036854775808) is outside"},
+      {"-(-9223372036854775807 - 1)", "position 1: integer overflow: -(-9223372036854775808)"},
+      {"concat('x', 9223372036854775807 + n)", "integer overflow"},
+  };
+  for (const auto& c : cases) {
+    absl::StatusOr<Value> v = EvalOrError(c.text);
+    ASSERT_FALSE(v.ok()) << c.text << " gave " << v->i;
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kOutOfRange);
+    EXPECT_NE(std::string(v.status().message()).find(c.message), std::string::npos)
+        << c.text << " -> " << v.status().message();
+  }
+  // Results that fit are exact.
+  EXPECT_EQ(Eval("3037000499 * 3037000499").i, int64_t{9223372030926249001});
+  EXPECT_EQ(Eval("(-9223372036854775807 - 1) + 9223372036854775807").i, -1);
+  EXPECT_EQ(Eval("abs(-9223372036854775807)").i, INT64_MAX);
+  // The remainder by -1 is 0, also of INT64_MIN (which traps in hardware).
+  EXPECT_EQ(Eval("(-9223372036854775807 - 1) % -1").i, 0);
+  EXPECT_EQ(Eval("n % -1").i, 0);
+  EXPECT_EQ(Eval("-7 % 3").i, -1);  // the sign of the dividend, as in SQL
+  // Mixed with a double, the arithmetic is in doubles.
+  EXPECT_DOUBLE_EQ(Eval("9223372036854775807 + 1.0").d, 9223372036854775808.0);
 }
 
 TEST(ExpressionParseTest, ErrorsCarryPositions) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
@@ -138,7 +139,9 @@ inline std::vector<std::string> Records(const std::vector<Batch>& batches,
   return out;
 }
 
-// One line per dead letter: "file|line|reason|raw" (and the source's id checked).
+// One line per dead letter: "file|line|reason|raw", and "|base64:" and the
+// exact bytes decoded from raw_base64 when it is set (and the source's id
+// checked).
 inline std::vector<std::string> DeadLetters(CaptureOutput& out) {
   std::vector<std::string> lines;
   for (const Batch& b : out.side["dead_letter"]) {
@@ -147,6 +150,12 @@ inline std::vector<std::string> DeadLetters(CaptureOutput& out) {
       lines.push_back(absl::StrCat(std::string(b.column(1).StringAt(r)), "|", b.column(2).ints[r],
                                    "|", std::string(b.column(3).StringAt(r)), "|",
                                    std::string(b.column(4).StringAt(r))));
+      if (!b.column(5).IsNull(r)) {
+        std::string bytes;
+        const std::string encoded(b.column(5).StringAt(r));
+        EXPECT_TRUE(absl::Base64Unescape(encoded, &bytes));
+        absl::StrAppend(&lines.back(), "|base64:", bytes);
+      }
     }
   }
   return lines;

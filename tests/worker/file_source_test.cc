@@ -312,7 +312,10 @@ TEST_F(FileSourceTest, KeysWithEscapesDuplicatesAndUnicode) {
                                         }));
   std::vector<std::string> dead = DeadLetters(r.out);
   ASSERT_EQ(dead.size(), 1u);
-  EXPECT_EQ(dead[0].substr(path.size()), "|4|invalid JSON|{\"ts\": 5, \"s\": \"\xff\"}");
+  // raw is valid UTF-8 (U+FFFD for the byte), raw_base64 the exact line.
+  EXPECT_EQ(dead[0].substr(path.size()),
+            "|4|invalid JSON: not valid UTF-8|{\"ts\": 5, \"s\": \"\xef\xbf\xbd\"}"
+            "|base64:{\"ts\": 5, \"s\": \"\xff\"}");
 }
 
 TEST_F(FileSourceTest, EveryMangledLineBecomesARecordOrADeadLetter) {

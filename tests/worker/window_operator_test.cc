@@ -105,6 +105,50 @@ TEST(WindowOperatorTest, FiresOnWatermarkAndRoutesLateRecordsToSideOutput) {
   EXPECT_EQ(out.MainRows(), 2u);
 }
 
+TEST(WindowOperatorTest, AnAggregatedFieldThatIsNotANumberMakesDeadLettersNotAFailure) {
+  // With an inferred schema, `v` is a number in one file and a string in
+  // another. The rows with a string there are dead letters; the rest, and
+  // rows whose v is null, count as usual.
+  proto::OperatorSpec spec = WindowSpec();
+  WindowOperator op(spec.window());
+  OperatorContext ctx;
+  ctx.spec = &spec;
+  ASSERT_TRUE(op.Open(ctx).ok());
+  CaptureOutput out;
+  BatchBuilder numbers(InputSchema());
+  numbers.SetString(0, "a");
+  numbers.SetDouble(1, 1.5);
+  numbers.FinishRow(100);
+  numbers.SetString(0, "b");
+  numbers.SetDouble(1, 2.0);
+  numbers.FinishRow(200);
+  ASSERT_TRUE(op.ProcessBatch(numbers.Take(), out).ok());
+  BatchBuilder strings(std::make_shared<const Schema>(
+      std::vector<Field>{{"dev", FieldType::kString}, {"v", FieldType::kString}}));
+  strings.SetString(0, "a");
+  strings.SetString(1, "high");
+  strings.FinishRow(300);
+  strings.SetString(0, "b");  // v null
+  strings.FinishRow(400);
+  ASSERT_TRUE(op.ProcessBatch(strings.Take(), out).ok());
+  ASSERT_TRUE(op.Finish(out).ok());
+
+  ASSERT_EQ(out.SideRows("dead_letter"), 1u);
+  const Batch& dead = out.side["dead_letter"][0];
+  EXPECT_EQ(dead.column(0).StringAt(0), "w");
+  EXPECT_EQ(dead.column(3).StringAt(0), "aggregate 'total': field 'v' is string, not a number");
+  EXPECT_EQ(dead.column(4).StringAt(0), "{\"dev\":\"a\",\"v\":\"high\"}");
+  EXPECT_EQ(dead.event_time()[0], 300);
+  std::map<std::string, std::pair<int64_t, double>> results;  // dev -> n, total
+  for (const Batch& b : out.main) {
+    for (size_t r = 0; r < b.num_rows(); ++r) {
+      results[std::string(b.column(0).StringAt(r))] = {b.column(3).ints[r], b.column(4).doubles[r]};
+    }
+  }
+  EXPECT_EQ(results,
+            (std::map<std::string, std::pair<int64_t, double>>{{"a", {1, 1.5}}, {"b", {2, 2.0}}}));
+}
+
 // Keys whose fields are null, missing, composite or of different types in
 // different batches. A key value in these tests is written as its text:
 // "null", "b:1", "i:3", "d:2.5" or "s:abc".

@@ -16,8 +16,6 @@
 namespace sluice {
 namespace {
 
-constexpr size_t kMaxRawBytes = 64 * 1024;
-
 static_assert(internal::LineReader::kPadding >= internal::JsonLineParser::kPadding);
 
 bool IsBlank(std::string_view text) {
@@ -34,6 +32,8 @@ std::string ParseErrorReason(internal::JsonLineError error) {
     case internal::JsonLineError::kTooDeep:
       return absl::StrCat("invalid JSON: nested deeper than ", internal::JsonLineParser::kMaxDepth,
                           " levels");
+    case internal::JsonLineError::kNotUtf8:
+      return "invalid JSON: not valid UTF-8";
     default:
       return "invalid JSON";
   }
@@ -45,7 +45,7 @@ FileSourceReader::FileSourceReader(const proto::FileSourceConfig& config)
     : FileSourceReader(config, Options()) {}
 
 FileSourceReader::FileSourceReader(const proto::FileSourceConfig& config, Options options)
-    : config_(config), options_(options), dead_(DeadLetterSchema()) {}
+    : config_(config), options_(options), dead_() {}
 
 FileSourceReader::~FileSourceReader() = default;
 
@@ -73,8 +73,8 @@ absl::Status FileSourceReader::Open(const OperatorContext& ctx) {
                                                     config_.event_time().field(), unit);
   parser_ = std::make_unique<internal::JsonLineParser>();
   lines_ = std::make_unique<internal::LineReader>(options_.chunk_bytes, options_.max_line_bytes,
-                                                  kMaxRawBytes);
-  source_id_ = ctx_.spec != nullptr ? ctx_.spec->id() : "";
+                                                  DeadLetters::kMaxRawBytes);
+  dead_.set_source(ctx_.spec != nullptr ? ctx_.spec->id() : "");
   file_index_ = static_cast<size_t>(ctx_.subtask);
   start_offset_ = 0;
   line_ = 0;
@@ -117,19 +117,12 @@ absl::Status FileSourceReader::Seek(const proto::SourcePosition& position) {
 }
 
 void FileSourceReader::DeadLetter(std::string_view reason, std::string_view raw) {
-  dead_.column(0).AppendString(source_id_);
-  dead_.column(1).AppendString(files_[file_index_]);
-  dead_.column(2).AppendInt(line_);
-  dead_.column(3).AppendString(reason);
-  dead_.column(4).AppendString(raw.substr(0, kMaxRawBytes));
-  dead_.event_time().push_back(max_event_time_ == kMinWatermark ? 0 : max_event_time_);
+  dead_.AddLine(files_[file_index_], line_, reason, raw,
+                max_event_time_ == kMinWatermark ? 0 : max_event_time_);
 }
 
 absl::Status FileSourceReader::Flush(Output& out) {
-  if (!dead_.empty()) {
-    RETURN_IF_ERROR(out.EmitSide(kDeadLetterPort, std::move(dead_)));
-    dead_ = Batch(DeadLetterSchema());
-  }
+  RETURN_IF_ERROR(dead_.Flush(out));
   if (decoder_->num_rows() == 0) return absl::OkStatus();
   RETURN_IF_ERROR(out.Emit(decoder_->Take()));
   int64_t watermark = max_event_time_;

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "worker/operators/dead_letters.h"
 #include "worker/operators/operator.h"
 
 namespace sluice {
@@ -73,7 +74,6 @@ class FileSourceReader : public SourceReader {
   const Options options_;
   OperatorContext ctx_;
   bool opened_ = false, polled_ = false, ended_ = false;
-  std::string source_id_;
   std::vector<std::string> files_;
   size_t file_index_ = 0;     // the file being read, or next to be
   int64_t start_offset_ = 0;  // where to open it
@@ -82,7 +82,7 @@ class FileSourceReader : public SourceReader {
   std::unique_ptr<internal::LineReader> lines_;
   std::unique_ptr<internal::JsonLineParser> parser_;
   std::unique_ptr<internal::RowDecoder> decoder_;
-  Batch dead_;
+  DeadLetters dead_;
   std::string reason_;
 };
 

@@ -1,15 +1,40 @@
 #include "worker/operators/transform_operators.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
 namespace sluice {
 namespace {
 
-absl::Status BindError(const OperatorContext& ctx, const std::string& field,
-                       const absl::Status& s) {
-  return absl::InvalidArgumentError(absl::StrCat("operator '", ctx.spec->id(), "', field '", field,
-                                                 "': ", std::string(s.message())));
+// The reason a record is a dead letter: `field` is "where" or "set.NAME".
+std::string Reason(std::string_view field, const absl::Status& s) {
+  return absl::StrCat(absl::string_view(field.data(), field.size()), ": ",
+                      std::string(s.message()));
+}
+
+// All of `batch` as dead letters, for a reason that holds for every row.
+void RejectAll(const Batch& batch, const std::string& reason, DeadLetters& dead) {
+  for (size_t r = 0; r < batch.num_rows(); ++r) dead.AddRow(batch, r, reason);
+}
+
+// `batch` without the rows in `rejected` (sorted, distinct).
+Batch Without(const Batch& batch, const std::vector<uint32_t>& rejected) {
+  std::vector<uint32_t> keep;
+  keep.reserve(batch.num_rows() - rejected.size());
+  size_t k = 0;
+  for (uint32_t r = 0; r < batch.num_rows(); ++r) {
+    if (k < rejected.size() && rejected[k] == r) {
+      ++k;
+    } else {
+      keep.push_back(r);
+    }
+  }
+  Batch out(batch.schema());
+  out.Reserve(keep.size());
+  out.AppendRows(batch, keep);
+  return out;
 }
 
 bool SameSchema(const SchemaRef& a, const SchemaRef& b) { return a == b || (a && b && *a == *b); }
@@ -23,18 +48,42 @@ absl::StatusOr<std::unique_ptr<FilterOperator>> FilterOperator::Create(
   return op;
 }
 
+absl::Status FilterOperator::Open(const OperatorContext& ctx) {
+  dead_.set_source(ctx.spec != nullptr ? ctx.spec->id() : "");
+  return Operator::Open(ctx);
+}
+
 absl::Status FilterOperator::ProcessBatch(Batch batch, Output& out) {
-  if (!bound_.has_value() || !SameSchema(bound_->schema(), batch.schema())) {
+  if (!SameSchema(schema_, batch.schema())) {
+    schema_ = batch.schema();
     auto b = BoundExpression::Bind(*where_, batch.schema());
-    if (!b.ok()) return BindError(ctx_, "where", b.status());
-    bound_ = std::move(*b);
+    bound_.reset();
+    bind_error_.clear();
+    if (b.ok()) {
+      bound_ = std::move(*b);
+    } else {
+      bind_error_ = Reason("where", b.status());
+    }
+  }
+  if (!bound_.has_value()) {  // the records' types do not fit the condition
+    RejectAll(batch, bind_error_, dead_);
+    return dead_.Flush(out);
   }
   std::vector<uint32_t> keep;
   keep.reserve(batch.num_rows());
   for (size_t r = 0; r < batch.num_rows(); ++r) {
-    Value v = bound_->Eval(batch, r);
-    if (v.type == FieldType::kBool && v.b) keep.push_back(static_cast<uint32_t>(r));
+    absl::StatusOr<Value> v = bound_->Eval(batch, r);
+    if (!v.ok()) {
+      dead_.AddRow(batch, r, Reason("where", v.status()));
+    } else if (v->type == FieldType::kBool) {
+      if (v->b) keep.push_back(static_cast<uint32_t>(r));
+    } else if (!v->is_null()) {  // a condition that is null drops the record
+      dead_.AddRow(batch, r,
+                   absl::StrCat("where: the condition is ", std::string(FieldTypeName(v->type)),
+                                ", not bool"));
+    }
   }
+  RETURN_IF_ERROR(dead_.Flush(out));
   if (keep.size() == batch.num_rows()) return out.Emit(std::move(batch));
   if (keep.empty()) return absl::OkStatus();
   Batch result(batch.schema());
@@ -53,7 +102,14 @@ absl::StatusOr<std::unique_ptr<MapOperator>> MapOperator::Create(const proto::Ma
   return op;
 }
 
-absl::Status MapOperator::Bind(const SchemaRef& input) {
+absl::Status MapOperator::Open(const OperatorContext& ctx) {
+  dead_.set_source(ctx.spec != nullptr ? ctx.spec->id() : "");
+  return Operator::Open(ctx);
+}
+
+void MapOperator::Bind(const SchemaRef& input) {
+  input_schema_ = input;
+  bind_error_.clear();
   bound_.clear();
   std::vector<Field> fields = input->fields();
   passthrough_.clear();
@@ -61,7 +117,10 @@ absl::Status MapOperator::Bind(const SchemaRef& input) {
   target_.clear();
   for (size_t e = 0; e < exprs_.size(); ++e) {
     auto b = BoundExpression::Bind(*exprs_[e], input);
-    if (!b.ok()) return BindError(ctx_, absl::StrCat("set.", fields_[e]), b.status());
+    if (!b.ok()) {
+      bind_error_ = Reason(absl::StrCat("set.", fields_[e]), b.status());
+      return;
+    }
     FieldType t = b->result_type() == FieldType::kNull ? FieldType::kString : b->result_type();
     bound_.push_back(std::move(*b));
     int idx = input->IndexOf(fields_[e]);
@@ -75,20 +134,35 @@ absl::Status MapOperator::Bind(const SchemaRef& input) {
     }
     target_.push_back(idx);
   }
-  input_schema_ = input;
   output_schema_ = std::make_shared<const Schema>(std::move(fields));
-  return absl::OkStatus();
 }
 
 absl::Status MapOperator::ProcessBatch(Batch batch, Output& out) {
-  if (!SameSchema(input_schema_, batch.schema())) RETURN_IF_ERROR(Bind(batch.schema()));
+  if (!SameSchema(input_schema_, batch.schema())) Bind(batch.schema());
+  if (!bind_error_.empty()) {  // the records' types do not fit an expression
+    RejectAll(batch, bind_error_, dead_);
+    return dead_.Flush(out);
+  }
   Batch result(output_schema_);
   const size_t rows = batch.num_rows();
+  std::vector<uint32_t> rejected;  // rows whose value is an error
+  std::vector<bool> is_rejected;   // by row, once there is one
   for (size_t e = 0; e < bound_.size(); ++e) {
     Column& col = result.column(target_[e]);
     col.Reserve(rows);
     for (size_t r = 0; r < rows; ++r) {
-      Value v = bound_[e].Eval(batch, r);
+      absl::StatusOr<Value> value = bound_[e].Eval(batch, r);
+      if (!value.ok()) {
+        is_rejected.resize(rows);
+        if (!is_rejected[r]) {
+          dead_.AddRow(batch, r, Reason(absl::StrCat("set.", fields_[e]), value.status()));
+          rejected.push_back(static_cast<uint32_t>(r));
+          is_rejected[r] = true;
+        }
+        col.AppendNull();
+        continue;
+      }
+      const Value& v = *value;
       if (v.is_null() || (v.type != col.type &&
                           !(col.type == FieldType::kDouble && v.type == FieldType::kInt64))) {
         col.AppendNull();
@@ -115,7 +189,10 @@ absl::Status MapOperator::ProcessBatch(Batch batch, Output& out) {
     if (passthrough_[c] >= 0) result.column(c) = std::move(batch.column(passthrough_[c]));
   }
   result.event_time() = std::move(batch.event_time());
-  return out.Emit(std::move(result));
+  if (rejected.empty()) return out.Emit(std::move(result));
+  RETURN_IF_ERROR(dead_.Flush(out));
+  std::sort(rejected.begin(), rejected.end());
+  return out.Emit(Without(result, rejected));
 }
 
 }  // namespace sluice

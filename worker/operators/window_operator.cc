@@ -112,6 +112,7 @@ absl::Status WindowOperator::WithContext(const absl::Status& status) const {
 
 absl::Status WindowOperator::Open(const OperatorContext& ctx) {
   RETURN_IF_ERROR(Operator::Open(ctx));
+  dead_.set_source(ctx.spec != nullptr ? ctx.spec->id() : "");
   std::string dir = ctx.state_dir;
   if (dir.empty()) {
     ASSIGN_OR_RETURN(private_dir_, MakeTempDir());
@@ -147,16 +148,17 @@ absl::Status WindowOperator::Bind(const SchemaRef& input) {
   std::vector<int> key_cols;
   for (const auto& k : config_.key_by()) key_cols.push_back(input->IndexOf(k));
   agg_columns_.clear();
+  not_numbers_.clear();
   for (const auto& a : config_.aggregates()) {
     int idx = -1;
     if (a.function() != proto::AGGREGATE_COUNT) {
       idx = input->IndexOf(a.field());
       if (idx >= 0) {
         FieldType t = input->field(idx).type;
-        if (t != FieldType::kInt64 && t != FieldType::kDouble) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("operator '", ctx_.spec->id(), "', aggregate '", a.name(), "': field '",
-                           a.field(), "' is ", std::string(FieldTypeName(t)), ", not a number"));
+        if (t != FieldType::kInt64 && t != FieldType::kDouble && t != FieldType::kNull) {
+          not_numbers_.push_back(
+              {idx, absl::StrCat("aggregate '", a.name(), "': field '", a.field(), "' is ",
+                                 std::string(FieldTypeName(t)), ", not a number")});
         }
       }
     }
@@ -172,6 +174,7 @@ absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
       (input_schema_ == nullptr || !(*input_schema_ == *batch.schema()))) {
     RETURN_IF_ERROR(Bind(batch.schema()));
   }
+  if (!not_numbers_.empty()) RETURN_IF_ERROR(RejectNotNumbers(batch, out));
   const size_t num_aggs = agg_columns_.size();
   const auto& fns = config_.aggregates();
   std::optional<Batch> late;
@@ -228,6 +231,33 @@ absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
     }
   }
   if (late.has_value()) RETURN_IF_ERROR(out.EmitSide(kLatePort, std::move(*late)));
+  return absl::OkStatus();
+}
+
+absl::Status WindowOperator::RejectNotNumbers(Batch& batch, Output& out) {
+  std::vector<uint32_t> keep;
+  keep.reserve(batch.num_rows());
+  for (size_t r = 0; r < batch.num_rows(); ++r) {
+    const NotNumber* bad = nullptr;
+    for (const NotNumber& n : not_numbers_) {
+      if (!batch.column(n.column).IsNull(r)) {
+        bad = &n;
+        break;
+      }
+    }
+    if (bad == nullptr) {
+      keep.push_back(static_cast<uint32_t>(r));
+    } else {
+      dead_.AddRow(batch, r, bad->reason);
+    }
+  }
+  RETURN_IF_ERROR(dead_.Flush(out));
+  if (keep.size() < batch.num_rows()) {
+    Batch kept(batch.schema());
+    kept.Reserve(keep.size());
+    kept.AppendRows(batch, keep);
+    batch = std::move(kept);
+  }
   return absl::OkStatus();
 }
 

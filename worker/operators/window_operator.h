@@ -39,6 +39,7 @@
 
 #include "common/key_encoding.h"
 #include "state/keyed_state.h"
+#include "worker/operators/dead_letters.h"
 #include "worker/operators/operator.h"
 
 namespace sluice {
@@ -80,6 +81,9 @@ class WindowOperator : public Operator {
   };
 
   absl::Status Bind(const SchemaRef& input);
+  // Sends the rows of `batch` with a value in a column that is not a number
+  // (not_numbers_) to the dead-letter output, and removes them from `batch`.
+  absl::Status RejectNotNumbers(Batch& batch, Output& out);
   // Fires up to `limit` entries of the windows whose timers are due at
   // `up_to`; sets *done when none is left.
   absl::Status FireSome(int64_t up_to, size_t limit, Output& out, bool* done);
@@ -119,6 +123,14 @@ class WindowOperator : public Operator {
   SchemaRef input_schema_;
   std::optional<KeyEncoder> key_encoder_;
   std::vector<int> agg_columns_;  // input column per aggregate, -1 for count()
+  // Aggregated columns whose type is not a number (an inferred schema):
+  // their rows, unless null there, are dead letters.
+  struct NotNumber {
+    int column;
+    std::string reason;
+  };
+  std::vector<NotNumber> not_numbers_;
+  DeadLetters dead_;
 };
 
 }  // namespace sluice

@@ -12,6 +12,21 @@ namespace ondemand = simdjson::ondemand;
 static_assert(JsonLineParser::kPadding >= simdjson::SIMDJSON_PADDING);
 static_assert(JsonLineParser::kMaxDepth == simdjson::DEFAULT_MAX_DEPTH);
 
+namespace {
+
+JsonLineError FromSimdjson(simdjson::error_code err) {
+  switch (err) {
+    case simdjson::DEPTH_ERROR:
+      return JsonLineError::kTooDeep;
+    case simdjson::UTF8_ERROR:
+      return JsonLineError::kNotUtf8;
+    default:
+      return JsonLineError::kInvalid;
+  }
+}
+
+}  // namespace
+
 struct JsonLineParser::Impl {
   ondemand::parser parser{simdjson::SIMDJSON_MAXSIZE_BYTES};
   // Validates what on-demand parsing only skips over: nested values and
@@ -24,8 +39,7 @@ struct JsonLineParser::Impl {
 
   JsonLineError Validate(const char* data, size_t size) {
     simdjson::error_code err = validator.parse(data, size, /*realloc_if_needed=*/false).error();
-    if (err == simdjson::SUCCESS) return JsonLineError::kNone;
-    return err == simdjson::DEPTH_ERROR ? JsonLineError::kTooDeep : JsonLineError::kInvalid;
+    return err == simdjson::SUCCESS ? JsonLineError::kNone : FromSimdjson(err);
   }
 
   // Validates the nested value `raw` (inside a padded line) and keeps its
@@ -49,10 +63,6 @@ JsonLineParser::JsonLineParser() : impl_(std::make_unique<Impl>()) {}
 JsonLineParser::~JsonLineParser() = default;
 
 namespace {
-
-JsonLineError FromSimdjson(simdjson::error_code err) {
-  return err == simdjson::DEPTH_ERROR ? JsonLineError::kTooDeep : JsonLineError::kInvalid;
-}
 
 // The key of `field` without copying it when it holds no escapes.
 simdjson::error_code KeyOf(ondemand::field& field, std::string_view* key) {

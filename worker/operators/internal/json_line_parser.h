@@ -46,6 +46,7 @@ enum class JsonLineError : uint8_t {
   kInvalid,    // not JSON, or JSON followed by something else
   kNotObject,  // valid JSON, but not an object
   kTooDeep,    // nested deeper than kMaxDepth
+  kNotUtf8,    // not valid UTF-8
 };
 
 class JsonLineParser {
