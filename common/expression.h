@@ -51,9 +51,19 @@ struct Expr {
   Value literal;     // kLiteral
   std::string name;  // field name, operator or function name
   std::vector<std::unique_ptr<Expr>> args;
+  size_t height = 1;  // levels of this node and those below it
 };
 
+// Expressions nest at most this deep, counting operators and parentheses:
+// the checker and the evaluator recurse once per level.
+inline constexpr size_t kMaxExpressionDepth = 256;
+
+// Fails on a syntax error, or when the expression nests deeper than
+// kMaxExpressionDepth (a chain `a + b + c ...` is one level per operator).
 absl::StatusOr<std::unique_ptr<Expr>> ParseExpression(std::string_view text);
+
+// ` in "TEXT"` for an error message: the expression, cut short when long.
+std::string InExpression(std::string_view text);
 
 // Looks up a field's type; std::nullopt for a field that does not exist,
 // FieldType::kNull for a field whose type is not known before run time.

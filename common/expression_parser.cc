@@ -1,5 +1,6 @@
 // Parser and type checker of the expression language (see expression.h).
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -83,7 +84,7 @@ class Parser {
   explicit Parser(std::vector<Token> tokens) : t_(std::move(tokens)) {}
 
   absl::StatusOr<std::unique_ptr<Expr>> ParseAll() {
-    ASSIGN_OR_RETURN(auto e, ParseOr());
+    ASSIGN_OR_RETURN(auto e, ParseNested());
     if (Peek().type != Token::Type::kEnd) {
       return ErrorAt(Peek().pos, absl::StrCat("unexpected '", Peek().text, "'"));
     }
@@ -103,11 +104,30 @@ class Parser {
     e->name = std::move(name);
     return e;
   }
-  static std::unique_ptr<Expr> Binary(const Token& op, std::unique_ptr<Expr> l,
-                                      std::unique_ptr<Expr> r) {
+  // Adds `arg` below `e`; an error when that makes `e` too deep.
+  static absl::Status AddArg(Expr& e, std::unique_ptr<Expr> arg) {
+    e.height = std::max(e.height, arg->height + 1);
+    e.args.push_back(std::move(arg));
+    if (e.height <= kMaxExpressionDepth) return absl::OkStatus();
+    return TooDeep(e.pos);
+  }
+  static absl::Status TooDeep(size_t pos) {
+    return ErrorAt(
+        pos, absl::StrCat("the expression nests deeper than ", kMaxExpressionDepth, " levels"));
+  }
+  static absl::StatusOr<std::unique_ptr<Expr>> Binary(const Token& op, std::unique_ptr<Expr> l,
+                                                      std::unique_ptr<Expr> r) {
     auto e = Make(Expr::Kind::kBinary, op.pos, op.text);
-    e->args.push_back(std::move(l));
-    e->args.push_back(std::move(r));
+    RETURN_IF_ERROR(AddArg(*e, std::move(l)));
+    RETURN_IF_ERROR(AddArg(*e, std::move(r)));
+    return e;
+  }
+  // ParseOr one level down (parentheses, function arguments): the
+  // recursion stops at kMaxExpressionDepth.
+  absl::StatusOr<std::unique_ptr<Expr>> ParseNested() {
+    if (++depth_ > kMaxExpressionDepth) return TooDeep(Peek().pos);
+    absl::StatusOr<std::unique_ptr<Expr>> e = ParseOr();
+    --depth_;
     return e;
   }
 
@@ -117,7 +137,7 @@ class Parser {
       Token op = t_[i_++];
       op.text = "or";
       ASSIGN_OR_RETURN(auto r, ParseAnd());
-      l = Binary(op, std::move(l), std::move(r));
+      ASSIGN_OR_RETURN(l, Binary(op, std::move(l), std::move(r)));
     }
     return l;
   }
@@ -127,16 +147,18 @@ class Parser {
       Token op = t_[i_++];
       op.text = "and";
       ASSIGN_OR_RETURN(auto r, ParseNot());
-      l = Binary(op, std::move(l), std::move(r));
+      ASSIGN_OR_RETURN(l, Binary(op, std::move(l), std::move(r)));
     }
     return l;
   }
   absl::StatusOr<std::unique_ptr<Expr>> ParseNot() {
     if (IsWord("not")) {
       size_t pos = t_[i_++].pos;
+      if (++depth_ > kMaxExpressionDepth) return TooDeep(pos);
       ASSIGN_OR_RETURN(auto operand, ParseNot());
+      --depth_;
       auto e = Make(Expr::Kind::kUnary, pos, "not");
-      e->args.push_back(std::move(operand));
+      RETURN_IF_ERROR(AddArg(*e, std::move(operand)));
       return e;
     }
     return ParseCmp();
@@ -158,7 +180,7 @@ class Parser {
     while (Peek().type == Token::Type::kOp && (Peek().text == "+" || Peek().text == "-")) {
       Token op = t_[i_++];
       ASSIGN_OR_RETURN(auto r, ParseProd());
-      l = Binary(op, std::move(l), std::move(r));
+      ASSIGN_OR_RETURN(l, Binary(op, std::move(l), std::move(r)));
     }
     return l;
   }
@@ -168,16 +190,18 @@ class Parser {
            (Peek().text == "*" || Peek().text == "/" || Peek().text == "%")) {
       Token op = t_[i_++];
       ASSIGN_OR_RETURN(auto r, ParseUnary());
-      l = Binary(op, std::move(l), std::move(r));
+      ASSIGN_OR_RETURN(l, Binary(op, std::move(l), std::move(r)));
     }
     return l;
   }
   absl::StatusOr<std::unique_ptr<Expr>> ParseUnary() {
     if (Peek().type == Token::Type::kOp && Peek().text == "-") {
       size_t pos = t_[i_++].pos;
+      if (++depth_ > kMaxExpressionDepth) return TooDeep(pos);
       ASSIGN_OR_RETURN(auto operand, ParseUnary());
+      --depth_;
       auto e = Make(Expr::Kind::kUnary, pos, "-");
-      e->args.push_back(std::move(operand));
+      RETURN_IF_ERROR(AddArg(*e, std::move(operand)));
       return e;
     }
     return ParsePrimary();
@@ -225,8 +249,8 @@ class Parser {
           auto e = Make(Expr::Kind::kCall, tok.pos, tok.text);
           if (!(Peek().type == Token::Type::kOp && Peek().text == ")")) {
             while (true) {
-              ASSIGN_OR_RETURN(auto arg, ParseOr());
-              e->args.push_back(std::move(arg));
+              ASSIGN_OR_RETURN(auto arg, ParseNested());
+              RETURN_IF_ERROR(AddArg(*e, std::move(arg)));
               if (Peek().type == Token::Type::kOp && Peek().text == ",") {
                 ++i_;
                 continue;
@@ -245,7 +269,7 @@ class Parser {
       case Token::Type::kOp:
         if (tok.text == "(") {
           ++i_;
-          ASSIGN_OR_RETURN(auto e, ParseOr());
+          ASSIGN_OR_RETURN(auto e, ParseNested());
           if (!(Peek().type == Token::Type::kOp && Peek().text == ")")) {
             return ErrorAt(Peek().pos, "expected ')'");
           }
@@ -259,6 +283,7 @@ class Parser {
 
   std::vector<Token> t_;
   size_t i_ = 0;
+  size_t depth_ = 0;  // recursion through nesting: parentheses, arguments, not, -
 };
 
 bool IsNumeric(FieldType t) {
@@ -299,6 +324,13 @@ Value Value::String(std::string_view v) {
 absl::StatusOr<std::unique_ptr<Expr>> ParseExpression(std::string_view text) {
   ASSIGN_OR_RETURN(auto tokens, Tokenize(text));
   return Parser(std::move(tokens)).ParseAll();
+}
+
+std::string InExpression(std::string_view text) {
+  constexpr size_t kShown = 80;
+  if (text.size() <= kShown) return absl::StrCat(" in \"", std::string(text), "\"");
+  return absl::StrCat(" in \"", std::string(text.substr(0, kShown)), "...\" (", text.size(),
+                      " characters)");
 }
 
 void CollectFields(const Expr& expr, std::vector<std::string>* out) {

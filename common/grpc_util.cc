@@ -29,8 +29,12 @@ grpc::Status ToGrpcStatus(const absl::Status& s) {
 
 absl::Status FromGrpcStatus(const grpc::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      absl::StrCat(std::string(what), ": ", s.error_message()));
+  const auto code = static_cast<absl::StatusCode>(s.error_code());
+  // Some failures (a message that does not parse) come without a message.
+  const std::string message = s.error_message().empty()
+                                  ? absl::StrCat(absl::StatusCodeToString(code), " (no message)")
+                                  : s.error_message();
+  return absl::Status(code, absl::StrCat(std::string(what), ": ", message));
 }
 
 std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) {

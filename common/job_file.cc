@@ -1,5 +1,6 @@
 #include "common/job_file.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -13,9 +14,11 @@
 #include "absl/strings/str_join.h"
 #include "common/expression.h"
 #include "common/internal/job_yaml.h"
+#include "common/json.h"
 #include "common/key_group.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "yaml-cpp/depthguard.h"
 #include "yaml-cpp/yaml.h"
 
 namespace sluice {
@@ -251,7 +254,7 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     auto parsed = ParseExpression(where);
     if (!parsed.ok()) {
       return ctx.Error(n["where"], "where",
-                       absl::StrCat(std::string(parsed.status().message()), " in \"", where, "\""));
+                       absl::StrCat(std::string(parsed.status().message()), InExpression(where)));
     }
     op->mutable_filter()->set_where(where);
   } else if (type == "map") {
@@ -266,7 +269,7 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
       auto parsed = ParseExpression(e);
       if (!parsed.ok()) {
         return ctx.Error(kv.second, absl::StrCat("set.", a->field()),
-                         absl::StrCat(std::string(parsed.status().message()), " in \"", e, "\""));
+                         absl::StrCat(std::string(parsed.status().message()), InExpression(e)));
       }
       (*op->mutable_field_lines())[absl::StrCat("set.", a->field())] = kv.second.Mark().line + 1;
       a->set_expression(e);
@@ -347,9 +350,23 @@ bool IsSourceType(std::string_view type) { return type == "generator" || type ==
 absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::string& file_name,
                                              const std::string& base_dir) {
   Ctx top(file_name, "");
+  // YAML is UTF-8 here, and so is every string of the job: protobuf
+  // refuses to send strings that are not.
+  if (const size_t bad = FirstInvalidUtf8(yaml); bad != std::string_view::npos) {
+    const std::string_view before = yaml.substr(0, bad);
+    const size_t line_start =
+        before.rfind('\n') == std::string_view::npos ? 0 : before.rfind('\n') + 1;
+    return top.ErrorAtLine(static_cast<int>(std::count(before.begin(), before.end(), '\n')) + 1,
+                           "(encoding)",
+                           absl::StrCat("byte ", bad - line_start + 1,
+                                        " of the line is not valid UTF-8; save the file as UTF-8"));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
+  } catch (const YAML::DeepRecursion& e) {
+    return top.ErrorAtLine(e.mark.line + 1, "(syntax)",
+                           absl::StrCat("nested deeper than ", e.depth(), " levels"));
   } catch (const YAML::Exception& e) {
     return top.ErrorAtLine(e.mark.line + 1, "(syntax)", e.msg);
   }

@@ -1,6 +1,7 @@
 // Static checks of a job graph (declared in job_file.h).
 
 #include <cmath>
+#include <filesystem>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
@@ -157,10 +158,10 @@ absl::Status CheckExpr(const proto::JobGraph& g, const proto::OperatorSpec& op,
                        FieldType* type) {
   auto parsed = ParseExpression(text);
   if (!parsed.ok())
-    return OpError(g, op, field, absl::StrCat(parsed.status().message(), " in \"", text, "\""));
+    return OpError(g, op, field, absl::StrCat(parsed.status().message(), InExpression(text)));
   auto t = CheckExpression(**parsed, [&](std::string_view n) { return in.Lookup(n); });
   if (!t.ok())
-    return OpError(g, op, field, absl::StrCat(t.status().message(), " in \"", text, "\""));
+    return OpError(g, op, field, absl::StrCat(t.status().message(), InExpression(text)));
   *type = *t;
   return absl::OkStatus();
 }
@@ -276,6 +277,34 @@ void FillJobDefaults(proto::JobGraph* g) {
   if (n->flush_interval_ms() == 0) n->set_flush_interval_ms(kDefaultFlushIntervalMs);
 }
 
+// Two file sinks on one path would write into each other's files, and a
+// sink on a source's path would read its own output.
+absl::Status CheckSinkPaths(const proto::JobGraph& g) {
+  auto normal = [](const std::string& path) {
+    std::string p = std::filesystem::path(path).lexically_normal().string();
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+  };
+  absl::flat_hash_map<std::string, const proto::OperatorSpec*> users;
+  for (const auto& op : g.operators()) {
+    if (op.has_file_source()) users.emplace(normal(op.file_source().path()), &op);
+  }
+  for (const auto& op : g.operators()) {
+    if (!op.has_file_sink()) continue;
+    auto [it, added] = users.emplace(normal(op.file_sink().path()), &op);
+    if (added) continue;
+    const proto::OperatorSpec& other = *it->second;
+    return OpError(
+        g, op, "path",
+        absl::StrCat("'", op.file_sink().path(), "' is also the path of ",
+                     other.has_file_sink() ? "file_sink '" : "file_source '", other.id(), "'",
+                     other.line() > 0 ? absl::StrCat(" (line ", other.line(), ")") : "",
+                     other.has_file_sink() ? "; two sinks would write over each other's files"
+                                           : "; the job would read its own output"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateJobGraph(const proto::JobGraph& g) {
   if (g.max_parallelism() < 0 || g.max_parallelism() > kMaxMaxParallelism) {
     return GraphError(g, "max_parallelism",
@@ -324,6 +353,7 @@ absl::Status ValidateJobGraph(const proto::JobGraph& g) {
     }
     RETURN_IF_ERROR(CheckSettings(g, op));
   }
+  RETURN_IF_ERROR(CheckSinkPaths(g));
   // Resolve inputs and compute schemas in dependency order (inputs may be
   // declared after their consumers; cycles are rejected).
   std::vector<std::optional<StaticSchema>> schemas(g.operators_size());

@@ -52,18 +52,20 @@ size_t Utf8SequenceAt(std::string_view s, size_t i) {
 
 }  // namespace
 
-bool IsValidUtf8(std::string_view s) {
+size_t FirstInvalidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     if (static_cast<unsigned char>(s[i]) < 0x80) {
       ++i;
       continue;
     }
     const size_t n = Utf8SequenceAt(s, i);
-    if (n == 0) return false;
+    if (n == 0) return i;
     i += n;
   }
-  return true;
+  return std::string_view::npos;
 }
+
+bool IsValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == std::string_view::npos; }
 
 std::string ToValidUtf8(std::string_view s) {
   std::string out;

@@ -15,6 +15,9 @@ std::string FormatDouble(double v);
 // Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
 // points past U+10FFFF).
 bool IsValidUtf8(std::string_view s);
+// The offset of the first byte of `s` that is not part of well-formed UTF-8;
+// std::string_view::npos when there is none.
+size_t FirstInvalidUtf8(std::string_view s);
 
 // `s` with each byte that is not part of well-formed UTF-8 replaced by
 // U+FFFD, so the result is valid UTF-8.

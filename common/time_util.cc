@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -14,10 +15,11 @@ absl::StatusOr<int64_t> ParseDurationMs(std::string_view text) {
   const char* end = text.data() + text.size();
   double value = 0;
   auto [p, ec] = std::from_chars(begin, end, value);
-  if (ec != std::errc() || value < 0) {
+  if (ec != std::errc() || !(value >= 0) || !std::isfinite(value)) {  // also NaN, inf
     return absl::InvalidArgumentError(
         absl::StrCat("bad duration '", std::string(text),
-                     "': expected a number with a unit such as 500ms, 30s, 1m, 1h, 1d"));
+                     "': expected a non-negative number with a unit such as 500ms, 30s, 1m, 1h, "
+                     "1d"));
   }
   std::string_view unit(p, end - p);
   double scale = 0;
@@ -35,6 +37,12 @@ absl::StatusOr<int64_t> ParseDurationMs(std::string_view text) {
     return absl::InvalidArgumentError(absl::StrCat("bad duration '", std::string(text),
                                                    "': unknown unit '", std::string(unit),
                                                    "' (use ms, s, m, h or d)"));
+  // Far past any setting's range, and safely inside int64.
+  constexpr double kMaxMs = 1e15;  // about 31,700 years
+  if (value * scale > kMaxMs) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad duration '", std::string(text), "': longer than 30,000 years"));
+  }
   return static_cast<int64_t>(value * scale);
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace sluice {
@@ -140,6 +141,51 @@ TEST(ExpressionParseTest, ErrorsCarryPositions) {
     ASSERT_FALSE(e.ok()) << c.text;
     EXPECT_NE(std::string(e.status().message()).find(c.message), std::string::npos)
         << c.text << " -> " << e.status().message();
+  }
+}
+
+std::string Repeat(std::string_view s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out.append(s);
+  return out;
+}
+
+TEST(ExpressionParseTest, NestingDeeperThanTheLimitIsAnErrorNotACrash) {
+  const std::string deep[] = {
+      absl::StrCat(Repeat("(", 6000), "n", Repeat(")", 6000)),
+      absl::StrCat("n", Repeat(" + 1", 100000)),
+      absl::StrCat(Repeat("not ", 100000), "true"),
+      absl::StrCat(Repeat("-", 100000), "1"),
+      absl::StrCat(Repeat("abs(", 6000), "1", Repeat(")", 6000)),
+      absl::StrCat(Repeat("min(1, ", 6000), "1", Repeat(")", 6000)),
+  };
+  for (const std::string& text : deep) {
+    auto e = ParseExpression(text);
+    ASSERT_FALSE(e.ok()) << text.substr(0, 20);
+    EXPECT_NE(std::string(e.status().message()).find("the expression nests deeper than 256 levels"),
+              std::string::npos)
+        << e.status();
+  }
+  // Up to the limit, expressions parse and evaluate.
+  auto schema = std::make_shared<const Schema>(std::vector<Field>{{"n", FieldType::kInt64}});
+  BatchBuilder b(schema);
+  b.SetInt(0, 5);
+  b.FinishRow(0);
+  const Batch batch = b.Take();
+  const std::pair<std::string, int64_t> fine[] = {
+      {absl::StrCat(Repeat("(", 255), "n", Repeat(")", 255)), 5},
+      {absl::StrCat("n", Repeat(" + 1", 255)), 260},
+      {absl::StrCat(Repeat("-", 254), "n"), 5},
+      {absl::StrCat(Repeat("abs(", 255), "n", Repeat(")", 255)), 5},
+  };
+  for (const auto& [text, want] : fine) {
+    auto e = ParseExpression(text);
+    ASSERT_TRUE(e.ok()) << e.status();
+    auto bound = BoundExpression::Bind(**e, schema);
+    ASSERT_TRUE(bound.ok()) << bound.status();
+    absl::StatusOr<Value> v = bound->Eval(batch, 0);
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_EQ(v->i, want) << text.substr(0, 20);
   }
 }
 

@@ -94,6 +94,55 @@ TEST(JobFileTest, ErrorsNameFileLineOperatorAndField) {
   }
 }
 
+// Values a hostile or careless job file holds: each is refused at submit
+// time, naming the line and the field, and nothing crashes.
+TEST(JobFileTest, HostileValuesAreRefusedWithTheLineAndTheField) {
+  const std::string kDeadLetterSink =
+      "  - id: rejected\n    type: file_sink\n    input: readings.dead_letter\n    path: ";
+  auto Repeat = [](const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  struct Case {
+    std::string yaml;
+    std::string want;
+  } cases[] = {
+      {Replace(kJob, "max_out_of_orderness: 30s", "max_out_of_orderness: nan"),
+       "job.yaml:8: operator 'readings', field 'watermark.max_out_of_orderness': bad duration "
+       "'nan': expected a non-negative number"},
+      {Replace(kJob, "max_out_of_orderness: 30s", "max_out_of_orderness: 1e300s"),
+       "field 'watermark.max_out_of_orderness': bad duration '1e300s': longer than 30,000 years"},
+      {Replace(kJob, "max_out_of_orderness: 30s", "max_out_of_orderness: -inf"),
+       "bad duration '-inf'"},
+      {Replace(kJob, "size: 1m", "size: nan"),
+       "job.yaml:17: operator 'per_device', field 'window.size': bad duration 'nan'"},
+      {Replace(kJob, "size: 1m", "size: inf"), "field 'window.size': bad duration 'inf'"},
+      {Replace(kJob, "size: 1m", "size: 1e300ms"),
+       "field 'window.size': bad duration '1e300ms': longer than 30,000 years"},
+      {kJob + kDeadLetterSink + "out/averages/\n",
+       "job.yaml:26: operator 'rejected', field 'path': '/jobs/out/averages/' is also the path "
+       "of file_sink 'out' (line 19); two sinks would write over each other's files"},
+      {kJob + kDeadLetterSink + "./data/readings.jsonl\n",
+       "is also the path of file_source 'readings' (line 4); the job would read its own output"},
+      {Replace(kJob, "name: sensor-averages", "name: \"sensor-\xff\xfe\""),
+       "job.yaml:1: field '(encoding)': byte 15 of the line is not valid UTF-8"},
+      {Replace(kJob, "path: out/averages", "path: out/\xc3("),
+       "job.yaml:22: field '(encoding)': byte 15 of the line is not valid UTF-8"},
+      {Replace(kJob, "temperature > -50",
+               Repeat("(", 6000) + "temperature" + Repeat(")", 6000) + " > -50"),
+       "job.yaml:12: operator 'valid', field 'where': position 257: the expression nests deeper "
+       "than 256 levels"},
+      {"name: x\noperators: " + Repeat("[", 5000) + Repeat("]", 5000) + "\n",
+       "job.yaml:2: field '(syntax)': nested deeper than"},
+  };
+  for (const auto& c : cases) {
+    std::string err = ErrorOf(c.yaml);
+    EXPECT_NE(err.find(c.want), std::string::npos)
+        << "want: " << c.want << "\n got: " << err.substr(0, 300);
+  }
+}
+
 TEST(JobFileTest, TypeChecksExpressionsAgainstGeneratorSchema) {
   std::string yaml = R"(name: g
 operators:
