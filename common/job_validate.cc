@@ -160,8 +160,7 @@ absl::Status CheckExpr(const proto::JobGraph& g, const proto::OperatorSpec& op,
   if (!parsed.ok())
     return OpError(g, op, field, absl::StrCat(parsed.status().message(), InExpression(text)));
   auto t = CheckExpression(**parsed, [&](std::string_view n) { return in.Lookup(n); });
-  if (!t.ok())
-    return OpError(g, op, field, absl::StrCat(t.status().message(), InExpression(text)));
+  if (!t.ok()) return OpError(g, op, field, absl::StrCat(t.status().message(), InExpression(text)));
   *type = *t;
   return absl::OkStatus();
 }
