@@ -40,7 +40,7 @@ absl::Status FromGrpcStatus(const grpc::Status& s, std::string_view what) {
 std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
   if (address.starts_with("inproc:")) {
     InProcessServers& s = Servers();
     absl::MutexLock lock(&s.mu);
@@ -66,7 +66,7 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& lis
                                                           grpc::Service* service,
                                                           std::string* address) {
   grpc::ServerBuilder builder;
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
   // A port belongs to one server: without this, gRPC sets SO_REUSEPORT, and a
   // second process on a port in use starts too and takes some of its calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -12,6 +12,10 @@
 
 namespace sluice {
 
+// The largest message a sluice process receives (gRPC's limit, which it
+// enforces by ending the stream): a batch between workers must fit.
+inline constexpr size_t kMaxMessageBytes = 64 << 20;
+
 grpc::Status ToGrpcStatus(const absl::Status& s);
 absl::Status FromGrpcStatus(const grpc::Status& s, std::string_view what);
 

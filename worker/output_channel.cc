@@ -1,11 +1,19 @@
 #include "worker/output_channel.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/clock.h"
+#include "common/grpc_util.h"
 #include "worker/credit.h"
 #include "worker/remote_exchange.h"
 
 namespace sluice {
+namespace {
+
+// A data frame's bytes besides its batch (the other fields, framing).
+constexpr size_t kMessageOverheadBytes = 1024;
+
+}  // namespace
 
 OutputChannel::OutputChannel(ChannelAddress to, std::shared_ptr<Mailbox> mailbox)
     : to_(std::move(to)), mailbox_(std::move(mailbox)) {}
@@ -13,8 +21,20 @@ OutputChannel::OutputChannel(ChannelAddress to, std::shared_ptr<Mailbox> mailbox
 absl::Status OutputChannel::Send(StreamElement element) {
   Frame frame;
   frame.element = std::move(element);
+  const size_t rows =
+      frame.element.kind == StreamElement::Kind::kBatch ? frame.element.batch.num_rows() : 0;
   Prepare(frame);
   if (frame.element.kind == StreamElement::Kind::kBatch) {
+    // The record writer cuts batches to frames far smaller than this; only
+    // a single huge record gets here. The receiver would end the stream
+    // with no word of why, so say it here.
+    if (frame.encoded.size() + kMessageOverheadBytes > kMaxMessageBytes) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "a batch of %d record(s) is %.1f MiB encoded, more than the %d MiB a message between "
+          "workers may carry (gRPC's limit): a single record this large cannot be sent to "
+          "another worker",
+          rows, static_cast<double>(frame.encoded.size()) / (1 << 20), kMaxMessageBytes >> 20));
+    }
     frame.credits = CreditsFor(frame.bytes, to_.capacity);
   }
   {

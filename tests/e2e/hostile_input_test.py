@@ -20,7 +20,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import free_port  # noqa: E402
+from cluster import Cluster, free_port, stop_and_report  # noqa: E402
 
 SLUICE = None
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
@@ -186,6 +186,40 @@ operators:
         out = {(json.dumps(r["dev"]), r["window_start"]): (r["n"], r["total"])
                for r in read_records(os.path.join(self.d, "out"))}
         self.assertEqual(out, {("1", 0): (2, 7.0), ("2", 0): (1, 1.5), ('"x"', 0): (1, None)})
+
+
+class HugeRecordTest(unittest.TestCase):
+    """A record over gRPC's message limit between two workers fails the job
+    with a message that says so, not 'the stream ended'."""
+
+    def setUp(self):
+        self.cluster = Cluster(SLUICE, workers=2, slots=1)
+
+    def tearDown(self):
+        stop_and_report(self, self.cluster)
+
+    def test_a_record_too_large_to_send_says_so(self):
+        d = self.cluster.dir
+        s = "x" * (15 << 20)
+        with open(os.path.join(d, "in.jsonl"), "w") as f:
+            for k in range(4):  # at least one goes to the other worker
+                f.write(json.dumps({"ts": k, "k": k, "s": s}) + "\n")
+        # Five 15 MiB fields: a 75 MiB record, sent by key to the sink's
+        # other subtask, on the other worker.
+        with open(os.path.join(d, "job.yaml"), "w") as f:
+            f.write("""name: huge
+operators:
+  - {id: src, type: file_source, path: in.jsonl, event_time: {field: ts, unit: ms},
+     parallelism: 1}
+  - {id: m, type: map, input: src, parallelism: 1,
+     set: {a: "concat(s)", b: "concat(s)", c: "concat(s)", e: "concat(s)"}}
+  - {id: out, type: file_sink, input: m, path: out, key_by: k, parallelism: 2}
+""")
+        r = self.cluster.cli("submit", os.path.join(d, "job.yaml"), "--wait", timeout=120)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("more than the 64 MiB a message between workers may carry", r.stderr)
+        self.assertIn("a batch of 1 record(s) is 75.0 MiB encoded", r.stderr)
+        self.assertNotIn("stream ended", r.stderr)
 
 
 class JobFileTest(unittest.TestCase):
