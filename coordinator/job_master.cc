@@ -289,6 +289,12 @@ void JobMaster::OnWorkerLost(const std::string& worker_id, const std::string& re
   thread_.AssertOnControlThread();
   if (status_.state() != proto::RUNNING || !RunsOn(worker_id)) return;
   lost_workers_.insert(worker_id);
+  // No report comes from a lost worker: its subtasks end here, in status.
+  for (proto::SubtaskStatus& st : *status_.mutable_subtasks()) {
+    if (st.worker_id() != worker_id || IsTerminal(st.state())) continue;
+    st.set_state(proto::TASK_FAILED);
+    st.set_failure(reason);
+  }
   Fail(reason);
 }
 
@@ -371,6 +377,11 @@ void JobMaster::End(proto::JobState state, const std::string& failure) {
     }
   }
   slots_.clear();
+  // Subtasks still running when the job failed or was canceled are
+  // canceled (their workers' reports, if any come, say the same).
+  for (proto::SubtaskStatus& st : *status_.mutable_subtasks()) {
+    if (state != proto::FINISHED && !IsTerminal(st.state())) st.set_state(proto::TASK_CANCELED);
+  }
   if (state == proto::FAILED) {
     std::fprintf(stderr, "sluice coordinator: job %s (%s) failed: %s\n", job_id().c_str(),
                  status_.name().c_str(), failure.c_str());

@@ -221,6 +221,18 @@ TEST_F(JobMasterTest, LostWorkerFailsTheJobAndOnlyTheOthersAreCanceled) {
   EXPECT_EQ(job->state(), proto::FAILED);
   EXPECT_EQ(job->Status(false).failure(), "worker worker-1 (a:1) lost: no heartbeat for 5 s");
   EXPECT_EQ(CancelAddresses(1), (std::vector<std::string>{"b:1"}));
+  // Status no longer shows any subtask as running: the lost worker's
+  // failed with the reason, the other's were canceled.
+  const proto::JobStatus status = job->Status(true);
+  ASSERT_GT(status.subtasks_size(), 0);
+  for (const proto::SubtaskStatus& st : status.subtasks()) {
+    if (st.worker_id() == a_) {
+      EXPECT_EQ(st.state(), proto::TASK_FAILED);
+      EXPECT_EQ(st.failure(), "worker worker-1 (a:1) lost: no heartbeat for 5 s");
+    } else {
+      EXPECT_EQ(st.state(), proto::TASK_CANCELED);
+    }
+  }
 }
 
 TEST_F(JobMasterTest, WaitsForSlotsSayingWhyThenFails) {
