@@ -40,6 +40,12 @@ absl::Status FromGrpcStatus(const grpc::Status& s, std::string_view what) {
 std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  // A server that went away is tried again within a second. gRPC's default
+  // backoff grows to two minutes, so a worker took over a minute to find
+  // a restarted coordinator.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
   if (address.starts_with("inproc:")) {
     InProcessServers& s = Servers();

@@ -196,6 +196,7 @@ int RunWorkerProcess(const WorkerArgs& args) {
   opts.listen_address = args.listen;
   opts.advertise_address = args.advertise;
   opts.slots = args.slots;
+  opts.orphan_timeout_ms = static_cast<int64_t>(args.orphan_timeout_s * 1000);
   Worker worker(opts);
   absl::Status s = worker.Start();
   if (!s.ok()) {
@@ -226,7 +227,12 @@ int SubmitCommand(const ClientArgs& args) {
   std::signal(SIGINT, OnInterrupt);
   auto status = WaitForJob(*stub, *job_id, &g_interrupted);
   if (!status.ok()) {
-    std::cerr << "sluice: " << status.status().message() << "\n";
+    if (absl::IsUnavailable(status.status())) {
+      std::cerr << "sluice: lost the coordinator at " << args.coordinator << ": "
+                << status.status().message() << "\n";
+    } else {
+      std::cerr << "sluice: " << status.status().message() << "\n";
+    }
     std::cout << *job_id << std::endl;
     return 3;
   }

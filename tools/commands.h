@@ -34,6 +34,7 @@ struct WorkerArgs {
   std::string advertise;
   int slots = 1;
   int metrics_port = -1;  // -1: off; 0: any free port
+  double orphan_timeout_s = 30;
 };
 int RunWorkerProcess(const WorkerArgs& args);
 

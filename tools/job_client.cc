@@ -31,13 +31,13 @@ absl::StatusOr<std::string> SubmitJob(proto::CoordinatorService::Stub& stub,
 }
 
 absl::StatusOr<proto::JobStatus> DescribeJob(proto::CoordinatorService::Stub& stub,
-                                             const std::string& job_id) {
+                                             const std::string& job_id, bool wait_for_ready) {
   proto::DescribeJobRequest req;
   req.set_job_id(job_id);
   proto::JobStatus resp;
   grpc::ClientContext ctx;
-  SetDeadlineMs(&ctx, 10'000);
-  ctx.set_wait_for_ready(true);
+  SetDeadlineMs(&ctx, wait_for_ready ? 10'000 : 2'000);
+  ctx.set_wait_for_ready(wait_for_ready);
   absl::Status s = FromGrpcStatus(stub.DescribeJob(&ctx, req, &resp), "status");
   if (!s.ok()) return s;
   return resp;
@@ -60,7 +60,7 @@ bool AllSubtasksEnded(const proto::JobStatus& status) {
 proto::JobStatus SettleSubtasks(proto::CoordinatorService::Stub& stub, proto::JobStatus status) {
   for (int i = 0; i < 30 && !AllSubtasksEnded(status); ++i) {
     absl::SleepFor(absl::Milliseconds(100));
-    auto again = DescribeJob(stub, status.job_id());
+    auto again = DescribeJob(stub, status.job_id(), /*wait_for_ready=*/true);
     if (!again.ok()) break;
     status = *std::move(again);
   }
@@ -73,7 +73,7 @@ absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stu
                                             const std::string& job_id,
                                             const volatile bool* interrupted) {
   bool cancel_sent = false;
-  int failures = 0;
+  int64_t unanswered_since_ms = -1;
   while (true) {
     if (interrupted != nullptr && *interrupted && !cancel_sent) {
       proto::CancelJobRequest req;
@@ -85,12 +85,23 @@ absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stu
       stub.CancelJob(&ctx, req, &resp);
       cancel_sent = true;
     }
-    auto st = DescribeJob(stub, job_id);
+    // Polls fail fast: a coordinator that went away is reported within
+    // kLostCoordinatorMs, not after every retry has waited for it.
+    auto st = DescribeJob(stub, job_id, /*wait_for_ready=*/false);
+    const int64_t now = absl::ToUnixMillis(absl::Now());
     if (st.ok()) {
-      failures = 0;
+      unanswered_since_ms = -1;
       if (IsTerminalJobState(st->state())) return SettleSubtasks(stub, *std::move(st));
-    } else if (++failures >= 20) {
-      return st.status();  // coordinator unreachable for ~10 s
+    } else if (!absl::IsUnavailable(st.status()) && !absl::IsDeadlineExceeded(st.status())) {
+      return st.status();
+    } else if (unanswered_since_ms < 0) {
+      unanswered_since_ms = now;
+    } else if (now - unanswered_since_ms >= kLostCoordinatorMs) {
+      return absl::UnavailableError(absl::StrCat(
+          "no answer for ", kLostCoordinatorMs / 1000, " s while waiting for job ", job_id, " (",
+          st.status().message(),
+          "); the job may still run if the coordinator comes back: see `sluice status ", job_id,
+          "`"));
     }
     absl::SleepFor(absl::Milliseconds(100));
   }

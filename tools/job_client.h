@@ -15,10 +15,15 @@ namespace sluice {
 absl::StatusOr<std::string> SubmitJob(proto::CoordinatorService::Stub& stub,
                                       const proto::JobGraph& graph,
                                       const std::string& restore = "");
+// `wait_for_ready`: wait up to 10 s for a coordinator that is not reachable
+// yet (starting); otherwise fail within 2 s.
 absl::StatusOr<proto::JobStatus> DescribeJob(proto::CoordinatorService::Stub& stub,
-                                             const std::string& job_id);
+                                             const std::string& job_id, bool wait_for_ready = true);
+// How long WaitForJob waits for a coordinator that stopped answering.
+inline constexpr int64_t kLostCoordinatorMs = 5'000;
 // Polls until the job reaches a terminal state; `interrupted` (may be null)
-// is checked between polls and cancels the job when set.
+// is checked between polls and cancels the job when set. Unavailable when
+// the coordinator has not answered for kLostCoordinatorMs.
 absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stub,
                                             const std::string& job_id,
                                             const volatile bool* interrupted);

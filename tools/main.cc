@@ -118,6 +118,13 @@ int main(int argc, char** argv) {
       ->add_option("--metrics-port", worker.metrics_port,
                    "Serve Prometheus metrics on this port (0: any free port)")
       ->check(kPort);
+  worker_cmd
+      ->add_option("--orphan-timeout", worker.orphan_timeout_s,
+                   "Seconds without an answer from the coordinator after which the worker "
+                   "cancels its tasks (it keeps retrying, and registers again when the "
+                   "coordinator returns)")
+      ->capture_default_str()
+      ->check(Seconds(1, "1"));
 
   sluice::ClientArgs submit;
   auto* submit_cmd = app.add_subcommand("submit", "Submit a job; prints its id as the last line");

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -297,8 +298,24 @@ std::vector<std::unique_ptr<Task>> Worker::TakeFinishedTasks() {
   return finished;
 }
 
+void Worker::CancelOrphans(int64_t unanswered_ms) {
+  absl::MutexLock lock(&mu_);
+  int running = 0;
+  for (const auto& t : tasks_) running += t->Status().state() == proto::TASK_RUNNING ? 1 : 0;
+  std::fprintf(stderr,
+               "sluice worker: no answer from coordinator %s for %lld s (--orphan-timeout); "
+               "canceling %d running task(s)\n",
+               options_.coordinator_address.c_str(), static_cast<long long>(unanswered_ms / 1000),
+               running);
+  std::set<std::pair<std::string, int64_t>> attempts;
+  for (const auto& t : tasks_) attempts.insert({t->job_id(), t->attempt()});
+  for (const auto& [job_id, attempt] : attempts) CancelAttempt(job_id, attempt);
+}
+
 void Worker::HeartbeatLoop(std::stop_token stop) {
   int failures = 0;
+  int64_t unanswered_since_ms = -1;  // when heartbeats began to fail
+  bool orphans_canceled = false;
   while (!stop.stop_requested()) {
     TakeFinishedTasks();  // joins threads of ended tasks outside the lock
     ExchangeRegistry::Get().ExpireWaiters(Clock::Steady().NowMs());
@@ -317,13 +334,31 @@ void Worker::HeartbeatLoop(std::stop_token stop) {
     SetDeadlineMs(&ctx, 2000);
     grpc::Status s = coordinator_->Heartbeat(&ctx, req, &resp);
     if (!s.ok()) {
+      const int64_t now = NowMs();
+      if (unanswered_since_ms < 0) unanswered_since_ms = now;
       if (++failures == 3) {
         std::fprintf(stderr, "sluice worker: coordinator %s unreachable: %s; retrying\n",
                      options_.coordinator_address.c_str(), s.error_message().c_str());
       }
+      if (!orphans_canceled && now - unanswered_since_ms >= options_.orphan_timeout_ms) {
+        orphans_canceled = true;
+        CancelOrphans(now - unanswered_since_ms);
+      }
     } else {
+      if (failures >= 3) {
+        std::fprintf(stderr, "sluice worker: coordinator %s answers again\n",
+                     options_.coordinator_address.c_str());
+      }
       failures = 0;
-      if (resp.unknown_worker()) Register().IgnoreError();
+      unanswered_since_ms = -1;
+      orphans_canceled = false;
+      if (resp.unknown_worker()) {
+        absl::Status registered = Register();
+        if (registered.ok()) {
+          std::fprintf(stderr, "sluice worker: registered again with coordinator %s as %s\n",
+                       options_.coordinator_address.c_str(), worker_id().c_str());
+        }
+      }
       if (resp.cancel_size() > 0) {
         absl::MutexLock lock(&mu_);
         for (const auto& ended : resp.cancel()) CancelAttempt(ended.job_id(), ended.attempt());

@@ -43,6 +43,11 @@ struct WorkerOptions {
   int64_t heartbeat_interval_ms = 500;
   // How long Start() keeps retrying an unreachable coordinator.
   int64_t register_timeout_ms = 60'000;
+  // After this long without an answer from the coordinator, the worker
+  // cancels its tasks: no one could checkpoint, restart or finish them, and
+  // a coordinator that comes back restarts its jobs itself. The worker
+  // keeps trying, and registers again when the coordinator returns.
+  int64_t orphan_timeout_ms = 30'000;
   // Channels to workers of this process skip the network. Off: every
   // channel is a gRPC stream (tests of the remote path in one process).
   bool local_exchange = true;
@@ -89,6 +94,8 @@ class Worker final
  private:
   absl::Status Register();
   void HeartbeatLoop(std::stop_token stop);
+  // Cancels every task: the coordinator has not answered for unanswered_ms.
+  void CancelOrphans(int64_t unanswered_ms) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::unique_ptr<Task>> TakeFinishedTasks();
   // Cancels the tasks of `job_id` up to `attempt` (0: every attempt) and
   // remembers the attempt as ended.

@@ -43,16 +43,18 @@ class Cluster:
     """
 
     def __init__(self, sluice, workers=2, slots=1, heartbeat_timeout=3.0, coordinator_args=(),
-                 env=None, coordinator_env=None, worker_env=None):
+                 env=None, coordinator_env=None, worker_env=None, worker_args=()):
         """`env` adds to every process's environment; coordinator_env and
         worker_env (a dict, or a function of the worker index returning
-        one) to those of the coordinator and the workers."""
+        one) to those of the coordinator and the workers. worker_args adds
+        to each worker's command line."""
         self.sluice = sluice
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
         self.procs = {}
         self.metrics = {}
         self.logs_open = []
         self.slots = slots
+        self.worker_args = list(worker_args)
         base = dict(os.environ)
         for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "SLUICE_CRASH_AT"):
             base.pop(var, None)
@@ -74,7 +76,8 @@ class Cluster:
         name = f"worker{self.workers}"
         self.workers += 1
         self._start(name, ["worker", "--coordinator", self.coordinator,
-                           "--listen", "127.0.0.1:0", "--slots", str(self.slots)], env)
+                           "--listen", "127.0.0.1:0", "--slots", str(self.slots),
+                           *self.worker_args], env)
         if wait:
             self._wait_ready(name)
         return name
