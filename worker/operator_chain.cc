@@ -120,6 +120,7 @@ absl::StatusOr<std::unique_ptr<OperatorChain>> OperatorChain::Create(
   for (int k = 0; k < n; ++k) {
     OperatorContext ctx = base;
     ctx.spec = specs[k];
+    ctx.counters = stats[k].get();
     if (k == 0) chain->head_ctx_ = ctx;
     if (k == 0 && IsSourceType(specs[0]->type())) {
       ASSIGN_OR_RETURN(chain->source_, CreateSourceReader(*specs[0]));

@@ -14,6 +14,7 @@ struct Families {
   prometheus::Family<prometheus::Counter>* out;
   prometheus::Family<prometheus::Counter>* dead;
   prometheus::Family<prometheus::Counter>* late;
+  prometheus::Family<prometheus::Counter>* skipped_files;
 };
 
 struct GaugeFamilies {
@@ -70,6 +71,11 @@ const Families& GetFamilies() {
              .Name("sluice_late_records_total")
              .Help("Records later than their window, routed to the late output")
              .Register(r),
+        &prometheus::BuildCounter()
+             .Name("sluice_source_skipped_files_total")
+             .Help("Entries of a file_source directory not read: hidden files, subdirectories, "
+                   "broken links (counted by subtask 0)")
+             .Register(r),
     };
   }();
   return *f;
@@ -89,6 +95,7 @@ OperatorStats::OperatorStats(const std::string& job_id, int64_t attempt,
   out_counter_ = &f.out->Add(labels);
   dead_counter_ = &f.dead->Add(labels);
   late_counter_ = &f.late->Add(labels);
+  skipped_files_counter_ = &f.skipped_files->Add(labels);
 }
 
 void OperatorStats::AddIn(int64_t n) {
@@ -102,6 +109,9 @@ void OperatorStats::AddOut(int64_t n) {
 void OperatorStats::AddDeadLetter(int64_t n) {
   dead_.fetch_add(n, std::memory_order_relaxed);
   dead_counter_->Increment(static_cast<double>(n));
+}
+void OperatorStats::AddSkippedFiles(int64_t n) {
+  skipped_files_counter_->Increment(static_cast<double>(n));
 }
 void OperatorStats::AddLate(int64_t n) {
   late_.fetch_add(n, std::memory_order_relaxed);

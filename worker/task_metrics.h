@@ -21,10 +21,11 @@
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "proto/sluice.pb.h"
+#include "worker/operators/operator.h"
 
 namespace sluice {
 
-class OperatorStats {
+class OperatorStats : public OperatorCounters {
  public:
   OperatorStats(const std::string& job_id, int64_t attempt, const std::string& operator_id,
                 int subtask);
@@ -33,6 +34,8 @@ class OperatorStats {
   void AddOut(int64_t n);
   void AddDeadLetter(int64_t n);
   void AddLate(int64_t n);
+  // sluice_source_skipped_files_total.
+  void AddSkippedFiles(int64_t n) override;
 
   void Snapshot(proto::OperatorMetrics* out) const;
 
@@ -40,6 +43,7 @@ class OperatorStats {
   std::string operator_id_;
   std::atomic<int64_t> in_{0}, out_{0}, dead_{0}, late_{0};
   prometheus::Counter *in_counter_, *out_counter_, *dead_counter_, *late_counter_;
+  prometheus::Counter* skipped_files_counter_;
 };
 
 struct ChannelLabel {

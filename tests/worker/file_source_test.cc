@@ -453,6 +453,31 @@ TEST_F(ListSourceFilesTest, SkipsWhatItDoesNotReadAndSaysWhy) {
   EXPECT_NE(skipped["broken"].find("broken link"), std::string::npos) << skipped["broken"];
 }
 
+// What the source skips is counted (sluice_source_skipped_files_total), by
+// subtask 0 only: every subtask lists the same directory.
+TEST_F(ListSourceFilesTest, TheSourceCountsWhatItSkips) {
+  struct Counts : OperatorCounters {
+    void AddSkippedFiles(int64_t n) override { skipped += n; }
+    int64_t skipped = 0;
+  };
+  Write("a.jsonl", "{\"ts\": 1}\n");
+  Write("_SUCCESS", "");
+  Write(".part-x.inprogress", "");
+  std::filesystem::create_directories(dir_ / "sub");
+  std::filesystem::create_symlink(dir_ / "missing", dir_ / "broken");
+  Config(dir_.string());
+  for (int subtask : {0, 1}) {
+    Counts counts;
+    OperatorContext ctx = Context();
+    ctx.counters = &counts;
+    ctx.subtask = subtask;
+    ctx.parallelism = 2;
+    Reading r = Read(ctx);
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    EXPECT_EQ(counts.skipped, subtask == 0 ? 4 : 0) << subtask;
+  }
+}
+
 TEST_F(ListSourceFilesTest, APathThatIsNeitherFileNorDirectoryIsAnError) {
   std::filesystem::create_symlink(dir_ / "x", dir_ / "y");
   std::filesystem::create_symlink(dir_ / "y", dir_ / "x");

@@ -63,6 +63,9 @@ absl::Status FileSourceReader::Open(const OperatorContext& ctx) {
       std::cerr << "sluice: file_source '" << (ctx_.spec != nullptr ? ctx_.spec->id() : "")
                 << "' skips " << s.path << ": " << s.reason << "\n";
     }
+    if (ctx_.counters != nullptr && !listed.skipped.empty()) {
+      ctx_.counters->AddSkippedFiles(static_cast<int64_t>(listed.skipped.size()));
+    }
   }
   ASSIGN_OR_RETURN(TimeUnitScale unit, ParseTimeUnit(config_.event_time().unit()));
   std::vector<Field> declared;

@@ -57,6 +57,16 @@ class Output {
   virtual absl::Status EmitWatermark(int64_t watermark) = 0;
 };
 
+// Counts an operator reports besides its records (metrics). Set by the
+// task; thread-safe.
+class OperatorCounters {
+ public:
+  virtual ~OperatorCounters() = default;
+  // Entries of a source's directory that it does not read (hidden files,
+  // subdirectories, broken links).
+  virtual void AddSkippedFiles(int64_t n) = 0;
+};
+
 struct OperatorContext {
   std::string job_id;
   int64_t attempt = 1;
@@ -78,6 +88,8 @@ struct OperatorContext {
   // Bytes of memory a stateful operator's state may use on this subtask;
   // the rest lives on local disk (`state.memory_budget` in the job file).
   int64_t state_memory_budget = int64_t{256} << 20;
+  // Where the operator's own counts go; may be null (tests).
+  OperatorCounters* counters = nullptr;
   // The snapshot to start from; null for a fresh start. Valid during
   // Open() only.
   const OperatorRestore* restore = nullptr;
