@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -509,8 +510,21 @@ absl::Status Task::Loop() {
   }
 }
 
+// The task thread's boundary: an exception from an operator or a library
+// (an allocation that failed, a container's length error) fails this task
+// with its message instead of terminating the worker and every task on it.
+absl::Status Task::LoopCatchingExceptions() {
+  try {
+    return Loop();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("the task threw an exception: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("the task threw an exception of unknown type");
+  }
+}
+
 void Task::Run() {
-  absl::Status status = Loop();
+  absl::Status status = LoopCatchingExceptions();
   if (cancel_requested_.load() && !status.ok()) status = absl::CancelledError("task canceled");
   load_.Enter(LoadMeter::kIdle);
   {

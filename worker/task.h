@@ -101,6 +101,7 @@ class Task {
  private:
   void Run();
   absl::Status Loop();
+  absl::Status LoopCatchingExceptions();
   absl::Status BuildWriters();
   // Downloads the state of this subtask's snapshot in the plan's restore,
   // if any; fills `restores` per operator id.
