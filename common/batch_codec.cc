@@ -32,6 +32,7 @@ class Reader {
   bool GetArray(size_t n, std::vector<T>* v) {
     if (data_.size() / sizeof(T) < n) return false;
     v->resize(n);
+    if (n == 0) return true;  // data() may be null, which memcpy must not get
     std::memcpy(v->data(), data_.data(), n * sizeof(T));
     data_.remove_prefix(n * sizeof(T));
     return true;
