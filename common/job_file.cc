@@ -229,7 +229,7 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
       ASSIGN_OR_RETURN(unit, GetString(ctx, et["unit"], "event_time.unit"));
       if (!ParseTimeUnit(unit).ok()) {
         return ctx.Error(et["unit"], "event_time.unit",
-                         absl::StrCat("unknown unit '", unit, "' (use s, ms, us or ns)"));
+                         absl::StrCat("unknown unit '", unit, "' (use auto, s, ms, us or ns)"));
       }
     }
     f->mutable_event_time()->set_unit(unit);
@@ -343,6 +343,34 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
   return absl::OkStatus();
 }
 
+// The path of the first string field in `m` (recursively, map keys
+// included) that is not valid UTF-8; empty when there is none. A YAML
+// escape such as "\uD800" makes such a string out of valid text.
+std::string FirstInvalidUtf8Field(const google::protobuf::Message& m) {
+  const google::protobuf::Descriptor* d = m.GetDescriptor();
+  const google::protobuf::Reflection* r = m.GetReflection();
+  using google::protobuf::FieldDescriptor;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->type() == FieldDescriptor::TYPE_STRING) {
+      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+      for (int j = 0; j < n; ++j) {
+        const std::string s = f->is_repeated() ? r->GetRepeatedString(m, f, j) : r->GetString(m, f);
+        if (!IsValidUtf8(s)) return f->name();
+      }
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (!f->is_repeated() && !r->HasField(m, f)) continue;
+      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+      for (int j = 0; j < n; ++j) {
+        const std::string sub = FirstInvalidUtf8Field(
+            f->is_repeated() ? r->GetRepeatedMessage(m, f, j) : r->GetMessage(m, f));
+        if (!sub.empty()) return absl::StrCat(f->name(), ".", sub);
+      }
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 bool IsSourceType(std::string_view type) { return type == "generator" || type == "file_source"; }
@@ -352,7 +380,11 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
   Ctx top(file_name, "");
   // YAML is UTF-8 here, and so is every string of the job: protobuf
   // refuses to send strings that are not.
-  if (const size_t bad = FirstInvalidUtf8(yaml); bad != std::string_view::npos) {
+  // A NUL byte is valid UTF-8, but yaml-cpp takes it for a sign of UTF-16
+  // or UTF-32 and decodes what follows as such.
+  size_t bad = FirstInvalidUtf8(yaml);
+  bad = std::min(bad, yaml.find('\0'));
+  if (bad != std::string_view::npos) {
     const std::string_view before = yaml.substr(0, bad);
     const size_t line_start =
         before.rfind('\n') == std::string_view::npos ? 0 : before.rfind('\n') + 1;
@@ -420,6 +452,11 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
   }
   for (auto& op : *graph.mutable_operators()) {
     if (op.parallelism() == 0) op.set_parallelism(graph.parallelism());
+  }
+  if (const std::string field = FirstInvalidUtf8Field(graph); !field.empty()) {
+    return top.ErrorAtLine(0, field,
+                           "not valid UTF-8 (a YAML escape such as \\uD800 or \\xFF makes "
+                           "bytes that are not text)");
   }
   RETURN_IF_ERROR(ValidateJobGraph(graph));
   return graph;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "common/json.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
@@ -14,7 +15,13 @@ namespace sluice::job_yaml {
 absl::StatusOr<std::string> GetString(const Ctx& ctx, const YAML::Node& n,
                                       const std::string& field) {
   if (!n.IsScalar()) return ctx.Error(n, field, "expected a scalar value");
-  return n.as<std::string>();
+  std::string s = n.as<std::string>();
+  if (!IsValidUtf8(s)) {
+    return ctx.Error(n, field,
+                     "not valid UTF-8 (a YAML escape such as \\uD800 or \\xFF makes bytes "
+                     "that are not text)");
+  }
+  return s;
 }
 
 absl::StatusOr<int64_t> GetInt(const Ctx& ctx, const YAML::Node& n, const std::string& field) {
