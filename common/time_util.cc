@@ -56,13 +56,21 @@ absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text) {
   return absl::ToUnixMillis(t);
 }
 
+TimeUnitScale UnitForMagnitude(double abs_value) {
+  if (abs_value < 1e11) return TimeUnitScale{1000, 1};
+  if (abs_value < 1e14) return TimeUnitScale{1, 1};
+  if (abs_value < 1e17) return TimeUnitScale{1, 1000};
+  return TimeUnitScale{1, 1'000'000};
+}
+
 absl::StatusOr<TimeUnitScale> ParseTimeUnit(std::string_view unit) {
+  if (unit == "auto") return TimeUnitScale{1, 1, true};
   if (unit == "ms" || unit.empty()) return TimeUnitScale{1, 1};
   if (unit == "s") return TimeUnitScale{1000, 1};
   if (unit == "us") return TimeUnitScale{1, 1000};
   if (unit == "ns") return TimeUnitScale{1, 1'000'000};
   return absl::InvalidArgumentError(
-      absl::StrCat("bad time unit '", std::string(unit), "' (use s, ms, us or ns)"));
+      absl::StrCat("bad time unit '", std::string(unit), "' (use auto, s, ms, us or ns)"));
 }
 
 int64_t NowMs() {

@@ -17,12 +17,19 @@ absl::StatusOr<int64_t> ParseDurationMs(std::string_view text);
 absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text);
 
 // Milliseconds per unit of "s", "ms", "us", "ns" as a divisor/multiplier pair:
-// ms = value * num / den.
+// ms = value * num / den. "auto": the unit of each value follows from its
+// magnitude (UnitForMagnitude).
 struct TimeUnitScale {
   int64_t num;
   int64_t den;
+  bool automatic = false;
 };
 absl::StatusOr<TimeUnitScale> ParseTimeUnit(std::string_view unit);
+
+// The unit of an epoch time of magnitude `abs_value`, for times from 1973
+// to 5138: below 1e11 seconds, below 1e14 milliseconds, below 1e17
+// microseconds, else nanoseconds.
+TimeUnitScale UnitForMagnitude(double abs_value);
 
 int64_t NowMs();
 

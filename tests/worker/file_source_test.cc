@@ -60,11 +60,47 @@ TEST_F(FileSourceTest, MalformedLinesGoToDeadLetterWithLineAndReason) {
   EXPECT_EQ(got, (std::vector<std::pair<int64_t, std::string>>{
                      {2, "missing event-time field 'ts'"},
                      {3, "invalid JSON"},
-                     {5, "event-time field 'ts' is not a number"},
+                     {5,
+                      "event-time field 'ts' is neither a number nor an RFC 3339 time such as "
+                      "2026-01-01T00:00:00Z"},
                      {6, "field 't': expected double, got string"},
                      {7, "not a JSON object"}}));
   EXPECT_EQ(dead.column(4).StringAt(1), "garbage");
   EXPECT_EQ(out.watermarks.back(), kMaxWatermark);
+}
+
+// unit: auto reads each number in its own unit, by magnitude, and RFC 3339
+// strings are read whatever the unit. The expected milliseconds are
+// written out by hand from the same instants.
+TEST_F(FileSourceTest, AutoUnitsAndRfc3339TimesLandOnTheSameMilliseconds) {
+  // 2026-11-26T10:45:50.250Z is 1795689950250 ms.
+  std::string path = Write("in.jsonl",
+                           "{\"ts\": 1795689950}\n"           // s
+                           "{\"ts\": 1795689950.25}\n"        // s, fraction
+                           "{\"ts\": 1795689950250}\n"        // ms
+                           "{\"ts\": 1795689950250000}\n"     // us
+                           "{\"ts\": 1795689950250000000}\n"  // ns
+                           "{\"ts\": \"2026-11-26T10:45:50.25Z\"}\n"
+                           "{\"ts\": \"2026-11-26T11:45:50.25+01:00\"}\n"
+                           "{\"ts\": \"yesterday\"}\n");
+  Config(path, "auto");
+  Reading r = Read(Context());
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  std::vector<int64_t> times;
+  for (const Batch& b : r.out.main) {
+    times.insert(times.end(), b.event_time().begin(), b.event_time().end());
+  }
+  EXPECT_EQ(times, (std::vector<int64_t>{1795689950000, 1795689950250, 1795689950250, 1795689950250,
+                                         1795689950250, 1795689950250, 1795689950250}));
+  EXPECT_EQ(DeadLetters(r.out),
+            (std::vector<std::string>{path + "|8|event-time field 'ts' is neither a number nor an "
+                                             "RFC 3339 time such as 2026-01-01T00:00:00Z|"
+                                             "{\"ts\": \"yesterday\"}"}));
+  // With a fixed unit, strings are still read as RFC 3339.
+  Config(path, "ms");
+  Reading fixed = Read(Context());
+  ASSERT_TRUE(fixed.status.ok()) << fixed.status;
+  EXPECT_EQ(fixed.out.main.back().event_time().back(), 1795689950250);
 }
 
 TEST_F(FileSourceTest, InfersAndWidensTheSchemaAndConvertsTimeUnits) {
@@ -200,25 +236,40 @@ TEST_F(FileSourceTest, EventTimeUnitsAndRanges) {
       "{\"ts\": 18446744073709551615}\n"
       "{\"ts\": true}\n";
   std::string path = Write("in.jsonl", lines);
-  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
-      {"s", {"ts=3000", "ts=2500", "ts=-9000000000000000000"}},
-      {"ms", {"ts=3", "ts=2", "ts=-9000000000000000"}},
-      {"us", {"ts=0", "ts=0", "ts=-9000000000000"}},
-      {"ns", {"ts=0", "ts=0", "ts=-9000000000"}},
+  // In range: within 9e15 ms (about 285,000 years) of the epoch once in ms.
+  const std::string kOut = "|event-time field 'ts' is out of range|";
+  const std::string kNull = "3|missing event-time field 'ts'|{\"ts\": null}";
+  const std::string kBool =
+      "8|event-time field 'ts' is neither a number nor an RFC 3339 time|{\"ts\": true}";
+  struct Case {
+    std::string unit;
+    std::vector<std::string> records;
+    std::vector<std::string> dead;
+  } cases[] = {
+      {"s",
+       {"ts=3000", "ts=2500"},
+       {kNull, "4" + kOut + "{\"ts\": 9000000000000001}", "5" + kOut + "{\"ts\": 1e300}",
+        "6" + kOut + "{\"ts\": -9000000000000000}", "7" + kOut + "{\"ts\": 18446744073709551615}",
+        kBool}},
+      {"ms",
+       {"ts=3", "ts=2", "ts=-9000000000000000"},
+       {kNull, "4" + kOut + "{\"ts\": 9000000000000001}", "5" + kOut + "{\"ts\": 1e300}",
+        "7" + kOut + "{\"ts\": 18446744073709551615}", kBool}},
+      {"us",
+       {"ts=0", "ts=0", "ts=9000000000000", "ts=-9000000000000"},
+       {kNull, "5" + kOut + "{\"ts\": 1e300}", "7" + kOut + "{\"ts\": 18446744073709551615}",
+        kBool}},
+      {"ns",
+       {"ts=0", "ts=0", "ts=9000000000", "ts=-9000000000"},
+       {kNull, "5" + kOut + "{\"ts\": 1e300}", "7" + kOut + "{\"ts\": 18446744073709551615}",
+        kBool}},
   };
-  for (const auto& [unit, want] : cases) {
-    CaptureOutput out = Run(path, unit);
-    EXPECT_EQ(Records(out.main, {}), want) << unit;
+  for (const auto& c : cases) {
+    CaptureOutput out = Run(path, c.unit);
+    EXPECT_EQ(Records(out.main, {}), c.records) << c.unit;
     std::vector<std::string> reasons;
     for (const std::string& d : DeadLetters(out)) reasons.push_back(d.substr(path.size() + 1));
-    EXPECT_EQ(reasons, (std::vector<std::string>{
-                           "3|missing event-time field 'ts'|{\"ts\": null}",
-                           "4|event-time field 'ts' is out of range|{\"ts\": 9000000000000001}",
-                           "5|event-time field 'ts' is out of range|{\"ts\": 1e300}",
-                           "7|event-time field 'ts' is out of range|{\"ts\": 18446744073709551615}",
-                           "8|event-time field 'ts' is not a number|{\"ts\": true}",
-                       }))
-        << unit;
+    EXPECT_EQ(reasons, c.dead) << c.unit;
   }
 }
 

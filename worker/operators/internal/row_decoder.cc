@@ -9,9 +9,9 @@
 namespace sluice::internal {
 namespace {
 
-// Event times beyond this (in the file's unit) are rejected: scaled to ms
-// they could overflow int64.
-constexpr int64_t kMaxRawEventTime = 9'000'000'000'000'000;
+// Event times beyond this many ms from the epoch (about 285,000 years) are
+// out of range: arithmetic on them (window ends, watermarks) could overflow.
+constexpr int64_t kMaxEventTimeMs = 9'000'000'000'000'000;
 
 // Debian's Abseil has its own string_view, which StrCat wants.
 absl::string_view Abseil(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -255,33 +255,58 @@ RowDecoder::Outcome RowDecoder::Add(const std::vector<JsonField>& fields, std::s
   int64_t ts = 0;
   bool in_range = true;
   switch (t.kind) {
-    case JsonKind::kInt:
-      in_range = t.i >= -kMaxRawEventTime && t.i <= kMaxRawEventTime;
-      ts = in_range ? t.i * unit_.num / unit_.den : 0;
+    case JsonKind::kInt: {
+      const TimeUnitScale unit =
+          unit_.automatic ? UnitForMagnitude(std::fabs(static_cast<double>(t.i))) : unit_;
+      int64_t scaled = 0;
+      in_range = !__builtin_mul_overflow(t.i, unit.num, &scaled);
+      ts = in_range ? scaled / unit.den : 0;
       break;
-    case JsonKind::kDouble:
-      in_range = std::isfinite(t.d) && std::fabs(t.d) <= static_cast<double>(kMaxRawEventTime);
-      ts = in_range ? static_cast<int64_t>(t.d * static_cast<double>(unit_.num) /
-                                           static_cast<double>(unit_.den))
-                    : 0;
+    }
+    case JsonKind::kDouble: {
+      const TimeUnitScale unit = unit_.automatic ? UnitForMagnitude(std::fabs(t.d)) : unit_;
+      const double ms =
+          std::floor(t.d * static_cast<double>(unit.num) / static_cast<double>(unit.den));
+      in_range = std::isfinite(ms) && std::fabs(ms) <= static_cast<double>(kMaxEventTimeMs);
+      ts = in_range ? static_cast<int64_t>(ms) : 0;
       break;
+    }
     case JsonKind::kUInt:
       in_range = false;
       break;
+    case JsonKind::kString: {
+      absl::StatusOr<int64_t> parsed = ParseTimestampMs(t.text);
+      if (!parsed.ok()) {
+        return Reject(fields,
+                      absl::StrCat("event-time field '", event_time_field_,
+                                   "' is neither a number nor an RFC 3339 time such as "
+                                   "2026-01-01T00:00:00Z"),
+                      reason);
+      }
+      ts = *parsed;
+      break;
+    }
     default:
       return Reject(fields,
-                    absl::StrCat("event-time field '", event_time_field_, "' is not a number"),
+                    absl::StrCat("event-time field '", event_time_field_,
+                                 "' is neither a number nor an RFC 3339 time"),
                     reason);
   }
-  if (!in_range) {
+  if (!in_range || ts < -kMaxEventTimeMs || ts > kMaxEventTimeMs) {
     return Reject(
         fields, absl::StrCat("event-time field '", event_time_field_, "' is out of range"), reason);
   }
 
-  // Types, in document order.
+  // Types, in document order. A numeric event-time column holds the
+  // normalized epoch ms, whatever the line's spelling.
+  const auto normalized = [&](int f, int c) {
+    return f == time_field && schema_->field(c).type != FieldType::kString;
+  };
   for (size_t f = 0; f < n; ++f) {
     const int c = target_[f];
-    if (c >= 0 && !Check(c, fields[f], reason)) return Reject(fields, std::move(*reason), reason);
+    if (c >= 0 && !normalized(static_cast<int>(f), c) && !Check(c, fields[f], reason)) {
+      return Reject(fields, std::move(*reason), reason);
+    }
   }
 
   // A schema change starts a new batch.
@@ -295,7 +320,8 @@ RowDecoder::Outcome RowDecoder::Add(const std::vector<JsonField>& fields, std::s
     for (int f : new_fields_) {
       const int c = static_cast<int>(grown.size());
       const std::string_view key = fields[f].key;
-      grown.push_back({std::string(key), InferredType(fields[f].value.kind)});
+      grown.push_back({std::string(key),
+                       f == time_field ? FieldType::kInt64 : InferredType(fields[f].value.kind)});
       const int k = FindKey(key);
       if (k >= 0) {
         keys_[k].column = c;  // the event-time field, seen for the first time
@@ -316,7 +342,14 @@ RowDecoder::Outcome RowDecoder::Add(const std::vector<JsonField>& fields, std::s
       continue;
     }
     slot_[c] = -1;
-    Append(static_cast<int>(c), fields[f].value);
+    if (normalized(f, static_cast<int>(c))) {
+      JsonValue ms;
+      ms.kind = JsonKind::kInt;
+      ms.i = ts;
+      Append(static_cast<int>(c), ms);
+    } else {
+      Append(static_cast<int>(c), fields[f].value);
+    }
   }
   batch_.event_time().push_back(ts);
   byte_size_bound_ += row_bytes_bound_;
