@@ -116,7 +116,7 @@ absl::Status CheckSettings(const proto::JobGraph& g, const proto::OperatorSpec& 
       if (!ParseTimeUnit(c.event_time().unit()).ok()) {
         return OpError(
             g, op, "event_time",
-            absl::StrCat("unknown unit '", c.event_time().unit(), "' (use s, ms, us or ns)"));
+            absl::StrCat("unknown unit '", c.event_time().unit(), "' (use auto, s, ms, us or ns)"));
       }
       return watermark(c.watermark());
     }
