@@ -105,6 +105,46 @@ absl::Status ParseKeyBy(const Ctx& ctx, const YAML::Node& n,
   return absl::OkStatus();
 }
 
+// event_time's bounds: each a value, or `off`. Defaults: min_time
+// 2000-01-01T00:00:00Z, max_future 1d, max_past off.
+absl::Status ParseTimeBounds(const Ctx& ctx, const YAML::Node& et, proto::EventTimeConfig* out) {
+  constexpr int64_t kYear2000Ms = 946'684'800'000;
+  out->set_min_time_ms(kYear2000Ms);
+  out->set_max_future_ms(86'400'000);
+  auto off = [](const YAML::Node& n) { return n.IsScalar() && n.Scalar() == "off"; };
+  if (const YAML::Node n = et["min_time"]; n) {
+    if (off(n)) {
+      out->clear_min_time_ms();
+    } else {
+      ASSIGN_OR_RETURN(std::string text, GetString(ctx, n, "event_time.min_time"));
+      absl::StatusOr<int64_t> ms = ParseTimestampMs(text);
+      if (!ms.ok()) {
+        return ctx.Error(n, "event_time.min_time", absl::StrCat(ms.status().message(), ", or off"));
+      }
+      out->set_min_time_ms(*ms);
+    }
+  }
+  struct Bound {
+    const char* key;
+    void (proto::EventTimeConfig::*set)(int64_t);
+    void (proto::EventTimeConfig::*clear)();
+  };
+  for (const Bound& b : {Bound{"max_future", &proto::EventTimeConfig::set_max_future_ms,
+                               &proto::EventTimeConfig::clear_max_future_ms},
+                         Bound{"max_past", &proto::EventTimeConfig::set_max_past_ms,
+                               &proto::EventTimeConfig::clear_max_past_ms}}) {
+    const YAML::Node n = et[b.key];
+    if (!n) continue;
+    if (off(n)) {
+      (out->*b.clear)();
+      continue;
+    }
+    ASSIGN_OR_RETURN(int64_t ms, GetDuration(ctx, n, absl::StrCat("event_time.", b.key)));
+    (out->*b.set)(ms);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
                            const YAML::Node& n, proto::OperatorSpec* op) {
   Ctx top(file, "");
@@ -221,7 +261,7 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     if (!et.IsMap() || !et["field"]) {
       return ctx.Error(et, "event_time", "expected a map such as {field: ts, unit: ms}");
     }
-    RETURN_IF_ERROR(CheckKeys(ctx, et, {"field", "unit"}));
+    RETURN_IF_ERROR(CheckKeys(ctx, et, {"field", "unit", "min_time", "max_future", "max_past"}));
     ASSIGN_OR_RETURN(std::string field, GetString(ctx, et["field"], "event_time.field"));
     f->mutable_event_time()->set_field(field);
     std::string unit = "ms";
@@ -233,6 +273,7 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
       }
     }
     f->mutable_event_time()->set_unit(unit);
+    RETURN_IF_ERROR(ParseTimeBounds(ctx, et, f->mutable_event_time()));
     if (n["watermark"])
       RETURN_IF_ERROR(ParseWatermark(ctx, n["watermark"], f->mutable_watermark()));
     if (n["schema"]) {

@@ -63,6 +63,19 @@ TimeUnitScale UnitForMagnitude(double abs_value) {
   return TimeUnitScale{1, 1'000'000};
 }
 
+std::string FormatTimestampMs(int64_t ms) {
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+}
+
+std::string FormatDurationMs(int64_t ms) {
+  static constexpr std::pair<int64_t, const char*> kUnits[] = {
+      {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}};
+  for (const auto& [unit, name] : kUnits) {
+    if (ms != 0 && ms % unit == 0) return absl::StrCat(ms / unit, name);
+  }
+  return absl::StrCat(ms, "ms");
+}
+
 absl::StatusOr<TimeUnitScale> ParseTimeUnit(std::string_view unit) {
   if (unit == "auto") return TimeUnitScale{1, 1, true};
   if (unit == "ms" || unit.empty()) return TimeUnitScale{1, 1};

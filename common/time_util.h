@@ -4,6 +4,7 @@
 // is always int64 milliseconds since the Unix epoch, UTC.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
@@ -15,6 +16,10 @@ absl::StatusOr<int64_t> ParseDurationMs(std::string_view text);
 
 // RFC 3339 timestamp ("2026-01-01T00:00:00Z") -> epoch ms.
 absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text);
+// Epoch ms -> RFC 3339 in UTC ("2026-01-01T00:00:00.5Z").
+std::string FormatTimestampMs(int64_t ms);
+// Milliseconds in the largest unit that holds them whole: "1d", "90m", "1500ms".
+std::string FormatDurationMs(int64_t ms);
 
 // Milliseconds per unit of "s", "ms", "us", "ns" as a divisor/multiplier pair:
 // ms = value * num / den. "auto": the unit of each value follows from its

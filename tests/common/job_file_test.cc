@@ -145,6 +145,29 @@ TEST(JobFileTest, HostileValuesAreRefusedWithTheLineAndTheField) {
   }
 }
 
+TEST(JobFileTest, EventTimeBoundsHaveDefaultsAndCanBeTurnedOff) {
+  auto g = ParseJobYaml(kJob, "job.yaml", "/jobs");
+  ASSERT_TRUE(g.ok()) << g.status();
+  const proto::EventTimeConfig& et = g->operators(0).file_source().event_time();
+  EXPECT_EQ(et.min_time_ms(), 946'684'800'000);  // 2000-01-01T00:00:00Z
+  EXPECT_EQ(et.max_future_ms(), 86'400'000);
+  EXPECT_FALSE(et.has_max_past_ms());
+  g = ParseJobYaml(
+      Replace(kJob, "unit: ms}", "unit: auto, min_time: off, max_future: off, max_past: 7d}"),
+      "job.yaml", "/jobs");
+  ASSERT_TRUE(g.ok()) << g.status();
+  const proto::EventTimeConfig& off = g->operators(0).file_source().event_time();
+  EXPECT_FALSE(off.has_min_time_ms());
+  EXPECT_FALSE(off.has_max_future_ms());
+  EXPECT_EQ(off.max_past_ms(), 7 * 86'400'000);
+  EXPECT_EQ(off.unit(), "auto");
+  EXPECT_NE(ErrorOf(Replace(kJob, "unit: ms}", "unit: ms, min_time: 2000}"))
+                .find("job.yaml:7: operator 'readings', field 'event_time.min_time': bad "
+                      "timestamp '2000'"),
+            std::string::npos)
+      << ErrorOf(Replace(kJob, "unit: ms}", "unit: ms, min_time: 2000}"));
+}
+
 TEST(JobFileTest, TypeChecksExpressionsAgainstGeneratorSchema) {
   std::string yaml = R"(name: g
 operators:

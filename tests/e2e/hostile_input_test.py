@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -69,7 +70,7 @@ class RecordsTest(unittest.TestCase):
                                        for i, v in enumerate(values)).encode())
         self.run_job("""name: overflow
 operators:
-  - {id: src, type: file_source, path: in.jsonl, event_time: {field: ts, unit: ms},
+  - {id: src, type: file_source, path: in.jsonl, event_time: {field: ts, unit: ms, min_time: off},
      schema: {ts: int64, n: int64}}
   - id: m
     type: map
@@ -109,7 +110,7 @@ operators:
         self.write("in.jsonl", b"".join(b'{"ts": %d, "n": %d}\n' % (i, i) for i in range(50)))
         r = self.run_job("""name: not-bool
 operators:
-  - {id: src, type: file_source, path: in.jsonl, event_time: {field: ts, unit: ms}}
+  - {id: src, type: file_source, path: in.jsonl, event_time: {field: ts, unit: ms, min_time: off}}
   - {id: f, type: filter, input: src, where: "n + 1"}
   - {id: out, type: file_sink, input: f, path: out}
 """)
@@ -129,7 +130,7 @@ operators:
         self.write("in.jsonl", b"\n".join(lines) + b"\n")
         self.run_job("""name: bytes
 operators:
-  - {id: src, type: file_source, path: in.jsonl, event_time: {field: ts, unit: ms}}
+  - {id: src, type: file_source, path: in.jsonl, event_time: {field: ts, unit: ms, min_time: off}}
   - {id: out, type: file_sink, input: src, path: out}
   - {id: dead, type: file_sink, input: src.dead_letter, path: dead}
 """)
@@ -160,7 +161,7 @@ operators:
         self.run_job("""name: types
 parallelism: 2
 operators:
-  - {id: src, type: file_source, path: in, event_time: {field: ts, unit: ms}}
+  - {id: src, type: file_source, path: in, event_time: {field: ts, unit: ms, min_time: off}}
   - id: w
     type: window
     input: src
@@ -188,6 +189,54 @@ operators:
         self.assertEqual(out, {("1", 0): (2, 7.0), ("2", 0): (1, 1.5), ('"x"', 0): (1, None)})
 
 
+    def test_mixed_units_land_in_the_windows_of_their_ms_and_bounds_make_dead_letters(self):
+        import datetime
+        import random
+        rng = random.Random(7)
+        now_ms = int(time.time() * 1000)
+        base = now_ms - 3 * 86_400_000  # three days ago: inside the default bounds
+        spellings = [
+            lambda ms: ms / 1000,                 # s, with a fraction
+            lambda ms: ms,                        # ms
+            lambda ms: ms * 1000,                 # us
+            lambda ms: ms * 1_000_000,            # ns
+            lambda ms: datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+            .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        ]
+        events = [(base + rng.randrange(0, 3_600_000), f"d{i % 3}") for i in range(500)]
+        mixed = [{"ts": spellings[i % 5](ms), "dev": dev} for i, (ms, dev) in enumerate(events)]
+        as_ms = [{"ts": ms, "dev": dev} for ms, dev in events]
+        # Outside the bounds: before 2000, two days ahead, and (with
+        # max_past: 7d) ten days behind.
+        bad = [{"ts": 946_684_799_000, "dev": "x"}, {"ts": now_ms + 2 * 86_400_000, "dev": "x"},
+               {"ts": now_ms - 10 * 86_400_000, "dev": "x"}]
+        job = """name: {name}
+operators:
+  - {{id: src, type: file_source, path: {path}, event_time: {{field: ts, unit: {unit}, max_past: 7d}}}}
+  - {{id: w, type: window, input: src, key_by: dev, window: {{size: 5m}}, aggregates: {{n: count()}}}}
+  - {{id: out, type: file_sink, input: w, path: out-{name}}}
+  - {{id: dead, type: file_sink, input: src.dead_letter, path: dead-{name}}}
+"""
+        results = {}
+        for name, rows, unit in [("mixed", mixed + bad, "auto"), ("ms", as_ms, "ms")]:
+            path = self.write(f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+            self.run_job(job.format(name=name, path=path, unit=unit))
+            results[name] = sorted((r["dev"], r["window_start"], r["n"])
+                                   for r in read_records(os.path.join(self.d, f"out-{name}")))
+        want = {}
+        for ms, dev in events:
+            key = (dev, ms // 300_000 * 300_000)
+            want[key] = want.get(key, 0) + 1
+        self.assertEqual(results["ms"], sorted((d, s, n) for (d, s), n in want.items()))
+        self.assertEqual(results["mixed"], results["ms"])
+        dead = sorted(read_records(os.path.join(self.d, "dead-mixed")), key=lambda d: d["line"])
+        self.assertEqual([d["line"] for d in dead], [501, 502, 503])
+        self.assertEqual(dead[0]["reason"], "event time 1999-12-31T23:59:59Z is before min_time "
+                                            "2000-01-01T00:00:00Z")
+        self.assertIn("is more than 1d ahead of the processing clock (max_future", dead[1]["reason"])
+        self.assertIn("is more than 7d behind the processing clock (max_past", dead[2]["reason"])
+
+
 class HugeRecordTest(unittest.TestCase):
     """A record over gRPC's message limit between two workers fails the job
     with a message that says so, not 'the stream ended'."""
@@ -209,7 +258,7 @@ class HugeRecordTest(unittest.TestCase):
         with open(os.path.join(d, "job.yaml"), "w") as f:
             f.write("""name: huge
 operators:
-  - {id: src, type: file_source, path: in.jsonl, event_time: {field: ts, unit: ms},
+  - {id: src, type: file_source, path: in.jsonl, event_time: {field: ts, unit: ms, min_time: off},
      parallelism: 1}
   - {id: m, type: map, input: src, parallelism: 1,
      set: {a: "concat(s)", b: "concat(s)", c: "concat(s)", e: "concat(s)"}}

@@ -176,7 +176,7 @@ operators:
   - id: src
     type: file_source
     path: in.jsonl
-    event_time: {field: ts}
+    event_time: {field: ts, min_time: off}  # times from 1970
     watermark: {max_out_of_orderness: 1s}
   - {id: w, type: window, input: src, key_by: k, window: {size: 1s}, aggregates: {n: count()}}
   - {id: out, type: file_sink, input: w, path: out}
@@ -217,7 +217,7 @@ operators:
   - id: src
     type: file_source
     path: no/such/file.jsonl
-    event_time: {field: ts}
+    event_time: {field: ts, min_time: off}  # times from 1970
   - {id: out, type: blackhole_sink, input: src}
 )");
   auto status = Run(graph);
@@ -262,7 +262,7 @@ operators:
   - id: src
     type: file_source
     path: in.jsonl
-    event_time: {field: ts}
+    event_time: {field: ts, min_time: off}  # times from 1970
   - {id: out, type: file_sink, input: src, path: out}
 )");
   // Job files cannot name a throttle yet: src -> t -> out, chained.

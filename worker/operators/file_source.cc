@@ -74,6 +74,12 @@ absl::Status FileSourceReader::Open(const OperatorContext& ctx) {
   }
   decoder_ = std::make_unique<internal::RowDecoder>(std::move(declared),
                                                     config_.event_time().field(), unit);
+  internal::RowDecoder::TimeBounds bounds;
+  const proto::EventTimeConfig& et = config_.event_time();
+  if (et.has_min_time_ms()) bounds.min_ms = et.min_time_ms();
+  if (et.has_max_future_ms()) bounds.max_future_ms = et.max_future_ms();
+  if (et.has_max_past_ms()) bounds.max_past_ms = et.max_past_ms();
+  decoder_->set_time_bounds(bounds);
   parser_ = std::make_unique<internal::JsonLineParser>();
   lines_ = std::make_unique<internal::LineReader>(options_.chunk_bytes, options_.max_line_bytes,
                                                   DeadLetters::kMaxRawBytes);
@@ -145,6 +151,7 @@ absl::StatusOr<SourceReader::Poll> FileSourceReader::PollNext(Output& out) {
 
   const size_t max_bytes = ctx_.max_batch_bytes;
   size_t read_bytes = 0;
+  decoder_->set_now_ms(NowMs());  // for max_future and max_past
   bool input_ended = false;
   while (true) {
     if (!lines_->is_open()) {

@@ -296,6 +296,28 @@ RowDecoder::Outcome RowDecoder::Add(const std::vector<JsonField>& fields, std::s
     return Reject(
         fields, absl::StrCat("event-time field '", event_time_field_, "' is out of range"), reason);
   }
+  if (bounds_.min_ms.has_value() && ts < *bounds_.min_ms) {
+    return Reject(fields,
+                  absl::StrCat("event time ", FormatTimestampMs(ts), " is before min_time ",
+                               FormatTimestampMs(*bounds_.min_ms)),
+                  reason);
+  }
+  if (bounds_.max_future_ms.has_value() && ts > now_ms_ + *bounds_.max_future_ms) {
+    return Reject(fields,
+                  absl::StrCat("event time ", FormatTimestampMs(ts), " is more than ",
+                               FormatDurationMs(*bounds_.max_future_ms),
+                               " ahead of the processing clock (max_future; it read ",
+                               FormatTimestampMs(now_ms_), ")"),
+                  reason);
+  }
+  if (bounds_.max_past_ms.has_value() && ts < now_ms_ - *bounds_.max_past_ms) {
+    return Reject(fields,
+                  absl::StrCat("event time ", FormatTimestampMs(ts), " is more than ",
+                               FormatDurationMs(*bounds_.max_past_ms),
+                               " behind the processing clock (max_past; it read ",
+                               FormatTimestampMs(now_ms_), ")"),
+                  reason);
+  }
 
   // Types, in document order. A numeric event-time column holds the
   // normalized epoch ms, whatever the line's spelling.

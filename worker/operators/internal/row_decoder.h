@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,15 @@ class RowDecoder {
     kNeedsFlush,  // the line changes the schema: take the open batch, then add it again
   };
   Outcome Add(const std::vector<JsonField>& fields, std::string* reason);
+
+  // Event times outside these bounds are rejected (unset: no bound);
+  // max_future and max_past count from now_ms, the wall clock, which the
+  // caller sets (set_now_ms) as it reads.
+  struct TimeBounds {
+    std::optional<int64_t> min_ms, max_future_ms, max_past_ms;
+  };
+  void set_time_bounds(const TimeBounds& bounds) { bounds_ = bounds; }
+  void set_now_ms(int64_t now_ms) { now_ms_ = now_ms; }
 
   // Event time (ms) of the row last appended.
   int64_t last_event_time() const { return last_event_time_; }
@@ -87,6 +97,8 @@ class RowDecoder {
   std::vector<int> new_fields_;
   std::vector<int> widened_;
   int64_t last_event_time_ = 0;
+  TimeBounds bounds_;
+  int64_t now_ms_ = 0;
 };
 
 }  // namespace sluice::internal
