@@ -1,0 +1,10 @@
+// libFuzzer entry point of the batch_codec target (fuzz/targets.h, README.md).
+
+#include <cstddef>
+#include <cstdint>
+
+#include "fuzz/targets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return sluice::fuzz::FuzzBatchCodec(data, size);
+}
