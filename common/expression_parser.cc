@@ -329,8 +329,9 @@ absl::StatusOr<std::unique_ptr<Expr>> ParseExpression(std::string_view text) {
 std::string InExpression(std::string_view text) {
   constexpr size_t kShown = 80;
   if (text.size() <= kShown) return absl::StrCat(" in \"", std::string(text), "\"");
-  return absl::StrCat(" in \"", std::string(text.substr(0, kShown)), "...\" (", text.size(),
-                      " characters)");
+  size_t n = kShown;  // not inside a UTF-8 sequence
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return absl::StrCat(" in \"", std::string(text.substr(0, n)), "...\" (", text.size(), " bytes)");
 }
 
 void CollectFields(const Expr& expr, std::vector<std::string>* out) {

@@ -423,16 +423,16 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
   // refuses to send strings that are not.
   // A NUL byte is valid UTF-8, but yaml-cpp takes it for a sign of UTF-16
   // or UTF-32 and decodes what follows as such.
-  size_t bad = FirstInvalidUtf8(yaml);
-  bad = std::min(bad, yaml.find('\0'));
+  const size_t bad = std::min(FirstInvalidUtf8(yaml), yaml.find('\0'));
   if (bad != std::string_view::npos) {
     const std::string_view before = yaml.substr(0, bad);
     const size_t line_start =
         before.rfind('\n') == std::string_view::npos ? 0 : before.rfind('\n') + 1;
-    return top.ErrorAtLine(static_cast<int>(std::count(before.begin(), before.end(), '\n')) + 1,
-                           "(encoding)",
-                           absl::StrCat("byte ", bad - line_start + 1,
-                                        " of the line is not valid UTF-8; save the file as UTF-8"));
+    return top.ErrorAtLine(
+        static_cast<int>(std::count(before.begin(), before.end(), '\n')) + 1, "(encoding)",
+        absl::StrCat("byte ", bad - line_start + 1, " of the line is ",
+                     yaml[bad] == '\0' ? "a NUL byte, which a job file cannot hold"
+                                       : "not valid UTF-8; save the file as UTF-8"));
   }
   YAML::Node root;
   try {

@@ -118,6 +118,17 @@ absl::Status CheckSettings(const proto::JobGraph& g, const proto::OperatorSpec& 
             g, op, "event_time",
             absl::StrCat("unknown unit '", c.event_time().unit(), "' (use auto, s, ms, us or ns)"));
       }
+      const proto::EventTimeConfig& et = c.event_time();
+      constexpr int64_t kMaxBoundMs = 1'000'000'000'000'000;  // 1e15 ms, as durations allow
+      if ((et.has_max_future_ms() &&
+           (et.max_future_ms() < 0 || et.max_future_ms() > kMaxBoundMs)) ||
+          (et.has_max_past_ms() && (et.max_past_ms() < 0 || et.max_past_ms() > kMaxBoundMs)) ||
+          (et.has_min_time_ms() &&
+           (et.min_time_ms() < -kMaxBoundMs || et.min_time_ms() > kMaxBoundMs))) {
+        return OpError(g, op, "event_time",
+                       "max_future and max_past must be from 0 to 1e15 ms, and min_time within "
+                       "1e15 ms of the epoch");
+      }
       return watermark(c.watermark());
     }
     case proto::OperatorSpec::kWindow: {

@@ -314,6 +314,15 @@ void JobMaster::OnTaskReport(const std::string& worker_id, const proto::SubtaskS
                       " failed: ", status.failure()));
     return;
   }
+  // The coordinator cancels only attempts that are no longer RUNNING; a
+  // task canceled now was canceled by its worker (stopping, or orphaned
+  // while it could not reach the coordinator), and the attempt cannot end.
+  if (status.state() == proto::TASK_CANCELED) {
+    const std::string ops = absl::StrJoin(plan_.tasks(status.task()).operator_ids(), "->");
+    Fail(absl::StrCat("task ", ops, " subtask ", status.subtask(), " was canceled by ", worker_id,
+                      status.failure().empty() ? "" : absl::StrCat(": ", status.failure())));
+    return;
+  }
   for (const auto& st : status_.subtasks()) {
     if (st.state() != proto::TASK_FINISHED) return;
   }

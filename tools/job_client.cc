@@ -1,6 +1,7 @@
 #include "tools/job_client.h"
 
 #include <algorithm>
+#include <chrono>
 #include <iomanip>
 #include <map>
 #include <ostream>
@@ -87,16 +88,24 @@ absl::StatusOr<proto::JobStatus> WaitForJob(proto::CoordinatorService::Stub& stu
     }
     // Polls fail fast: a coordinator that went away is reported within
     // kLostCoordinatorMs, not after every retry has waited for it.
+    const auto steady_ms = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+          .count();
+    };
+    const int64_t asked = steady_ms();
     auto st = DescribeJob(stub, job_id, /*wait_for_ready=*/false);
-    const int64_t now = absl::ToUnixMillis(absl::Now());
+    const int64_t now = steady_ms();
     if (st.ok()) {
       unanswered_since_ms = -1;
       if (IsTerminalJobState(st->state())) return SettleSubtasks(stub, *std::move(st));
-    } else if (!absl::IsUnavailable(st.status()) && !absl::IsDeadlineExceeded(st.status())) {
-      return st.status();
+    } else if (!absl::IsUnavailable(st.status()) && !absl::IsDeadlineExceeded(st.status()) &&
+               !absl::IsUnknown(st.status()) && !absl::IsInternal(st.status())) {
+      return st.status();  // an answer: the job is unknown, say
     } else if (unanswered_since_ms < 0) {
-      unanswered_since_ms = now;
-    } else if (now - unanswered_since_ms >= kLostCoordinatorMs) {
+      unanswered_since_ms = asked;  // a coordinator that dies mid-call says UNKNOWN or INTERNAL
+    }
+    if (unanswered_since_ms >= 0 && now - unanswered_since_ms >= kLostCoordinatorMs) {
       return absl::UnavailableError(absl::StrCat(
           "no answer for ", kLostCoordinatorMs / 1000, " s while waiting for job ", job_id, " (",
           st.status().message(),

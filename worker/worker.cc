@@ -332,10 +332,11 @@ void Worker::HeartbeatLoop(std::stop_token stop) {
     proto::HeartbeatResponse resp;
     grpc::ClientContext ctx;
     SetDeadlineMs(&ctx, 2000);
+    const int64_t sent_ms = Clock::Steady().NowMs();  // steady: immune to clock steps
     grpc::Status s = coordinator_->Heartbeat(&ctx, req, &resp);
     if (!s.ok()) {
-      const int64_t now = NowMs();
-      if (unanswered_since_ms < 0) unanswered_since_ms = now;
+      const int64_t now = Clock::Steady().NowMs();
+      if (unanswered_since_ms < 0) unanswered_since_ms = sent_ms;
       if (++failures == 3) {
         std::fprintf(stderr, "sluice worker: coordinator %s unreachable: %s; retrying\n",
                      options_.coordinator_address.c_str(), s.error_message().c_str());

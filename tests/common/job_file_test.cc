@@ -134,7 +134,7 @@ TEST(JobFileTest, HostileValuesAreRefusedWithTheLineAndTheField) {
        "job.yaml:12: operator 'valid', field 'where': position 257: the expression nests deeper "
        "than 256 levels"},
       {Replace(kJob, "avg_temp: avg", std::string("a\0b: avg", 8)),
-       "job.yaml:18: field '(encoding)': byte 19 of the line is not valid UTF-8"},
+       "job.yaml:18: field '(encoding)': byte 19 of the line is a NUL byte"},
       {"name: x\noperators: " + Repeat("[", 5000) + Repeat("]", 5000) + "\n",
        "job.yaml:2: field '(syntax)': nested deeper than"},
   };

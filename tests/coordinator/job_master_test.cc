@@ -134,6 +134,17 @@ TEST_F(JobMasterTest, TaskFailureFailsTheJobNamingItAndCancelsTheAttempt) {
   EXPECT_EQ(scheduler_.FreeSlots(), 2);
 }
 
+// A worker that cancels a task itself (it is stopping, or it lost the
+// coordinator for --orphan-timeout while the coordinator still counts it
+// alive) must not leave the job RUNNING forever.
+TEST_F(JobMasterTest, ATaskItsWorkerCanceledFailsTheAttempt) {
+  auto job = RunningJob();
+  proto::SubtaskStatus canceled = Report(0, 1, proto::TASK_CANCELED);
+  job->OnTaskReport(b_, canceled);
+  EXPECT_EQ(job->state(), proto::FAILED);
+  EXPECT_EQ(job->Status(false).failure(), "task src subtask 1 was canceled by worker-2");
+}
+
 TEST_F(JobMasterTest, CancelBeforeTheDeployCompletesCancelsAgainAfterIt) {
   auto job = Job();
   job->Tick(clock_.NowMs());

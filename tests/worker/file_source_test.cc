@@ -348,6 +348,20 @@ TEST_F(FileSourceTest, CrLfLinesAndAMissingFinalNewline) {
   EXPECT_EQ(r.positions.back().file_index(), 1);
 }
 
+// A long dead line is kept to its first 64 KiB, cut before a character,
+// not inside one (which would make raw need raw_base64).
+TEST_F(FileSourceTest, ALongDeadLineIsCutAtACharacterBoundary) {
+  // "{" then 'a' up to byte 65535, then a 3-byte character over the cut.
+  std::string line = "{" + std::string(65534, 'a') + "\xe2\x82\xac" + "bad json";
+  std::string path = Write("in.jsonl", line + "\n");
+  Reading r = ReadPath(path);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.out.SideRows("dead_letter"), 1u);
+  const Batch& dead = r.out.side["dead_letter"][0];
+  EXPECT_EQ(dead.column(4).StringAt(0), line.substr(0, 65535));
+  EXPECT_TRUE(dead.column(5).IsNull(0));  // raw is the exact (cut) bytes
+}
+
 TEST_F(FileSourceTest, KeysWithEscapesDuplicatesAndUnicode) {
   std::string path = Write("in.jsonl",
                            "{\"t\\u0073\": 1, \"s\": \"caf\\u00e9 \\\"q\\\"\"}\n"

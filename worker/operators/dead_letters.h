@@ -25,10 +25,12 @@ class DeadLetters {
   explicit DeadLetters(std::string source = "");
   void set_source(std::string source) { source_ = std::move(source); }
 
-  // A line of the source's input; `raw` is cut to its first kMaxRawBytes.
+  // A line of the source's input; `raw` is cut to its first kMaxRawBytes
+  // (at a character boundary).
   void AddLine(std::string_view file, int64_t line, std::string_view reason, std::string_view raw,
                int64_t event_time);
-  // Row `row` of `batch`, an operator's input.
+  // Row `row` of `batch`, an operator's input; `raw` is its first
+  // kMaxRawBytes as JSON.
   void AddRow(const Batch& batch, size_t row, std::string_view reason);
 
   bool empty() const { return batch_.empty(); }

@@ -302,7 +302,9 @@ RowDecoder::Outcome RowDecoder::Add(const std::vector<JsonField>& fields, std::s
                                FormatTimestampMs(*bounds_.min_ms)),
                   reason);
   }
-  if (bounds_.max_future_ms.has_value() && ts > now_ms_ + *bounds_.max_future_ms) {
+  // ts and now_ms_ are within 9e15 and the bounds within 1e15 (validated):
+  // no overflow.
+  if (bounds_.max_future_ms.has_value() && ts - now_ms_ > *bounds_.max_future_ms) {
     return Reject(fields,
                   absl::StrCat("event time ", FormatTimestampMs(ts), " is more than ",
                                FormatDurationMs(*bounds_.max_future_ms),
@@ -310,7 +312,7 @@ RowDecoder::Outcome RowDecoder::Add(const std::vector<JsonField>& fields, std::s
                                FormatTimestampMs(now_ms_), ")"),
                   reason);
   }
-  if (bounds_.max_past_ms.has_value() && ts < now_ms_ - *bounds_.max_past_ms) {
+  if (bounds_.max_past_ms.has_value() && now_ms_ - ts > *bounds_.max_past_ms) {
     return Reject(fields,
                   absl::StrCat("event time ", FormatTimestampMs(ts), " is more than ",
                                FormatDurationMs(*bounds_.max_past_ms),
@@ -322,7 +324,8 @@ RowDecoder::Outcome RowDecoder::Add(const std::vector<JsonField>& fields, std::s
   // Types, in document order. A numeric event-time column holds the
   // normalized epoch ms, whatever the line's spelling.
   const auto normalized = [&](int f, int c) {
-    return f == time_field && schema_->field(c).type != FieldType::kString;
+    const FieldType type = schema_->field(c).type;
+    return f == time_field && (type == FieldType::kInt64 || type == FieldType::kDouble);
   };
   for (size_t f = 0; f < n; ++f) {
     const int c = target_[f];
