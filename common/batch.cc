@@ -129,17 +129,31 @@ Batch::Batch(SchemaRef schema) : schema_(std::move(schema)) {
   for (size_t i = 0; i < schema_->size(); ++i) columns_[i].type = schema_->field(i).type;
 }
 
+bool Batch::KeepRowWatermarks(const Batch& src) {
+  if (src.has_row_watermarks() && (empty() || has_row_watermarks())) return true;
+  row_watermarks_.clear();
+  return false;
+}
+
 void Batch::AppendRowFrom(const Batch& src, size_t row) {
+  if (KeepRowWatermarks(src)) row_watermarks_.push_back(src.row_watermarks_[row]);
   for (size_t c = 0; c < columns_.size(); ++c) columns_[c].AppendFrom(src.columns_[c], row);
   event_time_.push_back(src.event_time_[row]);
 }
 
 void Batch::AppendRows(const Batch& src, const std::vector<uint32_t>& rows) {
+  if (KeepRowWatermarks(src)) {
+    for (uint32_t r : rows) row_watermarks_.push_back(src.row_watermarks_[r]);
+  }
   for (size_t c = 0; c < columns_.size(); ++c) columns_[c].AppendRows(src.columns_[c], rows);
   for (uint32_t r : rows) event_time_.push_back(src.event_time_[r]);
 }
 
 void Batch::AppendRange(const Batch& src, size_t begin, size_t end) {
+  if (KeepRowWatermarks(src)) {
+    row_watermarks_.insert(row_watermarks_.end(), src.row_watermarks_.begin() + begin,
+                           src.row_watermarks_.begin() + end);
+  }
   for (size_t c = 0; c < columns_.size(); ++c) {
     Column& dst = columns_[c];
     const Column& from = src.columns_[c];
@@ -168,7 +182,7 @@ void Batch::AppendRange(const Batch& src, size_t begin, size_t end) {
 }
 
 size_t Batch::ByteSize() const {
-  size_t n = event_time_.size() * sizeof(int64_t);
+  size_t n = (event_time_.size() + row_watermarks_.size()) * sizeof(int64_t);
   for (const auto& c : columns_) n += c.ByteSize();
   return n;
 }

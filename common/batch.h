@@ -96,6 +96,14 @@ class Batch {
   std::vector<int64_t>& event_time() { return event_time_; }
   const std::vector<int64_t>& event_time() const { return event_time_; }
 
+  // Per row, the watermark of the row's source just before it read the row,
+  // so that lateness is judged at the row's position in its input, not by
+  // where batches end. Empty, or one per row: a batch whose rows do not all
+  // carry one carries none (operators then use their input's watermark).
+  std::vector<int64_t>& row_watermarks() { return row_watermarks_; }
+  const std::vector<int64_t>& row_watermarks() const { return row_watermarks_; }
+  bool has_row_watermarks() const { return !row_watermarks_.empty(); }
+
   // Appends row `row` of `src`, which must have an equal schema.
   void AppendRowFrom(const Batch& src, size_t row);
   // Appends the rows `rows` of `src` (equal schema); faster than row by row.
@@ -108,8 +116,13 @@ class Batch {
 
  private:
   SchemaRef schema_;
+  // Before appending `src`'s rows: whether they bring their row
+  // watermarks; drops this batch's when they do not.
+  bool KeepRowWatermarks(const Batch& src);
+
   std::vector<Column> columns_;
   std::vector<int64_t> event_time_;
+  std::vector<int64_t> row_watermarks_;
 };
 
 // Builds a batch row by row: call Set* for some fields, then FinishRow(ts);

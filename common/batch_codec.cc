@@ -50,6 +50,7 @@ class Reader {
 };
 
 constexpr uint32_t kMagic = 0x31424c53;  // "SLB1"
+constexpr uint8_t kRowWatermarks = 1;    // tag of the row-watermark section
 
 }  // namespace
 
@@ -82,6 +83,11 @@ void EncodeBatch(const Batch& batch, std::string* out) {
         PutArray(out, col.ints);
         break;
     }
+  }
+  // Optional sections after the columns (older batches end here).
+  if (batch.has_row_watermarks()) {
+    Put<uint8_t>(out, kRowWatermarks);
+    PutArray(out, batch.row_watermarks());
   }
 }
 
@@ -135,6 +141,12 @@ absl::StatusOr<Batch> BatchDecoder::Decode(std::string_view data) {
         break;
     }
     if (!ok) return corrupt(absl::StrCat("bad column ", c));
+  }
+  uint8_t tag = 0;
+  if (!r.done() && r.Get(&tag)) {
+    if (tag != kRowWatermarks || rows == 0 || !r.GetArray(rows, &batch.row_watermarks())) {
+      return corrupt("bad row watermarks");
+    }
   }
   if (!r.done()) return corrupt("trailing bytes");
   return batch;

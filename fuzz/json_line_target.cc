@@ -84,16 +84,21 @@ struct Decoding {
     absl::StatusOr<Batch> decoded = codec.Decode(encoded);
     FUZZ_CHECK(decoded.ok(), "a decoded line batch encodes");
     for (size_t r = 0; r < batch.num_rows(); ++r) CheckSameRow(batch, r, *decoded, r);
+    FUZZ_CHECK(decoded->row_watermarks() == batch.row_watermarks(),
+               "row watermarks cross the wire");
+    FUZZ_CHECK(batch.row_watermarks().size() == batch.num_rows(), "a row watermark per row");
   }
+
+  int64_t watermark = 0;  // stands for the source's, before each line
 
   void Add(const std::vector<JsonField>& fields) {
     reason.clear();
-    RowDecoder::Outcome outcome = decoder.Add(fields, &reason);
+    RowDecoder::Outcome outcome = decoder.Add(fields, ++watermark, &reason);
     if (outcome == RowDecoder::Outcome::kNeedsFlush) {
       FUZZ_CHECK(declared_fields.empty(), "a declared schema never changes");
       FUZZ_CHECK(decoder.num_rows() > 0, "a flush is asked for with rows only");
       Check(decoder.Take());
-      outcome = decoder.Add(fields, &reason);
+      outcome = decoder.Add(fields, ++watermark, &reason);
       FUZZ_CHECK(outcome != RowDecoder::Outcome::kNeedsFlush, "after a flush the line is added");
     }
     if (outcome == RowDecoder::Outcome::kRejected) {

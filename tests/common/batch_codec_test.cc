@@ -49,6 +49,36 @@ TEST(BatchCodecTest, RoundTripKeepsValuesNullsAndEventTimes) {
   EXPECT_EQ(out->column(3).ints[0], 1);
 }
 
+// Row watermarks (Batch::row_watermarks) cross the wire, survive the
+// appends operators use, and are dropped whole when some rows lack them.
+TEST(BatchCodecTest, RowWatermarksRoundTripAndFollowTheirRows) {
+  Batch b = MakeBatch();
+  ASSERT_GE(b.num_rows(), 3u);
+  for (size_t r = 0; r < b.num_rows(); ++r) b.row_watermarks().push_back(100 + r);
+  std::string encoded;
+  EncodeBatch(b, &encoded);
+  BatchDecoder decoder;
+  absl::StatusOr<Batch> decoded = decoder.Decode(encoded);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->row_watermarks(), b.row_watermarks());
+  // A batch without them decodes without them (the older format).
+  Batch plain = MakeBatch();
+  encoded.clear();
+  EncodeBatch(plain, &encoded);
+  decoded = decoder.Decode(encoded);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_FALSE(decoded->has_row_watermarks());
+
+  Batch picked(b.schema());
+  picked.AppendRows(b, {2, 0});
+  picked.AppendRowFrom(b, 1);
+  picked.AppendRange(b, 1, 3);
+  EXPECT_EQ(picked.row_watermarks(), (std::vector<int64_t>{102, 100, 101, 101, 102}));
+  picked.AppendRange(plain, 0, 1);  // rows without: the batch keeps none
+  EXPECT_FALSE(picked.has_row_watermarks());
+  EXPECT_EQ(picked.num_rows(), 6u);
+}
+
 TEST(BatchCodecTest, DecoderReusesEqualSchemas) {
   std::string a, b;
   EncodeBatch(MakeBatch(), &a);

@@ -212,7 +212,8 @@ operators:
                {"ts": now_ms - 10 * 86_400_000, "dev": "x"}]
         job = """name: {name}
 operators:
-  - {{id: src, type: file_source, path: {path}, event_time: {{field: ts, unit: {unit}, max_past: 7d}}}}
+  - {{id: src, type: file_source, path: {path}, event_time: {{field: ts, unit: {unit}, max_past: 7d}},
+     watermark: {{max_out_of_orderness: 1h}}}}  # the hour's events come shuffled: none is late
   - {{id: w, type: window, input: src, key_by: dev, window: {{size: 5m}}, aggregates: {{n: count()}}}}
   - {{id: out, type: file_sink, input: w, path: out-{name}}}
   - {{id: dead, type: file_sink, input: src.dead_letter, path: dead-{name}}}

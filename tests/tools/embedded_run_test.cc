@@ -157,9 +157,9 @@ operators:
 }
 
 TEST_F(EmbeddedRunTest, LateEventsReachTheLateOutputNotTheWindow) {
-  // One file, read in order. The source emits a watermark after each batch
-  // of 4096 lines: after the first batch (max ts 8190, out-of-orderness 1 s)
-  // it is 7189, so the line at 500 ms that follows is late.
+  // One file, read in order. After the first 4096 lines (max ts 8190,
+  // out-of-orderness 1 s) the watermark is 7189, so the line at 500 ms that
+  // follows them is late.
   std::map<int64_t, int64_t> expected;
   {
     std::ofstream in(dir_ / "in.jsonl");

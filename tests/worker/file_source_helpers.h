@@ -142,7 +142,7 @@ inline std::vector<std::string> Records(const std::vector<Batch>& batches,
 // One line per dead letter: "file|line|reason|raw", and "|base64:" and the
 // exact bytes decoded from raw_base64 when it is set (and the source's id
 // checked).
-inline std::vector<std::string> DeadLetters(CaptureOutput& out) {
+inline std::vector<std::string> DeadLetterLines(CaptureOutput& out) {
   std::vector<std::string> lines;
   for (const Batch& b : out.side["dead_letter"]) {
     for (size_t r = 0; r < b.num_rows(); ++r) {

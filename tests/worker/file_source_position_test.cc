@@ -20,7 +20,7 @@ struct WrittenLine {
   int64_t line;
   int64_t offset;
   std::string record;  // as Records() renders it; empty if none
-  std::string dead;    // as DeadLetters() renders it; empty if none
+  std::string dead;    // as DeadLetterLines() renders it; empty if none
 };
 
 struct Params {
@@ -171,7 +171,7 @@ class FileSourcePositionTest : public FileSourceTestBase {
     Expected(full.positions.front(), p, &want_records, &want_dead);
     ASSERT_FALSE(want_records.empty());
     EXPECT_EQ(Records(full.out.main, names), want_records);
-    EXPECT_EQ(DeadLetters(full.out), want_dead);
+    EXPECT_EQ(DeadLetterLines(full.out), want_dead);
 
     for (const proto::SourcePosition& pos : full.positions) {
       SCOPED_TRACE(pos.ShortDebugString());
@@ -181,7 +181,7 @@ class FileSourcePositionTest : public FileSourceTestBase {
       std::vector<std::string> records, dead;
       Expected(pos, p, &records, &dead);
       EXPECT_EQ(Records(tail.out.main, names), records);
-      EXPECT_EQ(DeadLetters(tail.out), dead);
+      EXPECT_EQ(DeadLetterLines(tail.out), dead);
       // Positions the resumed reader reports are those of the full run.
       ASSERT_LE(tail.positions.size(), full.positions.size());
       for (size_t k = 1; k < tail.positions.size(); ++k) {

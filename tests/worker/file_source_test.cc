@@ -92,7 +92,7 @@ TEST_F(FileSourceTest, AutoUnitsAndRfc3339TimesLandOnTheSameMilliseconds) {
   }
   EXPECT_EQ(times, (std::vector<int64_t>{1795689950000, 1795689950250, 1795689950250, 1795689950250,
                                          1795689950250, 1795689950250, 1795689950250}));
-  EXPECT_EQ(DeadLetters(r.out),
+  EXPECT_EQ(DeadLetterLines(r.out),
             (std::vector<std::string>{path + "|8|event-time field 'ts' is neither a number nor an "
                                              "RFC 3339 time such as 2026-01-01T00:00:00Z|"
                                              "{\"ts\": \"yesterday\"}"}));
@@ -173,7 +173,7 @@ TEST_F(FileSourceTest, DeclaredSchemaIgnoresOtherFieldsAndChecksTypes) {
                 "ts=7|n=null|d=null|s={\"k\":[1,2]}|b=null",
             }));
   EXPECT_EQ(r.out.main[0].column(0).ints[1], INT64_MAX);
-  EXPECT_EQ(DeadLetters(r.out),
+  EXPECT_EQ(DeadLetterLines(r.out),
             (std::vector<std::string>{
                 path + "|2|field 'n': expected int64, got number|{\"ts\": 2, \"n\": 1.5}",
                 path + "|4|field 'n': 9223372036854775808 is outside the int64 range|"
@@ -218,7 +218,7 @@ TEST_F(FileSourceTest, InferredSchemaGrowsWidensAndStartsANewBatchOnEachChange) 
                 "ts=6|n=1.84467e+19|tag=null|nested=[{\"a\":1}]",
                 "ts=7|n=7|tag=null|nested=null",
             }));
-  EXPECT_EQ(DeadLetters(r.out),
+  EXPECT_EQ(DeadLetterLines(r.out),
             (std::vector<std::string>{path + "|5|field 'tag': expected string, got int64|" +
                                       "{\"ts\": 5, \"n\": 5, \"tag\": 6}"}));
   // A watermark follows every batch: max event time - 10 ms - 1.
@@ -268,7 +268,7 @@ TEST_F(FileSourceTest, EventTimeUnitsAndRanges) {
     CaptureOutput out = Run(path, c.unit);
     EXPECT_EQ(Records(out.main, {}), c.records) << c.unit;
     std::vector<std::string> reasons;
-    for (const std::string& d : DeadLetters(out)) reasons.push_back(d.substr(path.size() + 1));
+    for (const std::string& d : DeadLetterLines(out)) reasons.push_back(d.substr(path.size() + 1));
     EXPECT_EQ(reasons, c.dead) << c.unit;
   }
 }
@@ -287,7 +287,7 @@ TEST_F(FileSourceTest, RejectsAnythingAfterTheObject) {
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(Records(r.out.main, {}), (std::vector<std::string>{"ts=6"}));
   std::vector<std::string> lines;
-  for (const std::string& d : DeadLetters(r.out)) lines.push_back(d.substr(path.size() + 1, 15));
+  for (const std::string& d : DeadLetterLines(r.out)) lines.push_back(d.substr(path.size() + 1, 15));
   EXPECT_EQ(lines, (std::vector<std::string>{
                        "1|invalid JSON|", "2|invalid JSON|", "3|invalid JSON|", "4|invalid JSON|",
                        "6|invalid JSON|", "7|invalid JSON|", "8|invalid JSON|"}));
@@ -326,7 +326,7 @@ TEST_F(FileSourceTest, LinesLongerThanAChunkAndLongerThanTheLimit) {
   r = ReadPath(path, {.chunk_bytes = 1 << 20, .max_line_bytes = 4 << 20});
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(Records(r.out.main, {"s"}), (std::vector<std::string>{"ts=1|s=a", "ts=3|s=b"}));
-  std::vector<std::string> dead = DeadLetters(r.out);
+  std::vector<std::string> dead = DeadLetterLines(r.out);
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0], absl::StrCat(path, "|2|line longer than 4194304 bytes|{\"ts\": 2, \"s\": \"",
                                   big.substr(0, 64 * 1024 - 16)));
@@ -343,7 +343,7 @@ TEST_F(FileSourceTest, CrLfLinesAndAMissingFinalNewline) {
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(Records(r.out.main, {"s"}),
             (std::vector<std::string>{"ts=1|s=a", "ts=2|s=b\r", "ts=3|s=c"}));
-  EXPECT_EQ(DeadLetters(r.out), (std::vector<std::string>{path + "|3|invalid JSON|oops"}));
+  EXPECT_EQ(DeadLetterLines(r.out), (std::vector<std::string>{path + "|3|invalid JSON|oops"}));
   EXPECT_EQ(r.positions.back().offset(), 0);
   EXPECT_EQ(r.positions.back().file_index(), 1);
 }
@@ -375,7 +375,7 @@ TEST_F(FileSourceTest, KeysWithEscapesDuplicatesAndUnicode) {
                                             "ts=3|s=y",
                                             "ts=4|s=\xc3\xa9",
                                         }));
-  std::vector<std::string> dead = DeadLetters(r.out);
+  std::vector<std::string> dead = DeadLetterLines(r.out);
   ASSERT_EQ(dead.size(), 1u);
   // raw is valid UTF-8 (U+FFFD for the byte), raw_base64 the exact line.
   EXPECT_EQ(dead[0].substr(path.size()),

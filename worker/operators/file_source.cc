@@ -97,6 +97,7 @@ proto::SourcePosition FileSourceReader::Position() const {
   if (file_index_ < files_.size()) position.set_file(files_[file_index_]);
   position.set_offset(lines_ != nullptr && lines_->is_open() ? lines_->offset() : start_offset_);
   position.set_line(line_);
+  if (max_event_time_ != kMinWatermark) position.set_max_event_time(max_event_time_);
   return position;
 }
 
@@ -122,6 +123,9 @@ absl::Status FileSourceReader::Seek(const proto::SourcePosition& position) {
   file_index_ = static_cast<size_t>(index);
   start_offset_ = position.offset();
   line_ = position.line();
+  // The watermark goes on from where it was: rows read again after a
+  // restore are judged against the watermark the first run had there.
+  max_event_time_ = position.has_max_event_time() ? position.max_event_time() : kMinWatermark;
   return absl::OkStatus();
 }
 
@@ -134,13 +138,17 @@ absl::Status FileSourceReader::Flush(Output& out) {
   RETURN_IF_ERROR(dead_.Flush(out));
   if (decoder_->num_rows() == 0) return absl::OkStatus();
   RETURN_IF_ERROR(out.Emit(decoder_->Take()));
+  return out.EmitWatermark(Watermark());
+}
+
+int64_t FileSourceReader::Watermark() const {
   int64_t watermark = max_event_time_;
   const int64_t lag = config_.watermark().max_out_of_orderness_ms();
   if (__builtin_sub_overflow(watermark, lag, &watermark) ||
       __builtin_sub_overflow(watermark, 1, &watermark)) {
     watermark = kMinWatermark;
   }
-  return out.EmitWatermark(watermark);
+  return watermark;
 }
 
 absl::StatusOr<SourceReader::Poll> FileSourceReader::PollNext(Output& out) {
@@ -179,7 +187,7 @@ absl::StatusOr<SourceReader::Poll> FileSourceReader::PollNext(Output& out) {
       if (error != internal::JsonLineError::kNone) {
         DeadLetter(ParseErrorReason(error), line.text);
       } else {
-        switch (decoder_->Add(parser_->fields(), &reason_)) {
+        switch (decoder_->Add(parser_->fields(), Watermark(), &reason_)) {
           case internal::RowDecoder::Outcome::kAppended:
             max_event_time_ = std::max(max_event_time_, decoder_->last_event_time());
             break;

@@ -69,6 +69,8 @@ class FileSourceReader : public SourceReader {
  private:
   void DeadLetter(std::string_view reason, std::string_view raw);
   absl::Status Flush(Output& out);
+  // max event time - max_out_of_orderness - 1 ms (kMinWatermark before any).
+  int64_t Watermark() const;
 
   const proto::FileSourceConfig config_;
   const Options options_;

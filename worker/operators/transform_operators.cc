@@ -189,6 +189,7 @@ absl::Status MapOperator::ProcessBatch(Batch batch, Output& out) {
     if (passthrough_[c] >= 0) result.column(c) = std::move(batch.column(passthrough_[c]));
   }
   result.event_time() = std::move(batch.event_time());
+  result.row_watermarks() = std::move(batch.row_watermarks());
   if (rejected.empty()) return out.Emit(std::move(result));
   RETURN_IF_ERROR(dead_.Flush(out));
   std::sort(rejected.begin(), rejected.end());

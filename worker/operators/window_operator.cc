@@ -194,11 +194,18 @@ absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
     state_->Prefetch(row.start, row.key);
   };
   for (size_t r = 0; r < std::min(rows, kPrefetchRows); ++r) look_ahead(r);
+  // A row is late by the watermark its source had just before it, when the
+  // batch says (so batching and timing do not change the answer), and at
+  // least by this operator's own watermark (windows it has fired are gone).
+  const int64_t* row_watermarks =
+      batch.has_row_watermarks() ? batch.row_watermarks().data() : nullptr;
   for (size_t r = 0; r < rows; ++r) {
     const Row row = ahead[r % kPrefetchRows];
     if (r + kPrefetchRows < rows) look_ahead(r + kPrefetchRows);
     const int64_t start = row.start;
-    if (start + size_ - 1 <= watermark_) {
+    const int64_t watermark =
+        row_watermarks != nullptr ? std::max(row_watermarks[r], watermark_) : watermark_;
+    if (start + size_ - 1 <= watermark) {
       if (!late.has_value()) late.emplace(batch.schema());
       late->AppendRowFrom(batch, r);
       continue;

@@ -81,7 +81,7 @@ int RowDecoder::AddKey(std::string_view name, int column) {
 void RowDecoder::SetSchema(std::vector<Field> fields) {
   schema_ = std::make_shared<const Schema>(std::move(fields));
   slot_.resize(schema_->size(), -1);
-  row_bytes_bound_ = sizeof(int64_t);  // event time
+  row_bytes_bound_ = 2 * sizeof(int64_t);  // event time, row watermark
   for (const Field& f : schema_->fields()) {
     // A value (or a string's offset), and a validity byte once there are nulls.
     row_bytes_bound_ += (f.type == FieldType::kString ? sizeof(uint32_t) : sizeof(int64_t)) + 1;
@@ -186,7 +186,8 @@ void RowDecoder::Append(int c, const JsonValue& v) {
   }
 }
 
-RowDecoder::Outcome RowDecoder::Add(const std::vector<JsonField>& fields, std::string* reason) {
+RowDecoder::Outcome RowDecoder::Add(const std::vector<JsonField>& fields, int64_t watermark,
+                                    std::string* reason) {
   const size_t n = fields.size();
   target_.resize(n);
   new_fields_.clear();
@@ -377,6 +378,7 @@ RowDecoder::Outcome RowDecoder::Add(const std::vector<JsonField>& fields, std::s
     }
   }
   batch_.event_time().push_back(ts);
+  batch_.row_watermarks().push_back(watermark);
   byte_size_bound_ += row_bytes_bound_;
   last_event_time_ = ts;
   return Outcome::kAppended;

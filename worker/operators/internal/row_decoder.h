@@ -34,7 +34,9 @@ class RowDecoder {
     kRejected,    // *reason says why
     kNeedsFlush,  // the line changes the schema: take the open batch, then add it again
   };
-  Outcome Add(const std::vector<JsonField>& fields, std::string* reason);
+  // `watermark`: the source's watermark before this line, kept with the row
+  // (Batch::row_watermarks).
+  Outcome Add(const std::vector<JsonField>& fields, int64_t watermark, std::string* reason);
 
   // Event times outside these bounds are rejected (unset: no bound);
   // max_future and max_past count from now_ms, the wall clock, which the
