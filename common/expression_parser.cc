@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/expression.h"
+#include "common/json.h"
 #include "common/status_macros.h"
 
 namespace sluice {
@@ -329,9 +330,8 @@ absl::StatusOr<std::unique_ptr<Expr>> ParseExpression(std::string_view text) {
 std::string InExpression(std::string_view text) {
   constexpr size_t kShown = 80;
   if (text.size() <= kShown) return absl::StrCat(" in \"", std::string(text), "\"");
-  size_t n = kShown;  // not inside a UTF-8 sequence
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return absl::StrCat(" in \"", std::string(text.substr(0, n)), "...\" (", text.size(), " bytes)");
+  return absl::StrCat(" in \"", std::string(Utf8Prefix(text, kShown)), "...\" (", text.size(),
+                      " bytes)");
 }
 
 void CollectFields(const Expr& expr, std::vector<std::string>* out) {

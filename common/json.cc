@@ -65,6 +65,17 @@ size_t FirstInvalidUtf8(std::string_view s) {
   return std::string_view::npos;
 }
 
+std::string_view Utf8Prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t n = max_bytes;
+  // s[n] continues a sequence (at most 3 continuation bytes): cut before it.
+  for (int back = 0; back < 3 && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80;
+       ++back) {
+    --n;
+  }
+  return s.substr(0, n);
+}
+
 bool IsValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == std::string_view::npos; }
 
 std::string ToValidUtf8(std::string_view s) {

@@ -19,6 +19,10 @@ bool IsValidUtf8(std::string_view s);
 // std::string_view::npos when there is none.
 size_t FirstInvalidUtf8(std::string_view s);
 
+// The longest prefix of `s` of at most `max_bytes` that does not end inside
+// a UTF-8 sequence (for cutting text short).
+std::string_view Utf8Prefix(std::string_view s, size_t max_bytes);
+
 // `s` with each byte that is not part of well-formed UTF-8 replaced by
 // U+FFFD, so the result is valid UTF-8.
 std::string ToValidUtf8(std::string_view s);

@@ -287,7 +287,8 @@ TEST_F(FileSourceTest, RejectsAnythingAfterTheObject) {
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(Records(r.out.main, {}), (std::vector<std::string>{"ts=6"}));
   std::vector<std::string> lines;
-  for (const std::string& d : DeadLetterLines(r.out)) lines.push_back(d.substr(path.size() + 1, 15));
+  for (const std::string& d : DeadLetterLines(r.out))
+    lines.push_back(d.substr(path.size() + 1, 15));
   EXPECT_EQ(lines, (std::vector<std::string>{
                        "1|invalid JSON|", "2|invalid JSON|", "3|invalid JSON|", "4|invalid JSON|",
                        "6|invalid JSON|", "7|invalid JSON|", "8|invalid JSON|"}));

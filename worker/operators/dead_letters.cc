@@ -9,21 +9,6 @@ namespace sluice {
 DeadLetters::DeadLetters(std::string source)
     : source_(std::move(source)), batch_(DeadLetterSchema()) {}
 
-namespace {
-
-// The first kMaxRawBytes of `s` at most, not cutting a UTF-8 sequence.
-std::string_view Cut(std::string_view s) {
-  if (s.size() <= DeadLetters::kMaxRawBytes) return s;
-  size_t n = DeadLetters::kMaxRawBytes;
-  for (int back = 0; back < 3 && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80;
-       ++back) {
-    --n;  // s[n] continues a sequence: cut before the sequence
-  }
-  return s.substr(0, n);
-}
-
-}  // namespace
-
 void DeadLetters::AddRaw(std::string_view raw) {
   if (IsValidUtf8(raw)) {
     batch_.column(4).AppendString(raw);
@@ -40,7 +25,7 @@ void DeadLetters::AddLine(std::string_view file, int64_t line, std::string_view 
   batch_.column(1).AppendString(file);
   batch_.column(2).AppendInt(line);
   batch_.column(3).AppendString(ToValidUtf8(reason));
-  AddRaw(Cut(raw));
+  AddRaw(Utf8Prefix(raw, kMaxRawBytes));
   batch_.event_time().push_back(event_time);
 }
 
@@ -52,7 +37,7 @@ void DeadLetters::AddRow(const Batch& batch, size_t row, std::string_view reason
   json_.clear();
   AppendJsonLine(batch, row, &json_);
   json_.pop_back();  // '\n'
-  AddRaw(Cut(json_));
+  AddRaw(Utf8Prefix(json_, kMaxRawBytes));
   batch_.event_time().push_back(batch.event_time()[row]);
 }
 

@@ -305,21 +305,16 @@ RowDecoder::Outcome RowDecoder::Add(const std::vector<JsonField>& fields, int64_
   }
   // ts and now_ms_ are within 9e15 and the bounds within 1e15 (validated):
   // no overflow.
+  const auto off_clock = [&](int64_t bound, const char* side, const char* setting) {
+    return absl::StrCat("event time ", FormatTimestampMs(ts), " is more than ",
+                        FormatDurationMs(bound), " ", side, " the processing clock (", setting,
+                        "; it read ", FormatTimestampMs(now_ms_), ")");
+  };
   if (bounds_.max_future_ms.has_value() && ts - now_ms_ > *bounds_.max_future_ms) {
-    return Reject(fields,
-                  absl::StrCat("event time ", FormatTimestampMs(ts), " is more than ",
-                               FormatDurationMs(*bounds_.max_future_ms),
-                               " ahead of the processing clock (max_future; it read ",
-                               FormatTimestampMs(now_ms_), ")"),
-                  reason);
+    return Reject(fields, off_clock(*bounds_.max_future_ms, "ahead of", "max_future"), reason);
   }
   if (bounds_.max_past_ms.has_value() && now_ms_ - ts > *bounds_.max_past_ms) {
-    return Reject(fields,
-                  absl::StrCat("event time ", FormatTimestampMs(ts), " is more than ",
-                               FormatDurationMs(*bounds_.max_past_ms),
-                               " behind the processing clock (max_past; it read ",
-                               FormatTimestampMs(now_ms_), ")"),
-                  reason);
+    return Reject(fields, off_clock(*bounds_.max_past_ms, "behind", "max_past"), reason);
   }
 
   // Types, in document order. A numeric event-time column holds the
