@@ -23,6 +23,9 @@ std::string_view FieldTypeName(FieldType type);
 struct Field {
   std::string name;
   FieldType type;
+  // A kString field whose values are JSON text (a record a window's late
+  // output wraps): written into JSON lines as it is, not as a string.
+  bool json = false;
   bool operator==(const Field&) const = default;
 };
 

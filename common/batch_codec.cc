@@ -51,6 +51,7 @@ class Reader {
 
 constexpr uint32_t kMagic = 0x31424c53;  // "SLB1"
 constexpr uint8_t kRowWatermarks = 1;    // tag of the row-watermark section
+constexpr uint8_t kJsonFlag = 0x80;      // in a field's type byte: Field::json
 
 }  // namespace
 
@@ -61,7 +62,8 @@ void EncodeBatch(const Batch& batch, std::string* out) {
   Put<uint32_t>(out, rows);
   Put<uint16_t>(out, static_cast<uint16_t>(schema.size()));
   for (const Field& f : schema.fields()) {
-    Put<uint8_t>(out, static_cast<uint8_t>(f.type));
+    Put<uint8_t>(out,
+                 static_cast<uint8_t>(static_cast<uint8_t>(f.type) | (f.json ? kJsonFlag : 0)));
     Put<uint16_t>(out, static_cast<uint16_t>(f.name.size()));
     out->append(f.name);
   }
@@ -104,8 +106,13 @@ absl::StatusOr<Batch> BatchDecoder::Decode(std::string_view data) {
   for (Field& f : fields) {
     uint8_t type = 0;
     uint16_t len = 0;
-    if (!r.Get(&type) || type > static_cast<uint8_t>(FieldType::kString) || !r.Get(&len) ||
-        !r.GetBytes(len, &f.name)) {
+    if (!r.Get(&type) || !r.Get(&len) || !r.GetBytes(len, &f.name)) {
+      return corrupt("bad field header");
+    }
+    f.json = (type & kJsonFlag) != 0;
+    type &= static_cast<uint8_t>(~kJsonFlag);
+    if (type > static_cast<uint8_t>(FieldType::kString) ||
+        (f.json && type != static_cast<uint8_t>(FieldType::kString))) {
       return corrupt("bad field header");
     }
     f.type = static_cast<FieldType>(type);

@@ -4,7 +4,10 @@
 // `bytes` field of proto DataFrame). Layout, all little-endian:
 //   "SLB1" | u32 rows | u16 fields | per field: u8 type, u16 len, name
 //   | i64 event_time[rows] | per column: u8 has_validity, [u8 valid[rows]],
-//   values (i64[rows] | f64[rows] | u32 offsets[rows+1], u32 len, chars).
+//   values (i64[rows] | f64[rows] | u32 offsets[rows+1], u32 len, chars)
+//   | optional sections: u8 tag, then its data (tag 1: i64 row_watermarks[rows]).
+// A field's type byte has its top bit set when the field is JSON text
+// (Field::json).
 
 #include <string>
 #include <string_view>

@@ -251,10 +251,18 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
       RETURN_IF_ERROR(ParseWatermark(ctx, n["watermark"], g->mutable_watermark()));
   } else if (type == "file_source") {
     RETURN_IF_ERROR(CheckKeys(
-        ctx, n, {"id", "type", "parallelism", "path", "event_time", "watermark", "schema"}));
+        ctx, n,
+        {"id", "type", "parallelism", "path", "event_time", "watermark", "schema", "batch_rows"}));
     RETURN_IF_ERROR(require("path"));
     RETURN_IF_ERROR(require("event_time"));
     auto* f = op->mutable_file_source();
+    if (n["batch_rows"]) {
+      ASSIGN_OR_RETURN(int64_t rows, GetInt(ctx, n["batch_rows"], "batch_rows"));
+      if (rows < 1 || rows > 4096) {
+        return ctx.Error(n["batch_rows"], "batch_rows", "must be from 1 to 4096");
+      }
+      f->set_batch_rows(static_cast<int32_t>(rows));
+    }
     ASSIGN_OR_RETURN(std::string path, GetString(ctx, n["path"], "path"));
     f->set_path(ResolvePath(base_dir, path));
     const YAML::Node et = n["event_time"];
@@ -325,7 +333,7 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     const YAML::Node win = n["window"];
     if (!win.IsMap())
       return ctx.Error(win, "window", "expected a map such as {type: tumbling, size: 1m}");
-    RETURN_IF_ERROR(CheckKeys(ctx, win, {"type", "size"}));
+    RETURN_IF_ERROR(CheckKeys(ctx, win, {"type", "size", "allowed_lateness"}));
     std::string wtype = "tumbling";
     if (win["type"]) {
       ASSIGN_OR_RETURN(wtype, GetString(ctx, win["type"], "window.type"));
@@ -339,6 +347,15 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     ASSIGN_OR_RETURN(int64_t size, GetDuration(ctx, win["size"], "window.size"));
     if (size <= 0) return ctx.Error(win["size"], "window.size", "must be positive");
     w->set_size_ms(size);
+    if (win["allowed_lateness"]) {
+      ASSIGN_OR_RETURN(int64_t lateness,
+                       GetDuration(ctx, win["allowed_lateness"], "window.allowed_lateness"));
+      if (lateness < 0) {
+        return ctx.Error(win["allowed_lateness"], "window.allowed_lateness",
+                         "must not be negative");
+      }
+      w->set_allowed_lateness_ms(lateness);
+    }
     if (!n["aggregates"].IsMap() || n["aggregates"].size() == 0) {
       return ctx.Error(n["aggregates"], "aggregates",
                        "expected a map such as {avg_temp: avg(temperature)}");

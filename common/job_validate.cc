@@ -111,6 +111,8 @@ absl::Status CheckSettings(const proto::JobGraph& g, const proto::OperatorSpec& 
     case proto::OperatorSpec::kFileSource: {
       const proto::FileSourceConfig& c = op.file_source();
       if (c.path().empty()) return OpError(g, op, "path", "must not be empty");
+      if (c.batch_rows() < 0 || c.batch_rows() > 4096)
+        return OpError(g, op, "batch_rows", "must be from 1 to 4096");
       if (c.event_time().field().empty())
         return OpError(g, op, "event_time", "needs the name of the event-time field");
       if (!ParseTimeUnit(c.event_time().unit()).ok()) {
@@ -139,6 +141,8 @@ absl::Status CheckSettings(const proto::JobGraph& g, const proto::OperatorSpec& 
       }
       if (c.size_ms() <= 0 || c.size_ms() > kMaxSettingDurationMs)
         return OpError(g, op, "window", "size must be between 1 ms and 366 days");
+      if (c.allowed_lateness_ms() < 0 || c.allowed_lateness_ms() > kMaxSettingDurationMs)
+        return OpError(g, op, "window", "allowed_lateness must be between 0 and 366 days");
       if (c.aggregates_size() == 0)
         return OpError(g, op, "aggregates", "needs at least one aggregate");
       for (const auto& a : c.aggregates()) {
@@ -218,6 +222,7 @@ absl::StatusOr<StaticSchema> OutputSchema(const proto::JobGraph& g, const proto:
       }
       out.fields["window_start"] = FieldType::kInt64;
       out.fields["window_end"] = FieldType::kInt64;
+      if (op.window().allowed_lateness_ms() > 0) out.fields["revision"] = FieldType::kInt64;
       for (const auto& a : op.window().aggregates()) {
         std::string field = absl::StrCat("aggregates.", a.name());
         if (out.fields.count(a.name()))
@@ -392,11 +397,7 @@ absl::Status ValidateJobGraph(const proto::JobGraph& g) {
       if (port == kDeadLetterPort) {
         for (const auto& f : DeadLetterSchema()->fields()) in.fields[f.name] = f.type;
       } else if (port == kLatePort) {
-        // The late output carries the window's input records.
-        int w = it->second;
-        auto [wup, wport] = SplitInput(g.operators(w).input());
-        (void)wport;
-        in = *schemas[index[wup]];
+        for (const auto& f : LateSchema()->fields()) in.fields[f.name] = f.type;
       } else {
         in = *schemas[it->second];
       }

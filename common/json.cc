@@ -164,7 +164,11 @@ void AppendJsonLine(const Batch& batch, size_t row, std::string* out) {
         out->append(FormatDouble(col.doubles[row]));
         break;
       case FieldType::kString:
-        AppendJsonString(col.StringAt(row), out);
+        if (schema.field(c).json) {
+          out->append(col.StringAt(row));
+        } else {
+          AppendJsonString(col.StringAt(row), out);
+        }
         break;
       case FieldType::kNull:
         out->append("null");

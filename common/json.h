@@ -32,7 +32,7 @@ std::string ToValidUtf8(std::string_view s);
 void AppendJsonString(std::string_view s, std::string* out);
 
 // Appends row `row` of `batch` as one JSON object (fields in schema order,
-// nulls as null) followed by '\n'.
+// nulls as null, a Field::json field's text as it is) followed by '\n'.
 void AppendJsonLine(const Batch& batch, size_t row, std::string* out);
 
 }  // namespace sluice

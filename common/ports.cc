@@ -14,6 +14,15 @@ const SchemaRef& DeadLetterSchema() {
   return *schema;
 }
 
+const SchemaRef& LateSchema() {
+  static const SchemaRef* schema = new SchemaRef(std::make_shared<const Schema>(std::vector<Field>{
+      {"window_start", FieldType::kInt64},
+      {"window_end", FieldType::kInt64},
+      {"record", FieldType::kString, /*json=*/true},
+  }));
+  return *schema;
+}
+
 std::pair<std::string, std::string> SplitInput(std::string_view input) {
   for (std::string_view port : {kDeadLetterPort, kLatePort}) {
     if (input.size() > port.size() + 1 && input.ends_with(port) &&

@@ -2,7 +2,8 @@
 
 // Names of operator outputs ("ports") and the fixed schema of dead letters.
 // `input: op` reads op's main output; `input: op.dead_letter` a source's
-// dead-letter output; `input: op.late` a window's late-event output.
+// dead-letter output (sources, filters, maps and windows); `input: op.late`
+// a window's late-event output.
 
 #include <string>
 #include <string_view>
@@ -22,6 +23,11 @@ inline constexpr std::string_view kLatePort = "late";
 // as JSON, as valid UTF-8; `raw_base64` holds the exact bytes when `raw`
 // could not (null otherwise).
 const SchemaRef& DeadLetterSchema();
+
+// A window's late records: {window_start, window_end, record}. `record` is
+// the input record as it reached the window, as JSON text (Field::json), so
+// a file sink writes it as a nested object with its fields unchanged.
+const SchemaRef& LateSchema();
 
 // Splits "op.port" into {"op", "port"}; "op" gives {"op", ""}.
 std::pair<std::string, std::string> SplitInput(std::string_view input);

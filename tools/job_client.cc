@@ -162,8 +162,9 @@ void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
   };
   out << std::left << std::setw(16) << "operator" << std::setw(9) << "subtask" << std::setw(11)
       << "worker" << std::setw(11) << "state" << std::right << std::setw(12) << "records_in"
-      << std::setw(13) << "records_out" << std::setw(13) << "dead_letter" << std::setw(8) << "late"
-      << std::setw(7) << "busy" << std::setw(7) << "bp"
+      << std::setw(13) << "records_out" << std::setw(13) << "dead_letter" << std::setw(10)
+      << "on_time" << std::setw(9) << "updated" << std::setw(8) << "late" << std::setw(7) << "busy"
+      << std::setw(7) << "bp"
       << "\n";
   for (const auto& op : status.operator_ids()) {
     auto& list = rows[op];
@@ -173,8 +174,9 @@ void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
       out << std::left << std::setw(16) << op << std::setw(9) << r.subtask << std::setw(11)
           << r.worker << std::setw(11) << r.state << std::right << std::setw(12) << r.m.records_in()
           << std::setw(13) << r.m.records_out() << std::setw(13) << r.m.dead_letter()
-          << std::setw(8) << r.m.late() << std::setw(7) << load(*r.st, r.st->load().busy_ms_per_s())
-          << std::setw(7) << load(*r.st, r.st->load().backpressured_ms_per_s())
+          << std::setw(10) << r.m.on_time() << std::setw(9) << r.m.updated() << std::setw(8)
+          << r.m.late() << std::setw(7) << load(*r.st, r.st->load().busy_ms_per_s()) << std::setw(7)
+          << load(*r.st, r.st->load().backpressured_ms_per_s())
           << (r.st->backpressured() ? "  backpressured" : "") << "\n";
     }
   }

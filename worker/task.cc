@@ -70,9 +70,12 @@ Task::Task(std::shared_ptr<const proto::ExecutionPlan> plan, int task, int subta
   const proto::NetworkConfig& net = plan_->graph().network();
   if (net.buffer_bytes_per_task() > 0) budget_.buffer_bytes_per_task = net.buffer_bytes_per_task();
   if (net.flush_interval_ms() > 0) budget_.flush_interval_ms = net.flush_interval_ms();
+  PlanView view(*plan_);
   for (const auto& id : plan_->tasks(task_).operator_ids()) {
-    stats_.push_back(
-        std::make_unique<OperatorStats>(plan_->job_id(), plan_->attempt(), id, subtask_));
+    absl::StatusOr<const proto::OperatorSpec*> spec = view.Operator(id);
+    const bool is_window = spec.ok() && (*spec)->has_window();
+    stats_.push_back(std::make_unique<OperatorStats>(plan_->job_id(), plan_->attempt(), id,
+                                                     subtask_, is_window));
   }
 }
 
@@ -402,6 +405,7 @@ absl::Status Task::Loop() {
   ASSIGN_OR_RETURN(const KeyGroups owned, view.OwnedKeyGroups(task_, subtask_));
   base.key_group_start = owned.start;
   base.key_group_end = owned.end;
+  base.input_channels = view.NumInputChannels(task_);
   base.clock = clock_;
   base.stop = stop_.get_token();
   // Sources cut batches no bigger than the frames their edges send.

@@ -15,6 +15,7 @@ struct Families {
   prometheus::Family<prometheus::Counter>* dead;
   prometheus::Family<prometheus::Counter>* late;
   prometheus::Family<prometheus::Counter>* skipped_files;
+  prometheus::Family<prometheus::Counter>* window_records;
 };
 
 struct GaugeFamilies {
@@ -76,6 +77,12 @@ const Families& GetFamilies() {
              .Help("Entries of a file_source directory not read: hidden files, subdirectories, "
                    "broken links (counted by subtask 0)")
              .Register(r),
+        &prometheus::BuildCounter()
+             .Name("sluice_window_records_total")
+             .Help("A window's input records by disposition: on_time (before the window "
+                   "fired), updated (after, within the allowed lateness), late (to the late "
+                   "output)")
+             .Register(r),
     };
   }();
   return *f;
@@ -84,8 +91,8 @@ const Families& GetFamilies() {
 }  // namespace
 
 OperatorStats::OperatorStats(const std::string& job_id, int64_t attempt,
-                             const std::string& operator_id, int subtask)
-    : operator_id_(operator_id) {
+                             const std::string& operator_id, int subtask, bool is_window)
+    : operator_id_(operator_id), is_window_(is_window) {
   const Families& f = GetFamilies();
   std::map<std::string, std::string> labels{{"job_id", job_id},
                                             {"attempt", absl::StrCat(attempt)},
@@ -96,6 +103,16 @@ OperatorStats::OperatorStats(const std::string& job_id, int64_t attempt,
   dead_counter_ = &f.dead->Add(labels);
   late_counter_ = &f.late->Add(labels);
   skipped_files_counter_ = &f.skipped_files->Add(labels);
+  if (is_window_) {
+    auto with = [&](const char* disposition) {
+      std::map<std::string, std::string> l = labels;
+      l["disposition"] = disposition;
+      return &f.window_records->Add(l);
+    };
+    on_time_counter_ = with("on_time");
+    updated_counter_ = with("updated");
+    window_late_counter_ = with("late");
+  }
 }
 
 void OperatorStats::AddIn(int64_t n) {
@@ -116,6 +133,14 @@ void OperatorStats::AddSkippedFiles(int64_t n) {
 void OperatorStats::AddLate(int64_t n) {
   late_.fetch_add(n, std::memory_order_relaxed);
   late_counter_->Increment(static_cast<double>(n));
+  if (window_late_counter_ != nullptr) window_late_counter_->Increment(static_cast<double>(n));
+}
+void OperatorStats::AddWindowRecords(int64_t on_time, int64_t updated) {
+  on_time_.fetch_add(on_time, std::memory_order_relaxed);
+  updated_.fetch_add(updated, std::memory_order_relaxed);
+  if (on_time_counter_ == nullptr) return;
+  on_time_counter_->Increment(static_cast<double>(on_time));
+  updated_counter_->Increment(static_cast<double>(updated));
 }
 
 void OperatorStats::Snapshot(proto::OperatorMetrics* out) const {
@@ -124,6 +149,8 @@ void OperatorStats::Snapshot(proto::OperatorMetrics* out) const {
   out->set_records_out(out_.load(std::memory_order_relaxed));
   out->set_dead_letter(dead_.load(std::memory_order_relaxed));
   out->set_late(late_.load(std::memory_order_relaxed));
+  out->set_on_time(on_time_.load(std::memory_order_relaxed));
+  out->set_updated(updated_.load(std::memory_order_relaxed));
 }
 
 }  // namespace sluice

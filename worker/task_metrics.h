@@ -3,8 +3,9 @@
 // Per-operator, per-subtask record counters. Updated per batch by the task
 // thread; read by the heartbeat thread (atomics) and exported to Prometheus
 // as sluice_records_in_total, sluice_records_out_total,
-// sluice_dead_letter_records_total and sluice_late_records_total with labels
-// job_id, attempt, operator, subtask.
+// sluice_dead_letter_records_total, sluice_late_records_total and (windows)
+// sluice_window_records_total{disposition="on_time"|"updated"|"late"}, with
+// labels job_id, attempt, operator, subtask.
 //
 // Per-task gauges (TaskGauges), set when the worker samples its tasks:
 // sluice_task_{busy,idle,backpressured}_ms_per_second, buffer usage
@@ -28,7 +29,7 @@ namespace sluice {
 class OperatorStats : public OperatorCounters {
  public:
   OperatorStats(const std::string& job_id, int64_t attempt, const std::string& operator_id,
-                int subtask);
+                int subtask, bool is_window = false);
 
   void AddIn(int64_t n);
   void AddOut(int64_t n);
@@ -36,13 +37,18 @@ class OperatorStats : public OperatorCounters {
   void AddLate(int64_t n);
   // sluice_source_skipped_files_total.
   void AddSkippedFiles(int64_t n) override;
+  void AddWindowRecords(int64_t on_time, int64_t updated) override;
 
   void Snapshot(proto::OperatorMetrics* out) const;
 
  private:
   std::string operator_id_;
-  std::atomic<int64_t> in_{0}, out_{0}, dead_{0}, late_{0};
+  const bool is_window_;
+  std::atomic<int64_t> in_{0}, out_{0}, dead_{0}, late_{0}, on_time_{0}, updated_{0};
   prometheus::Counter *in_counter_, *out_counter_, *dead_counter_, *late_counter_;
+  // The window dispositions; null for other operators.
+  prometheus::Counter *on_time_counter_ = nullptr, *updated_counter_ = nullptr,
+                      *window_late_counter_ = nullptr;
   prometheus::Counter* skipped_files_counter_;
 };
 

@@ -196,19 +196,26 @@ operators:
   };
   auto late = read_all(dir_ / "late");
   ASSERT_EQ(late.size(), 1u);
-  EXPECT_EQ(late[0]["tag"], "late");
-  EXPECT_EQ(late[0]["ts"], 500);
+  // The record as it came, in the window it missed.
+  EXPECT_EQ(late[0]["record"], nlohmann::json::parse(R"({"ts": 500, "k": "a", "tag": "late"})"));
+  EXPECT_EQ(late[0]["window_start"], 0);
+  EXPECT_EQ(late[0]["window_end"], 1000);
   std::map<int64_t, int64_t> counts;
   for (const auto& r : read_all(dir_ / "out"))
     counts[r["window_start"].get<int64_t>()] = r["n"].get<int64_t>();
   EXPECT_EQ(counts, expected);
-  int64_t late_metric = 0;
+  int64_t late_metric = 0, on_time_metric = 0, updated_metric = 0;
   for (const auto& st : status->subtasks()) {
     for (const auto& m : st.operators()) {
-      if (m.operator_id() == "w") late_metric += m.late();
+      if (m.operator_id() != "w") continue;
+      late_metric += m.late();
+      on_time_metric += m.on_time();
+      updated_metric += m.updated();
     }
   }
   EXPECT_EQ(late_metric, 1);
+  EXPECT_EQ(on_time_metric, 4097);
+  EXPECT_EQ(updated_metric, 0);
 }
 
 TEST_F(EmbeddedRunTest, MissingInputFailsTheJobWithTheReason) {

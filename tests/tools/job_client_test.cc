@@ -53,12 +53,13 @@ TEST(JobClientTest, StatusShowsLoadBackpressureAndBottleneck) {
   EXPECT_EQ(lines[1], "  bottleneck: slow subtask 0 (busy 990 ms/s), under backpressured src");
   EXPECT_EQ(Columns(lines[2]),
             (std::vector<std::string>{"operator", "subtask", "worker", "state", "records_in",
-                                      "records_out", "dead_letter", "late", "busy", "bp"}));
+                                      "records_out", "dead_letter", "on_time", "updated", "late",
+                                      "busy", "bp"}));
   EXPECT_EQ(Columns(lines[3]),
             (std::vector<std::string>{"src", "0", "worker-1", "RUNNING", "1000", "1000", "0", "0",
-                                      "60", "930", "backpressured"}));
+                                      "0", "0", "60", "930", "backpressured"}));
   EXPECT_EQ(Columns(lines[4]), (std::vector<std::string>{"slow", "0", "worker-2", "RUNNING", "1000",
-                                                         "1000", "0", "0", "990", "0"}));
+                                                         "1000", "0", "0", "0", "0", "990", "0"}));
   EXPECT_NE(lines.back().find("backpressured from 500"), std::string::npos);
 }
 
@@ -75,7 +76,7 @@ TEST(JobClientTest, EndedSubtasksShowNoLoad) {
   EXPECT_EQ(lines[0], "job abc (demo): FINISHED");
   EXPECT_EQ(Columns(lines[2])[2], "worker-1");
   EXPECT_EQ(Columns(lines[2]).back(), "-");
-  EXPECT_EQ(Columns(lines[2]).size(), 10u);
+  EXPECT_EQ(Columns(lines[2]).size(), 12u);
 }
 
 }  // namespace

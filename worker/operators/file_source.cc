@@ -158,6 +158,8 @@ absl::StatusOr<SourceReader::Poll> FileSourceReader::PollNext(Output& out) {
   polled_ = true;
 
   const size_t max_bytes = ctx_.max_batch_bytes;
+  const size_t batch_rows =
+      config_.batch_rows() > 0 ? static_cast<size_t>(config_.batch_rows()) : kTargetBatchRows;
   size_t read_bytes = 0;
   decoder_->set_now_ms(NowMs());  // for max_future and max_past
   bool input_ended = false;
@@ -203,7 +205,7 @@ absl::StatusOr<SourceReader::Poll> FileSourceReader::PollNext(Output& out) {
         }
       }
     }
-    if (read_bytes >= max_bytes || decoder_->num_rows() >= kTargetBatchRows ||
+    if (read_bytes >= max_bytes || decoder_->num_rows() >= batch_rows ||
         decoder_->ByteSizeAtLeast(max_bytes)) {
       break;
     }

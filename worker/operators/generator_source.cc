@@ -92,6 +92,7 @@ absl::Status GeneratorSource::Open(const OperatorContext& ctx) {
 proto::SourcePosition GeneratorSource::Position() const {
   proto::SourcePosition p;
   p.set_event_index(next_);
+  if (max_ts_ != kMinWatermark) p.set_max_event_time(max_ts_);
   return p;
 }
 
@@ -102,6 +103,7 @@ absl::Status GeneratorSource::Seek(const proto::SourcePosition& position) {
         "generator position ", i, " does not belong to subtask ", ctx_.subtask, " of ", step_));
   }
   next_ = i;
+  max_ts_ = position.has_max_event_time() ? position.max_event_time() : kMinWatermark;
   paced_from_ms_ = -1;
   return absl::OkStatus();
 }
@@ -134,6 +136,10 @@ absl::StatusOr<SourceReader::Poll> GeneratorSource::PollNext(Output& out) {
   Column& temps = batch.column(3);
   Column& hums = batch.column(4);
   auto& event_time = batch.event_time();
+  // Each row carries the watermark from before it (Batch::row_watermarks).
+  auto& row_watermarks = batch.row_watermarks();
+  const int64_t ooo = config_.watermark().max_out_of_orderness_ms();
+  auto watermark = [&] { return max_ts_ == kMinWatermark ? kMinWatermark : max_ts_ - ooo - 1; };
   size_t n = 0;
   for (; n < batch_rows_ && !Exhausted(); ++n, next_ += step_) {
     GeneratedEvent e = model_.Make(next_);
@@ -146,13 +152,13 @@ absl::StatusOr<SourceReader::Poll> GeneratorSource::PollNext(Output& out) {
       temps.doubles.push_back(e.temperature);
       hums.doubles.push_back(e.humidity);
       event_time.push_back(e.ts);
+      row_watermarks.push_back(watermark());
     }
     max_ts_ = std::max(max_ts_, e.ts);
   }
   paced_events_ += static_cast<int64_t>(n);
   RETURN_IF_ERROR(out.Emit(std::move(batch)));
-  const int64_t ooo = config_.watermark().max_out_of_orderness_ms();
-  if (max_ts_ != kMinWatermark) RETURN_IF_ERROR(out.EmitWatermark(max_ts_ - ooo - 1));
+  if (max_ts_ != kMinWatermark) RETURN_IF_ERROR(out.EmitWatermark(watermark()));
   return Poll::kEmitted;
 }
 

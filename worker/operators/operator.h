@@ -65,6 +65,9 @@ class OperatorCounters {
   // Entries of a source's directory that it does not read (hidden files,
   // subdirectories, broken links).
   virtual void AddSkippedFiles(int64_t n) = 0;
+  // A window's records that were on time, and that updated a window after
+  // it fired (its late ones are counted as its late output).
+  virtual void AddWindowRecords(int64_t on_time, int64_t updated) = 0;
 };
 
 struct OperatorContext {
@@ -77,6 +80,9 @@ struct OperatorContext {
   // Key groups [key_group_start, key_group_end) this subtask owns.
   int key_group_start = 0;
   int key_group_end = 128;
+  // Input channels of the task's input gate (0 when a source heads the
+  // chain): an operator with more than one sees their watermarks merged.
+  int input_channels = 0;
   // Sources cut batches at kTargetBatchRows rows or this many bytes
   // (Batch::ByteSize), whichever comes first.
   size_t max_batch_bytes = 8 << 20;

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/json.h"
 #include "common/ports.h"
 #include "common/status_macros.h"
 
@@ -85,7 +86,10 @@ void AppendKeyValue(const KeyValue& v, Column& col) {
 }  // namespace
 
 WindowOperator::WindowOperator(const proto::WindowConfig& config)
-    : config_(config), size_(config.size_ms()) {
+    : config_(config),
+      size_(config.size_ms()),
+      lateness_(config.allowed_lateness_ms()),
+      accumulator_bytes_(static_cast<size_t>(config.aggregates_size()) * sizeof(Accumulator)) {
   value_fields_.push_back({"window_start", FieldType::kInt64});
   value_fields_.push_back({"window_end", FieldType::kInt64});
   for (const auto& a : config_.aggregates()) {
@@ -93,6 +97,7 @@ WindowOperator::WindowOperator(const proto::WindowConfig& config)
                                            ? FieldType::kInt64
                                            : FieldType::kDouble});
   }
+  if (lateness_ > 0) value_fields_.push_back({"revision", FieldType::kInt64});
 }
 
 WindowOperator::~WindowOperator() {
@@ -124,17 +129,24 @@ absl::Status WindowOperator::Open(const OperatorContext& ctx) {
   options.key_group_start = ctx.key_group_start;
   options.key_group_end = ctx.key_group_end;
   options.memory_budget = ctx.state_memory_budget;
-  options.value_width = static_cast<size_t>(config_.aggregates_size()) * sizeof(Accumulator);
+  options.value_width = accumulator_bytes_ + (lateness_ > 0 ? sizeof(int64_t) : 0);
   // A window's key group that gets its first entry gets the timer that
-  // fires it.
+  // fires it, and with allowed lateness the one that drops it.
+  // (A group that starts with an update has fired, as it were, already.)
   options.on_new_group = [this](const StateGroup& g) {
-    state_->timers().Register({g.ns + size_ - 1, g.key_group, g.ns});
+    if (g.ns + size_ - 1 > watermark_)
+      state_->timers().Register({g.ns + size_ - 1, g.key_group, g.ns});
+    if (lateness_ > 0) state_->timers().Register({g.ns + size_ - 1 + lateness_, g.key_group, g.ns});
   };
+  // Several input channels each carry their own row watermarks: only
+  // their minimum, from the input gate, may fire windows.
+  fire_at_rows_ = ctx.input_channels <= 1;
   if (ctx.restore != nullptr) {
     if (!ctx.restore->small_state.empty()) {
       absl::StatusOr<int64_t> watermark = DecodeSmallState(ctx.restore->small_state);
       if (!watermark.ok()) return WithContext(watermark.status());
       watermark_ = *watermark;
+      forwarded_ = *watermark;
     }
     options.restore_dir = ctx.restore->keyed_dir;
   }
@@ -170,15 +182,29 @@ absl::Status WindowOperator::Bind(const SchemaRef& input) {
 }
 
 absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
+  if (HasPending()) {
+    queued_.push_back({std::move(batch), 0});
+    return absl::OkStatus();
+  }
+  return StartBatch(std::move(batch), out);
+}
+
+absl::Status WindowOperator::StartBatch(Batch batch, Output& out) {
   if (input_schema_ != batch.schema() &&
       (input_schema_ == nullptr || !(*input_schema_ == *batch.schema()))) {
     RETURN_IF_ERROR(Bind(batch.schema()));
   }
   if (!not_numbers_.empty()) RETURN_IF_ERROR(RejectNotNumbers(batch, out));
+  key_encoder_->EncodeRows(batch, &batch_keys_);
+  current_.emplace(std::move(batch));
+  next_row_ = 0;
+  return ConsumeRows(out);
+}
+
+absl::Status WindowOperator::ConsumeRows(Output& out) {
+  const Batch& batch = *current_;
   const size_t num_aggs = agg_columns_.size();
   const auto& fns = config_.aggregates();
-  std::optional<Batch> late;
-  key_encoder_->EncodeRows(batch, &batch_keys_);
   const size_t rows = batch.num_rows();
   // Rows are hashed kPrefetchRows ahead of the row being updated, and their
   // state prefetched then: a lookup seldom waits for memory.
@@ -193,21 +219,36 @@ absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
     row.start = FloorDiv(batch.event_time()[r], size_) * size_;
     state_->Prefetch(row.start, row.key);
   };
-  for (size_t r = 0; r < std::min(rows, kPrefetchRows); ++r) look_ahead(r);
-  // A row is late by the watermark its source had just before it, when the
-  // batch says (so batching and timing do not change the answer), and at
-  // least by this operator's own watermark (windows it has fired are gone).
+  const size_t first = next_row_;
+  for (size_t r = first; r < std::min(rows, first + kPrefetchRows); ++r) look_ahead(r);
+  // A row is judged by the watermark its source had just before it, when
+  // the batch says (so batching and timing do not change the answer), and
+  // at least by this operator's own watermark (windows it has fired are
+  // gone).
   const int64_t* row_watermarks =
       batch.has_row_watermarks() ? batch.row_watermarks().data() : nullptr;
-  for (size_t r = 0; r < rows; ++r) {
+  for (size_t r = first; r < rows; ++r) {
+    int64_t watermark = watermark_;
+    if (row_watermarks != nullptr && row_watermarks[r] > watermark_) {
+      watermark = row_watermarks[r];
+      if (fire_at_rows_) {
+        const Timer* due = state_->timers().Earliest();
+        if (due != nullptr && due->timestamp <= watermark) {
+          // Windows end before this row: they fire first, then the rest
+          // of the batch follows.
+          next_row_ = r;
+          RETURN_IF_ERROR(FlushRows(out));
+          return AdvanceTo(watermark, out);
+        }
+        watermark_ = watermark;
+      }
+    }
     const Row row = ahead[r % kPrefetchRows];
     if (r + kPrefetchRows < rows) look_ahead(r + kPrefetchRows);
     const int64_t start = row.start;
-    const int64_t watermark =
-        row_watermarks != nullptr ? std::max(row_watermarks[r], watermark_) : watermark_;
-    if (start + size_ - 1 <= watermark) {
-      if (!late.has_value()) late.emplace(batch.schema());
-      late->AppendRowFrom(batch, r);
+    const int64_t last_ms = start + size_ - 1;
+    if (last_ms + lateness_ <= watermark) {
+      AddLate(batch, r, start);
       continue;
     }
     // (A key of a key group this subtask does not own is an error.)
@@ -236,9 +277,53 @@ absl::Status WindowOperator::ProcessBatch(Batch batch, Output& out) {
       }
       ++acc[a].count;
     }
+    if (last_ms > watermark) {
+      ++on_time_;
+    } else {
+      ++updated_;
+    }
+    if (lateness_ == 0) continue;
+    // The entry's count of results: its firing's (revision 0), then one
+    // per update after it.
+    char* emitted_at = *value + accumulator_bytes_;
+    int64_t emitted = 0;
+    std::memcpy(&emitted, emitted_at, sizeof(emitted));
+    if (last_ms > watermark_) {
+      emitted = 1;  // the firing will emit it
+    } else {
+      // The window has fired: this record's result is the next revision.
+      RETURN_IF_ERROR(AddResult(start, batch_keys_[r], *value, emitted, updates_, out));
+      ++emitted;
+    }
+    std::memcpy(emitted_at, &emitted, sizeof(emitted));
   }
-  if (late.has_value()) RETURN_IF_ERROR(out.EmitSide(kLatePort, std::move(*late)));
-  return absl::OkStatus();
+  current_.reset();
+  return FlushRows(out);
+}
+
+void WindowOperator::AddLate(const Batch& batch, size_t r, int64_t start) {
+  if (!late_.has_value()) late_.emplace(LateSchema());
+  Batch& late = *late_;
+  late.column(0).AppendInt(start);
+  late.column(1).AppendInt(start + size_);
+  record_json_.clear();
+  AppendJsonLine(batch, r, &record_json_);
+  record_json_.pop_back();  // the newline
+  late.column(2).AppendString(record_json_);
+  late.event_time().push_back(batch.event_time()[r]);
+}
+
+absl::Status WindowOperator::FlushRows(Output& out) {
+  if (ctx_.counters != nullptr && (on_time_ > 0 || updated_ > 0)) {
+    ctx_.counters->AddWindowRecords(on_time_, updated_);
+  }
+  on_time_ = updated_ = 0;
+  for (ResultGroup& g : updates_) RETURN_IF_ERROR(WithContext(EmitGroup(g, out)));
+  updates_.clear();
+  if (!late_.has_value()) return absl::OkStatus();
+  Batch late = *std::move(late_);
+  late_.reset();
+  return out.EmitSide(kLatePort, std::move(late));
 }
 
 absl::Status WindowOperator::RejectNotNumbers(Batch& batch, Output& out) {
@@ -281,6 +366,12 @@ absl::Status WindowOperator::FireSome(int64_t up_to, size_t limit, Output& out, 
         break;
       }
       cursor_timer_ = *t;
+      if (lateness_ > 0 && t->timestamp != t->ns + size_ - 1) {
+        // The end of the window's lateness: its state goes, unread.
+        status = state_->DropGroup({cursor_timer_.key_group, cursor_timer_.ns});
+        state_->timers().Delete(cursor_timer_);
+        continue;
+      }
       absl::StatusOr<std::unique_ptr<GroupCursor>> cursor =
           state_->ReadGroup({t->key_group, t->ns});
       if (!cursor.ok()) {
@@ -289,14 +380,16 @@ absl::Status WindowOperator::FireSome(int64_t up_to, size_t limit, Output& out, 
       }
       cursor_ = std::move(*cursor);
     }
-    if (!cursor_->Valid()) {  // the group has fired: drop it and its timer
+    if (!cursor_->Valid()) {
+      // The group has fired: drop its timer, and it too unless it waits
+      // for late records.
       cursor_.reset();
-      status = state_->DropGroup({cursor_timer_.key_group, cursor_timer_.ns});
+      if (lateness_ == 0) status = state_->DropGroup({cursor_timer_.key_group, cursor_timer_.ns});
       state_->timers().Delete(cursor_timer_);
       continue;
     }
     if (fired == limit) break;
-    status = AddResult(cursor_timer_.ns, cursor_->key(), cursor_->value(), groups, out);
+    status = AddResult(cursor_timer_.ns, cursor_->key(), cursor_->value(), 0, groups, out);
     ++fired;
     if (status.ok()) status = cursor_->Next();
   }
@@ -307,8 +400,8 @@ absl::Status WindowOperator::FireSome(int64_t up_to, size_t limit, Output& out, 
 }
 
 absl::Status WindowOperator::AddResult(int64_t start, std::string_view key,
-                                       const char* accumulators, std::vector<ResultGroup>& groups,
-                                       Output& out) {
+                                       const char* accumulators, int64_t revision,
+                                       std::vector<ResultGroup>& groups, Output& out) {
   const size_t num_keys = config_.key_by_size();
   const auto& fns = config_.aggregates();
   if (absl::Status s = DecodeKey(key, num_keys, &key_values_); !s.ok()) {
@@ -339,6 +432,7 @@ absl::Status WindowOperator::AddResult(int64_t start, std::string_view key,
         break;
     }
   }
+  if (lateness_ > 0) g.columns[num_keys + 2 + fns.size()].AppendInt(revision);
   g.event_time.push_back(start + size_ - 1);
   if (g.event_time.size() >= kTargetBatchRows) return EmitGroup(g, out);
   return absl::OkStatus();
@@ -425,8 +519,22 @@ const SchemaRef& WindowOperator::OutputSchema(const std::vector<FieldType>& key_
 }
 
 absl::Status WindowOperator::ProcessWatermark(int64_t watermark, Output& out) {
-  if (watermark <= watermark_) return absl::OkStatus();
-  while (firing_.has_value()) RETURN_IF_ERROR(ContinuePending(out));  // (a task never does this)
+  if (HasPending()) {
+    queued_.push_back({std::nullopt, watermark});
+    return absl::OkStatus();
+  }
+  return StartWatermark(watermark, out);
+}
+
+absl::Status WindowOperator::StartWatermark(int64_t watermark, Output& out) {
+  if (watermark > watermark_) return AdvanceTo(watermark, out);
+  // Row watermarks have fired the windows already.
+  if (watermark <= forwarded_) return absl::OkStatus();
+  forwarded_ = watermark;
+  return out.EmitWatermark(watermark);
+}
+
+absl::Status WindowOperator::AdvanceTo(int64_t watermark, Output& out) {
   watermark_ = watermark;
   // Window [s, s+size) fires once watermark >= s + size - 1: its timers.
   firing_ = Firing{watermark, watermark, true};
@@ -434,16 +542,26 @@ absl::Status WindowOperator::ProcessWatermark(int64_t watermark, Output& out) {
 }
 
 absl::Status WindowOperator::ContinuePending(Output& out) {
-  if (!firing_.has_value()) return absl::OkStatus();
-  bool done = false;
-  RETURN_IF_ERROR(FireSome(firing_->up_to, kFireChunk, out, &done));
-  if (!done) return absl::OkStatus();
-  const Firing fired = *firing_;
-  firing_.reset();
-  return fired.forward ? out.EmitWatermark(fired.watermark) : absl::OkStatus();
+  if (firing_.has_value()) {
+    bool done = false;
+    RETURN_IF_ERROR(FireSome(firing_->up_to, kFireChunk, out, &done));
+    if (!done) return absl::OkStatus();
+    const Firing fired = *firing_;
+    firing_.reset();
+    if (!fired.forward || fired.watermark <= forwarded_) return absl::OkStatus();
+    forwarded_ = fired.watermark;
+    return out.EmitWatermark(fired.watermark);
+  }
+  if (current_.has_value()) return ConsumeRows(out);
+  if (queued_.empty()) return absl::OkStatus();
+  Queued next = std::move(queued_.front());
+  queued_.pop_front();
+  if (next.batch.has_value()) return StartBatch(*std::move(next.batch), out);
+  return StartWatermark(next.watermark, out);
 }
 
 absl::Status WindowOperator::Finish(Output& out) {
+  while (HasPending()) RETURN_IF_ERROR(ContinuePending(out));  // (a task never does this)
   firing_ = Firing{std::numeric_limits<int64_t>::max(), 0, false};
   return ContinuePending(out);
 }
@@ -451,7 +569,7 @@ absl::Status WindowOperator::Finish(Output& out) {
 absl::StatusOr<OperatorSnapshot> WindowOperator::Snapshot(int64_t checkpoint_id,
                                                           const std::string& keyed_dir) {
   (void)checkpoint_id;
-  if (firing_.has_value()) {
+  if (HasPending()) {
     return absl::FailedPreconditionError(
         absl::StrCat("operator '", ctx_.spec->id(), "': snapshot while windows are still firing"));
   }
