@@ -34,6 +34,7 @@ using job_yaml::GetString;
 using job_yaml::ParseCheckpoint;
 using job_yaml::ParseNetwork;
 using job_yaml::ParseRestart;
+using job_yaml::ParseSideOutputs;
 using job_yaml::ParseState;
 using job_yaml::ParseWatermark;
 using job_yaml::ResolvePath;
@@ -470,7 +471,7 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
   try {
     RETURN_IF_ERROR(CheckKeys(top, root,
                               {"name", "parallelism", "max_parallelism", "network", "checkpoint",
-                               "restart", "state", "operators"}));
+                               "restart", "state", "side_outputs", "operators"}));
     if (!root["name"]) return top.Error(root, "name", "missing; name the job");
     ASSIGN_OR_RETURN(std::string name, GetString(top, root["name"], "name"));
     graph.set_name(name);
@@ -499,6 +500,10 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
     if (root["restart"])
       RETURN_IF_ERROR(ParseRestart(top, root["restart"], graph.mutable_restart()));
     if (root["state"]) RETURN_IF_ERROR(ParseState(top, root["state"], graph.mutable_state()));
+    if (root["side_outputs"]) {
+      RETURN_IF_ERROR(
+          ParseSideOutputs(top, root["side_outputs"], base_dir, graph.mutable_side_outputs()));
+    }
     const YAML::Node ops = root["operators"];
     if (!ops || !ops.IsSequence() || ops.size() == 0) {
       return top.Error(ops ? ops : root, "operators", "expected a non-empty list of operators");
@@ -526,7 +531,10 @@ absl::StatusOr<proto::JobGraph> LoadJobFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string base = std::filesystem::absolute(path).parent_path().string();
-  return ParseJobYaml(ss.str(), path, base);
+  ASSIGN_OR_RETURN(proto::JobGraph graph, ParseJobYaml(ss.str(), path, base));
+  RETURN_IF_ERROR(AddSideOutputSinks(base, &graph));
+  RETURN_IF_ERROR(ValidateJobGraph(graph));  // the sinks' paths among the others
+  return graph;
 }
 
 }  // namespace sluice

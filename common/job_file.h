@@ -14,13 +14,23 @@
 namespace sluice {
 
 // Reads and parses `path`; relative paths inside are resolved against the
-// job file's directory. Validates the result.
+// job file's directory. Adds the sinks of unread side outputs
+// (AddSideOutputSinks). Validates the result.
 absl::StatusOr<proto::JobGraph> LoadJobFile(const std::string& path);
 
 // Parses YAML text. `file_name` is used in messages; relative paths are
 // resolved against `base_dir` (unchanged when empty).
 absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::string& file_name,
                                              const std::string& base_dir);
+
+// Gives every side output that no operator reads (a dead_letter or late
+// output) a file_sink of its own (OperatorSpec::implicit), under
+// side_outputs.path/<op>.<port>, so its records are kept: unless
+// side_outputs.discard. The default path is `side_outputs` beside the
+// first file_sink's directory, or in `base_dir` when there is none.
+// Called by LoadJobFile; an error when an operator already has the id
+// such a sink takes (<op>:<port>).
+absl::Status AddSideOutputSinks(const std::string& base_dir, proto::JobGraph* graph);
 
 // Limits on what a job may ask for. They hold for every graph, whether it
 // came from a job file or straight from an API client.

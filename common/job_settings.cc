@@ -165,4 +165,27 @@ absl::Status ParseState(const Ctx& ctx, const YAML::Node& n, proto::StateConfig*
   return absl::OkStatus();
 }
 
+// The job's `side_outputs:` map.
+absl::Status ParseSideOutputs(const Ctx& ctx, const YAML::Node& n, const std::string& base_dir,
+                              proto::SideOutputsConfig* so) {
+  if (!n.IsMap()) {
+    return ctx.Error(n, "side_outputs",
+                     "expected a map such as {path: out/side} or {discard: true}");
+  }
+  RETURN_IF_ERROR(CheckKeys(ctx, n, {"path", "discard"}));
+  if (n["path"]) {
+    ASSIGN_OR_RETURN(std::string path, GetString(ctx, n["path"], "side_outputs.path"));
+    if (path.empty()) return ctx.Error(n["path"], "side_outputs.path", "must not be empty");
+    so->set_path(ResolvePath(base_dir, path));
+  }
+  if (n["discard"]) {
+    ASSIGN_OR_RETURN(bool discard, GetBool(ctx, n["discard"], "side_outputs.discard"));
+    so->set_discard(discard);
+  }
+  if (so->discard() && n["path"]) {
+    return ctx.Error(n["discard"], "side_outputs.discard", "give either path or discard, not both");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace sluice::job_yaml

@@ -109,6 +109,20 @@ void PrintSinkOutputs(const proto::JobGraph& graph, const proto::JobStatus& stat
   }
 }
 
+// Says where the side outputs no operator reads go (or that they are
+// dropped), so that no record vanishes unannounced.
+void PrintSideOutputs(const proto::JobGraph& graph, std::ostream& out) {
+  if (graph.side_outputs().discard()) {
+    out << "sluice: side outputs no operator reads are discarded (counted, not kept)\n";
+    return;
+  }
+  for (const auto& op : graph.operators()) {
+    if (!op.implicit()) continue;
+    out << "sluice: " << op.input() << " is read by no operator; its records go to "
+        << op.file_sink().path() << "/\n";
+  }
+}
+
 }  // namespace
 
 int RunEmbedded(const RunArgs& args) {
@@ -141,6 +155,7 @@ int RunEmbedded(const RunArgs& args) {
     std::cerr << "sluice: " << job_id.status().message() << "\n";
     return ExitCodeFor(job_id.status());
   }
+  PrintSideOutputs(*graph, std::cout);
   std::signal(SIGINT, OnInterrupt);
   std::signal(SIGTERM, OnInterrupt);
   auto status = WaitForJob((*cluster)->coordinator(), *job_id, &g_interrupted);
@@ -220,6 +235,7 @@ int SubmitCommand(const ClientArgs& args) {
   auto stub = Connect(args.coordinator);
   auto job_id = SubmitJob(*stub, *graph, args.restore);
   if (!job_id.ok()) return ReportClientError(job_id.status(), args.coordinator);
+  PrintSideOutputs(*graph, std::cerr);
   if (!args.wait) {
     std::cout << *job_id << std::endl;
     return 0;

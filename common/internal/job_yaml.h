@@ -62,5 +62,7 @@ absl::Status ParseNetwork(const Ctx& ctx, const YAML::Node& n, proto::NetworkCon
 absl::Status ParseCheckpoint(const Ctx& ctx, const YAML::Node& n, proto::CheckpointConfig* c);
 absl::Status ParseRestart(const Ctx& ctx, const YAML::Node& n, proto::RestartConfig* r);
 absl::Status ParseState(const Ctx& ctx, const YAML::Node& n, proto::StateConfig* st);
+absl::Status ParseSideOutputs(const Ctx& ctx, const YAML::Node& n, const std::string& base_dir,
+                              proto::SideOutputsConfig* so);
 
 }  // namespace sluice::job_yaml

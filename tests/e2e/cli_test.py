@@ -2,12 +2,15 @@
 """The command line refuses what would misbehave: flags out of range exit 2
 with a message naming the flag, a server whose port another process holds
 exits 3 naming the port instead of sharing it, and `cancel` of a job that
-has ended says so and exits 2.
+has ended says so and exits 2. A side output no operator reads keeps its
+records at the default location, which `run` and `submit` name.
 
 Usage: cli_test.py --sluice build/tools/sluice
 """
 
 import argparse
+import glob
+import json
 import os
 import subprocess
 import sys
@@ -121,6 +124,98 @@ class CancelTest(unittest.TestCase):
             finally:
                 coordinator.terminate()
                 coordinator.communicate(timeout=10)
+
+
+class UnreadSideOutputTest(unittest.TestCase):
+    """A window whose late output nobody reads: the late records land under
+    side_outputs/ beside the job's output, every one of them."""
+
+    SIZE_MS = 1000
+    OOO_MS = 100
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        d = self.dir.name
+        self.readings = []
+        # In order every 10 ms for 3 s, with a reading 1.5 s old after each
+        # 50: late when its window has ended before the watermark.
+        for i in range(300):
+            self.readings.append({"ts": i * 10, "k": "a", "v": i})
+            if i % 50 == 49:
+                self.readings.append({"ts": i * 10 - 1500, "k": "b", "v": -i})
+        with open(os.path.join(d, "in.jsonl"), "w") as f:
+            for r in self.readings:
+                f.write(json.dumps(r) + "\n")
+        os.makedirs(os.path.join(d, "out"))
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def job(self, side_outputs=""):
+        path = os.path.join(self.dir.name, "job.yaml")
+        with open(path, "w") as f:
+            f.write(f"""name: unread-late
+{side_outputs}
+operators:
+  - id: src
+    type: file_source
+    path: in.jsonl
+    event_time: {{field: ts, min_time: off}}
+    watermark: {{max_out_of_orderness: {self.OOO_MS}ms}}
+  - {{id: w, type: window, input: src, key_by: k, window: {{size: 1s}}, aggregates: {{n: count()}}}}
+  - {{id: sink, type: file_sink, input: w, path: out/averages}}
+""")
+        return path
+
+    def expected_late(self):
+        """The definition: late when the window's last ms is at or before
+        the watermark (max event time so far - out-of-orderness - 1)."""
+        late, max_ts = [], None
+        for r in self.readings:
+            last = r["ts"] - r["ts"] % self.SIZE_MS + self.SIZE_MS - 1
+            if max_ts is not None and last <= max_ts - self.OOO_MS - 1:
+                late.append(r)
+            max_ts = r["ts"] if max_ts is None else max(max_ts, r["ts"])
+        return late
+
+    def read_lines(self, directory):
+        rows = []
+        for path in glob.glob(os.path.join(directory, "part-*.jsonl")):
+            with open(path) as f:
+                rows += [json.loads(line) for line in f]
+        return rows
+
+    def test_unread_late_records_go_to_the_default_location(self):
+        r = run("run", self.job(), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        where = os.path.join(self.dir.name, "out", "side_outputs", "w.late")
+        self.assertIn(f"w.late is read by no operator; its records go to {where}/", r.stdout)
+        want = self.expected_late()
+        self.assertEqual(len(want), 6)
+        got = self.read_lines(where)
+        self.assertEqual(sorted(g["record"]["v"] for g in got), sorted(x["v"] for x in want))
+        for g in got:
+            self.assertEqual(g["window_start"], g["record"]["ts"] // 1000 * 1000)
+            self.assertEqual(g["window_end"], g["window_start"] + 1000)
+        # The source's and the window's dead letters have a place too (empty).
+        self.assertIn("src.dead_letter is read by no operator", r.stdout)
+
+    def test_a_path_can_be_set_and_discard_drops_them_counted(self):
+        r = run("run", self.job("side_outputs: {path: kept}"), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        got = self.read_lines(os.path.join(self.dir.name, "kept", "w.late"))
+        self.assertEqual(len(got), len(self.expected_late()))
+
+        r = run("run", self.job("side_outputs: {discard: true}"), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("side outputs no operator reads are discarded", r.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.dir.name, "out", "side_outputs")))
+        # Still counted: the status table's late column for w.
+        row = [line.split() for line in r.stdout.splitlines() if line.startswith("w ")]
+        self.assertEqual(len(row), 1, r.stdout)
+        header = next(line.split() for line in r.stdout.splitlines()
+                      if line.startswith("operator"))
+        self.assertEqual(int(row[0][header.index("late")]), len(self.expected_late()))
 
 
 if __name__ == "__main__":
