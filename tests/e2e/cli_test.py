@@ -9,7 +9,6 @@ Usage: cli_test.py --sluice build/tools/sluice
 """
 
 import argparse
-import glob
 import json
 import os
 import subprocess
@@ -18,7 +17,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import free_port  # noqa: E402
+from cluster import free_port, read_part_files  # noqa: E402
 
 SLUICE = None
 
@@ -178,13 +177,6 @@ operators:
             max_ts = r["ts"] if max_ts is None else max(max_ts, r["ts"])
         return late
 
-    def read_lines(self, directory):
-        rows = []
-        for path in glob.glob(os.path.join(directory, "part-*.jsonl")):
-            with open(path) as f:
-                rows += [json.loads(line) for line in f]
-        return rows
-
     def test_unread_late_records_go_to_the_default_location(self):
         r = run("run", self.job(), timeout=60)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -192,7 +184,7 @@ operators:
         self.assertIn(f"w.late is read by no operator; its records go to {where}/", r.stdout)
         want = self.expected_late()
         self.assertEqual(len(want), 6)
-        got = self.read_lines(where)
+        got = read_part_files(where)
         self.assertEqual(sorted(g["record"]["v"] for g in got), sorted(x["v"] for x in want))
         for g in got:
             self.assertEqual(g["window_start"], g["record"]["ts"] // 1000 * 1000)
@@ -203,7 +195,7 @@ operators:
     def test_a_path_can_be_set_and_discard_drops_them_counted(self):
         r = run("run", self.job("side_outputs: {path: kept}"), timeout=60)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        got = self.read_lines(os.path.join(self.dir.name, "kept", "w.late"))
+        got = read_part_files(os.path.join(self.dir.name, "kept", "w.late"))
         self.assertEqual(len(got), len(self.expected_late()))
 
         r = run("run", self.job("side_outputs: {discard: true}"), timeout=60)

@@ -165,6 +165,15 @@ class Cluster:
             log.close()
 
 
+def read_part_files(directory):
+    """The records of the published part files of a file_sink directory."""
+    rows = []
+    for path in sorted(glob.glob(os.path.join(directory, "part-*.jsonl"))):
+        with open(path) as f:
+            rows.extend(json.loads(line) for line in f if line.strip())
+    return rows
+
+
 def metric_sum(text, name, **labels):
     """Sums the samples of metric `name` whose labels include `labels`."""
     total = 0.0

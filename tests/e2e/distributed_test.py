@@ -13,7 +13,6 @@ EmbeddedRunTest: `sluice run` on the shipped example job.
 """
 
 import argparse
-import glob
 import json
 import os
 import random
@@ -25,7 +24,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import ClusterTestCase, Prometheus, metric_sum  # noqa: E402
+from cluster import ClusterTestCase, Prometheus, metric_sum, read_part_files  # noqa: E402
 
 SLUICE = None
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -81,14 +80,6 @@ def expected_windows(events):
         a[1] += ev["temperature"]
         a[2] = max(a[2], ev["temperature"])
     return {k: (c, s / c, m) for k, (c, s, m) in agg.items()}
-
-
-def read_part_files(directory):
-    rows = []
-    for path in sorted(glob.glob(os.path.join(directory, "part-*.jsonl"))):
-        with open(path) as f:
-            rows.extend(json.loads(line) for line in f if line.strip())
-    return rows
 
 
 JOB = """

@@ -31,7 +31,6 @@ source split at a time), and compares the job's output with it:
 
 import argparse
 import collections
-import glob
 import json
 import os
 import re
@@ -40,7 +39,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import ClusterTestCase  # noqa: E402
+from cluster import ClusterTestCase, read_part_files  # noqa: E402
 
 START_MS = 1_795_682_400_000  # 2026-11-26T08:40:00Z
 MINUTE_MS = 60_000
@@ -192,14 +191,6 @@ def job_yaml(name, input_dir, out_dir, parallelism=1, batch_rows=4096, throttle_
               "    input: per_station.late",
               f'    path: "{out_dir}/late"']
     return "\n".join(lines) + "\n"
-
-
-def read_part_files(directory):
-    rows = []
-    for path in sorted(glob.glob(os.path.join(directory, "part-*.jsonl"))):
-        with open(path) as f:
-            rows.extend(json.loads(line) for line in f if line.strip())
-    return rows
 
 
 def read_outputs(out_dir):
