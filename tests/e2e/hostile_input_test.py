@@ -115,10 +115,16 @@ operators:
   - {id: out, type: file_sink, input: f, path: out}
 """)
         self.assertEqual(read_records(os.path.join(self.d, "out")), [])
-        # Nobody reads f.dead_letter: counted in the status table and logged.
+        # Nobody reads f.dead_letter: counted in the status table, and kept
+        # at the side-output location, which run names.
         row = next(line.split() for line in r.stdout.splitlines() if line.startswith("f "))
         self.assertEqual(row[5:7], ["0", "50"])  # records_out, dead_letter
-        self.assertIn("where: the condition is int64, not bool", r.stderr)
+        where = os.path.join(self.d, "side_outputs", "f.dead_letter")
+        self.assertIn(f"f.dead_letter is read by no operator; its records go to {where}/", r.stdout)
+        dead = read_records(where)
+        self.assertEqual(sorted(json.loads(d["raw"])["n"] for d in dead), list(range(50)))
+        for d in dead:
+            self.assertIn("where: the condition is int64, not bool", d["reason"])
 
     def test_lines_that_are_not_utf8_or_nest_too_deep_are_dead_letters_that_are_valid_json(self):
         lines = [b'{"ts": 1, "dev": "a", "v": 1}',
