@@ -149,7 +149,7 @@ class DistributedTest(ClusterTestCase):
         self.assertEqual(status.returncode, 0, status.stderr)
         self.assertIn("FINISHED", status.stdout.splitlines()[0])
         # Both workers ran a window subtask: the keyed exchange crossed processes.
-        window_rows = [l for l in status.stdout.splitlines() if l.startswith("per_device")]
+        window_rows = [l for l in status.stdout.splitlines() if l.split()[:1] == ["per_device"]]
         self.assertEqual({l.split()[2] for l in window_rows}, {"worker-1", "worker-2"})
 
         expected = expected_windows(events)
