@@ -26,6 +26,7 @@ namespace {
 
 using job_yaml::CheckKeys;
 using job_yaml::Ctx;
+using job_yaml::GetBool;
 using job_yaml::GetByteSize;
 using job_yaml::GetDouble;
 using job_yaml::GetDuration;
@@ -251,9 +252,9 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     if (n["watermark"])
       RETURN_IF_ERROR(ParseWatermark(ctx, n["watermark"], g->mutable_watermark()));
   } else if (type == "file_source") {
-    RETURN_IF_ERROR(CheckKeys(
-        ctx, n,
-        {"id", "type", "parallelism", "path", "event_time", "watermark", "schema", "batch_rows"}));
+    RETURN_IF_ERROR(CheckKeys(ctx, n,
+                              {"id", "type", "parallelism", "path", "event_time", "watermark",
+                               "schema", "batch_rows", "follow"}));
     RETURN_IF_ERROR(require("path"));
     RETURN_IF_ERROR(require("event_time"));
     auto* f = op->mutable_file_source();
@@ -263,6 +264,10 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
         return ctx.Error(n["batch_rows"], "batch_rows", "must be from 1 to 4096");
       }
       f->set_batch_rows(static_cast<int32_t>(rows));
+    }
+    if (n["follow"]) {
+      ASSIGN_OR_RETURN(bool follow, GetBool(ctx, n["follow"], "follow"));
+      f->set_follow(follow);
     }
     ASSIGN_OR_RETURN(std::string path, GetString(ctx, n["path"], "path"));
     f->set_path(ResolvePath(base_dir, path));

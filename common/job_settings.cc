@@ -7,11 +7,16 @@ namespace sluice::job_yaml {
 absl::Status ParseWatermark(const Ctx& ctx, const YAML::Node& n, proto::WatermarkConfig* wm) {
   if (!n.IsMap())
     return ctx.Error(n, "watermark", "expected a map such as {max_out_of_orderness: 30s}");
-  RETURN_IF_ERROR(CheckKeys(ctx, n, {"max_out_of_orderness"}));
+  RETURN_IF_ERROR(CheckKeys(ctx, n, {"max_out_of_orderness", "idle_timeout"}));
   if (n["max_out_of_orderness"]) {
     ASSIGN_OR_RETURN(int64_t ms,
                      GetDuration(ctx, n["max_out_of_orderness"], "watermark.max_out_of_orderness"));
     wm->set_max_out_of_orderness_ms(ms);
+  }
+  if (n["idle_timeout"]) {
+    ASSIGN_OR_RETURN(int64_t ms, GetDuration(ctx, n["idle_timeout"], "watermark.idle_timeout"));
+    if (ms <= 0) return ctx.Error(n["idle_timeout"], "watermark.idle_timeout", "must be positive");
+    wm->set_idle_timeout_ms(ms);
   }
   return absl::OkStatus();
 }

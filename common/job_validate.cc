@@ -88,6 +88,8 @@ absl::Status CheckSettings(const proto::JobGraph& g, const proto::OperatorSpec& 
   auto watermark = [&](const proto::WatermarkConfig& wm) -> absl::Status {
     if (!IsDuration(wm.max_out_of_orderness_ms()))
       return OpError(g, op, "watermark", absl::StrCat("max_out_of_orderness ", kDurationRange));
+    if (!IsDuration(wm.idle_timeout_ms()))
+      return OpError(g, op, "watermark", absl::StrCat("idle_timeout ", kDurationRange));
     return absl::OkStatus();
   };
   switch (op.config_case()) {

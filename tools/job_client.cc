@@ -160,18 +160,23 @@ void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
     if (st.state() != proto::TASK_RUNNING || !st.has_load()) return std::string("-");
     return std::to_string(static_cast<int64_t>(ms + 0.5));
   };
-  out << std::left << std::setw(16) << "operator" << std::setw(9) << "subtask" << std::setw(11)
-      << "worker" << std::setw(11) << "state" << std::right << std::setw(12) << "records_in"
-      << std::setw(13) << "records_out" << std::setw(13) << "dead_letter" << std::setw(10)
-      << "on_time" << std::setw(9) << "updated" << std::setw(8) << "late" << std::setw(7) << "busy"
-      << std::setw(7) << "bp"
+  // Wide enough for every id (a side output's sink is named op:port).
+  int id_width = 16;
+  for (const auto& op : status.operator_ids()) {
+    id_width = std::max(id_width, static_cast<int>(op.size()) + 2);
+  }
+  out << std::left << std::setw(id_width) << "operator" << std::setw(9) << "subtask"
+      << std::setw(11) << "worker" << std::setw(11) << "state" << std::right << std::setw(12)
+      << "records_in" << std::setw(13) << "records_out" << std::setw(13) << "dead_letter"
+      << std::setw(10) << "on_time" << std::setw(9) << "updated" << std::setw(8) << "late"
+      << std::setw(7) << "busy" << std::setw(7) << "bp"
       << "\n";
   for (const auto& op : status.operator_ids()) {
     auto& list = rows[op];
     std::sort(list.begin(), list.end(),
               [](const Row& a, const Row& b) { return a.subtask < b.subtask; });
     for (const Row& r : list) {
-      out << std::left << std::setw(16) << op << std::setw(9) << r.subtask << std::setw(11)
+      out << std::left << std::setw(id_width) << op << std::setw(9) << r.subtask << std::setw(11)
           << r.worker << std::setw(11) << r.state << std::right << std::setw(12) << r.m.records_in()
           << std::setw(13) << r.m.records_out() << std::setw(13) << r.m.dead_letter()
           << std::setw(10) << r.m.on_time() << std::setw(9) << r.m.updated() << std::setw(8)

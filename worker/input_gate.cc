@@ -48,7 +48,8 @@ absl::Status InputGate::Deliver(int channel, StreamElement element, int credits)
                                                        " + ", credits, " > ", capacity_, ")"));
     }
     if (element.kind == StreamElement::Kind::kWatermark && !c.queue.empty() &&
-        c.queue.back().element.kind == StreamElement::Kind::kWatermark) {
+        c.queue.back().element.kind == StreamElement::Kind::kWatermark &&
+        element.watermark != kIdleWatermark && c.queue.back().element.watermark != kIdleWatermark) {
       // Nothing between them: the later watermark says all the earlier one did.
       c.queue.back().element.watermark =
           std::max(c.queue.back().element.watermark, element.watermark);
@@ -122,11 +123,17 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
       }
       switch (q.element.kind) {
         case StreamElement::Kind::kBatch:
+          ch.idle = false;
           event = Event::Of(Event::Kind::kBatch);
           event->batch = std::move(q.element.batch);
           break;
         case StreamElement::Kind::kWatermark:
-          ch.watermark = std::max(ch.watermark, q.element.watermark);
+          if (q.element.watermark == kIdleWatermark) {
+            ch.idle = true;
+          } else {
+            ch.idle = false;
+            ch.watermark = std::max(ch.watermark, q.element.watermark);
+          }
           break;
         case StreamElement::Kind::kBarrier:
           event = OnBarrier(ch, std::move(q.element.barrier));
@@ -141,8 +148,21 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
           break;
       }
       if (!event.has_value()) {
+        // Idle channels do not hold the others back. When every open one
+        // is idle, each has sent all it had: the largest of their
+        // watermarks holds.
         int64_t combined = std::numeric_limits<int64_t>::max();
-        for (const auto& x : channels_) combined = std::min(combined, x.watermark);
+        int64_t all_idle = std::numeric_limits<int64_t>::min();
+        bool any_active = false;
+        for (const auto& x : channels_) {
+          if (x.idle && !x.ended) {
+            all_idle = std::max(all_idle, x.watermark);
+            continue;
+          }
+          any_active = true;
+          combined = std::min(combined, x.watermark);
+        }
+        if (!any_active) combined = all_idle;
         if (combined > combined_watermark_) {
           combined_watermark_ = combined;
           event = Event::Of(Event::Kind::kWatermark);

@@ -12,7 +12,8 @@
 // cost no credit; consecutive watermarks with no data between them are
 // merged, which keeps their number bounded too.
 //
-// The gate merges per-channel watermarks (minimum across channels; an
+// The gate merges per-channel watermarks (minimum across the channels that
+// are not idle, see kIdleWatermark, or the maximum when all are idle; an
 // ended channel counts as +infinity) and reports the end of input when
 // every channel has delivered end of stream. Each arrival wakes the task's
 // mailbox.
@@ -40,6 +41,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "worker/mailbox.h"
+#include "worker/operators/operator.h"  // kIdleWatermark
 #include "worker/stream_element.h"
 
 namespace sluice {
@@ -100,6 +102,7 @@ class InputGate {
     std::deque<Queued> queue;
     int queued_credits = 0;
     int64_t watermark = INT64_MIN;
+    bool idle = false;  // kIdleWatermark came last: left out of the minimum
     bool ended = false;
     bool blocked = false;  // delivered the barrier being aligned
     std::shared_ptr<CreditListener> listener;

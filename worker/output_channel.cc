@@ -41,7 +41,9 @@ absl::Status OutputChannel::Send(StreamElement element) {
     absl::MutexLock lock(&mu_);
     if (!error_.ok()) return error_;
     if (frame.element.kind == StreamElement::Kind::kWatermark && !queue_.empty() &&
-        queue_.back().element.kind == StreamElement::Kind::kWatermark) {
+        queue_.back().element.kind == StreamElement::Kind::kWatermark &&
+        frame.element.watermark != kIdleWatermark &&
+        queue_.back().element.watermark != kIdleWatermark) {
       // Nothing between them: the later watermark says all the earlier one
       // did, so a batch waiting for credit does not pile watermarks up.
       queue_.back().element.watermark =

@@ -62,6 +62,7 @@ absl::Status RecordWriter::Append(size_t c, Batch batch) {
 }
 
 absl::Status RecordWriter::SendCut(size_t c, Batch batch, size_t bytes) {
+  buffers_[c].idle = false;  // the receiver takes the channel back into its minimum
   if (bytes <= 2 * frame_bytes_ || batch.num_rows() <= 1) {
     return channels_[c]->Send(StreamElement::Records(std::move(batch)));
   }
@@ -117,9 +118,17 @@ absl::Status RecordWriter::Flush(size_t c) {
 
 absl::Status RecordWriter::WriteWatermark(int64_t watermark) {
   for (size_t c = 0; c < channels_.size(); ++c) {
+    if (watermark == kIdleWatermark) {
+      if (buffers_[c].idle) continue;
+      RETURN_IF_ERROR(Flush(c));
+      buffers_[c].idle = true;
+      RETURN_IF_ERROR(channels_[c]->Send(StreamElement::Watermark(watermark)));
+      continue;
+    }
     if (watermark <= buffers_[c].watermark) continue;
     RETURN_IF_ERROR(Flush(c));
     buffers_[c].watermark = watermark;
+    buffers_[c].idle = false;
     RETURN_IF_ERROR(channels_[c]->Send(StreamElement::Watermark(watermark)));
   }
   return absl::OkStatus();

@@ -12,7 +12,8 @@
 // `flush_interval` after its first row (FlushDue), and before any
 // watermark or end of stream on its channel, so control events keep their
 // place among the records (barriers too). Watermarks go to every channel, each channel
-// only ever seeing increasing ones.
+// only ever seeing increasing ones. kIdleWatermark goes to every channel
+// that is not idle already; records or a watermark after it end that.
 //
 // Owned and called by one task thread; QueuedBytes() and Cancel() may be
 // called from any thread.
@@ -65,6 +66,7 @@ class RecordWriter {
     size_t bytes = 0;
     int64_t since_ms = 0;
     int64_t watermark = INT64_MIN;  // last watermark sent on the channel
+    bool idle = false;              // kIdleWatermark is the last thing sent on it
   };
 
   absl::Status WriteHashed(const Batch& batch);

@@ -1,5 +1,6 @@
 #include "worker/operators/file_source.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -140,6 +141,68 @@ TEST_F(FileSourceTest, SubtasksReadEveryPthFile) {
   }
   EXPECT_EQ(seen[0], (std::vector<std::string>{"ts=0", "ts=2", "ts=4"}));
   EXPECT_EQ(seen[1], (std::vector<std::string>{"ts=1", "ts=3"}));
+}
+
+// Following a directory: the source never ends, reads the files that
+// appear (if they sort after the others), and after idle_timeout without
+// an event says once that it is idle.
+TEST_F(FileSourceTest, FollowReadsNewFilesAndGoesIdleAfterTheTimeout) {
+  Write("2026-01-01T10.jsonl", "{\"ts\": 1000}\n");
+  Config(dir_.string()).set_follow(true);
+  Config(dir_.string()).mutable_watermark()->set_idle_timeout_ms(5000);
+  ManualClock clock;
+  OperatorContext ctx = Context();
+  ctx.clock = &clock;
+  FileSourceReader reader(spec_.file_source());
+  ASSERT_TRUE(reader.Open(ctx).ok());
+  CaptureOutput out;
+  auto poll = [&] {
+    absl::StatusOr<SourceReader::Poll> p = reader.PollNext(out);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *p : SourceReader::Poll::kEnd;
+  };
+  EXPECT_EQ(poll(), SourceReader::Poll::kEmitted);
+  EXPECT_EQ(out.MainRows(), 1u);
+  EXPECT_EQ(poll(), SourceReader::Poll::kNothingYet);  // waits; never kEnd
+  EXPECT_EQ(reader.NextPollMs(), clock.NowMs() + 250);
+
+  // A new file that sorts last is read at the next listing; one that sorts
+  // before it appeared too late and is skipped.
+  Write("2026-01-01T11.jsonl", "{\"ts\": 2000}\n{\"ts\": 3000}\n");
+  clock.Advance(250);
+  EXPECT_EQ(poll(), SourceReader::Poll::kEmitted);
+  EXPECT_EQ(out.MainRows(), 3u);
+  Write("2026-01-01T09.jsonl", "{\"ts\": 500}\n");
+  clock.Advance(250);
+  EXPECT_EQ(poll(), SourceReader::Poll::kNothingYet);
+  EXPECT_EQ(out.MainRows(), 3u);
+
+  // 5 s after the last event: idle, said once.
+  EXPECT_EQ(std::count(out.watermarks.begin(), out.watermarks.end(), kIdleWatermark), 0);
+  clock.Advance(4000);
+  EXPECT_EQ(poll(), SourceReader::Poll::kNothingYet);
+  clock.Advance(750);
+  EXPECT_EQ(poll(), SourceReader::Poll::kEmitted);
+  EXPECT_EQ(out.watermarks.back(), kIdleWatermark);
+  clock.Advance(1000);
+  EXPECT_EQ(poll(), SourceReader::Poll::kNothingYet);
+  EXPECT_EQ(std::count(out.watermarks.begin(), out.watermarks.end(), kIdleWatermark), 1);
+
+  // Events again: records and a real watermark follow.
+  Write("2026-01-01T12.jsonl", "{\"ts\": 4000}\n");
+  clock.Advance(250);
+  EXPECT_EQ(poll(), SourceReader::Poll::kEmitted);
+  EXPECT_EQ(out.MainRows(), 4u);
+  EXPECT_EQ(out.watermarks.back(), 4000 - 10 - 1);
+}
+
+TEST_F(FileSourceTest, FollowNeedsADirectory) {
+  const std::string path = Write("one.jsonl", "{\"ts\": 1}\n");
+  Config(path).set_follow(true);
+  FileSourceReader reader(spec_.file_source());
+  absl::Status s = reader.Open(Context());
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("follow needs a directory"), std::string::npos) << s;
 }
 
 TEST_F(FileSourceTest, DeclaredSchemaIgnoresOtherFieldsAndChecksTypes) {

@@ -67,6 +67,47 @@ TEST(InputGateTest, WatermarkIsMinimumAcrossChannelsAndEndedChannelsDoNotHoldItB
   EXPECT_EQ(s1->returned, 1);  // the batch's credit came back
 }
 
+// All watermarks the gate reports until it has nothing more to hand out.
+std::vector<int64_t> DrainWatermarks(InputGate& gate) {
+  std::vector<int64_t> out;
+  while (auto ev = Next(gate)) {
+    if (ev->kind == InputGate::Event::Kind::kWatermark) out.push_back(ev->watermark);
+  }
+  return out;
+}
+
+// An idle channel does not hold the others back; when it sends records
+// again it counts again, from its own watermark, and the combined one never
+// goes back.
+TEST(InputGateTest, AnIdleChannelIsLeftOutOfTheMinimumUntilItSendsAgain) {
+  auto mailbox = std::make_shared<Mailbox>();
+  InputGate gate(2, 8, mailbox);
+  auto s0 = std::make_shared<RecordingSender>(), s1 = std::make_shared<RecordingSender>();
+  ASSERT_EQ(*gate.Attach(0, s0), 8);
+  ASSERT_EQ(*gate.Attach(1, s1), 8);
+  ASSERT_TRUE(gate.Deliver(0, StreamElement::Watermark(100), 0).ok());
+  EXPECT_EQ(DrainWatermarks(gate), std::vector<int64_t>{});  // channel 1 holds it back
+
+  // A watermark just before the idle mark must not swallow it.
+  ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(40), 0).ok());
+  ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(kIdleWatermark), 0).ok());
+  EXPECT_EQ(DrainWatermarks(gate), (std::vector<int64_t>{40, 100}));
+  ASSERT_TRUE(gate.Deliver(0, StreamElement::Watermark(200), 0).ok());
+  EXPECT_EQ(DrainWatermarks(gate), std::vector<int64_t>{200});
+
+  // Channel 1 comes back with records: from now on it counts, at 40.
+  ASSERT_TRUE(gate.Deliver(1, StreamElement::Records(Rows(2)), 1).ok());
+  ASSERT_TRUE(gate.Deliver(0, StreamElement::Watermark(300), 0).ok());
+  EXPECT_EQ(DrainWatermarks(gate), std::vector<int64_t>{});
+  ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(250), 0).ok());
+  EXPECT_EQ(DrainWatermarks(gate), std::vector<int64_t>{250});
+
+  // Both idle: each has sent all it had, so the larger watermark holds.
+  ASSERT_TRUE(gate.Deliver(0, StreamElement::Watermark(kIdleWatermark), 0).ok());
+  ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(kIdleWatermark), 0).ok());
+  EXPECT_EQ(DrainWatermarks(gate), std::vector<int64_t>{300});
+}
+
 TEST(InputGateTest, ASenderMayNotExceedItsCredit) {
   InputGate gate(1, 2, std::make_shared<Mailbox>());
   auto sender = std::make_shared<RecordingSender>();

@@ -56,6 +56,10 @@ absl::Status FileSourceReader::Open(const OperatorContext& ctx) {
         absl::StrCat("file_source: bad subtask ", ctx_.subtask, " of ", ctx_.parallelism));
   }
   if (ctx_.max_batch_bytes == 0) ctx_.max_batch_bytes = 1;
+  if (config_.follow() && !std::filesystem::is_directory(config_.path())) {
+    return absl::InvalidArgumentError(absl::StrCat("file_source: follow needs a directory, and '",
+                                                   config_.path(), "' is not one"));
+  }
   ASSIGN_OR_RETURN(SourceFiles listed, ListSourceFiles(config_.path()));
   files_ = std::move(listed.files);
   if (ctx_.subtask == 0) {  // every subtask lists the same directory: say it once
@@ -87,6 +91,8 @@ absl::Status FileSourceReader::Open(const OperatorContext& ctx) {
   file_index_ = static_cast<size_t>(ctx_.subtask);
   start_offset_ = 0;
   line_ = 0;
+  last_event_ms_ = ctx_.clock->NowMs();
+  next_list_ms_ = last_event_ms_ + kFollowIntervalMs;
   opened_ = true;
   return absl::OkStatus();
 }
@@ -162,11 +168,19 @@ absl::StatusOr<SourceReader::Poll> FileSourceReader::PollNext(Output& out) {
       config_.batch_rows() > 0 ? static_cast<size_t>(config_.batch_rows()) : kTargetBatchRows;
   size_t read_bytes = 0;
   decoder_->set_now_ms(NowMs());  // for max_future and max_past
-  bool input_ended = false;
+  bool input_ended = false, waiting = false;
   while (true) {
     if (!lines_->is_open()) {
+      if (file_index_ >= files_.size() && config_.follow()) {
+        const int64_t now = ctx_.clock->NowMs();
+        if (now >= next_list_ms_) {
+          next_list_ms_ = now + kFollowIntervalMs;
+          RETURN_IF_ERROR(ListNewFiles());
+        }
+      }
       if (file_index_ >= files_.size()) {
-        input_ended = true;
+        waiting = config_.follow();
+        input_ended = !waiting;
         break;
       }
       RETURN_IF_ERROR(lines_->Open(files_[file_index_], start_offset_));
@@ -213,11 +227,50 @@ absl::StatusOr<SourceReader::Poll> FileSourceReader::PollNext(Output& out) {
       break;
     }
   }
+  const bool read_events = decoder_->num_rows() > 0;
+  const bool emitting = read_events || !dead_.empty();
   RETURN_IF_ERROR(Flush(out));
+  if (waiting) return Wait(read_events, emitting, out);
   if (!input_ended) return Poll::kEmitted;
   RETURN_IF_ERROR(out.EmitWatermark(kMaxWatermark));
   ended_ = true;
   return Poll::kEnd;
+}
+
+absl::StatusOr<SourceReader::Poll> FileSourceReader::Wait(bool read_events, bool emitted,
+                                                          Output& out) {
+  const int64_t now = ctx_.clock->NowMs();
+  if (read_events) {
+    last_event_ms_ = now;
+    idle_ = false;
+  }
+  next_poll_ms_ = next_list_ms_;
+  const int64_t idle_timeout = config_.watermark().idle_timeout_ms();
+  if (idle_timeout > 0 && !idle_) {
+    if (now - last_event_ms_ >= idle_timeout) {
+      idle_ = true;
+      RETURN_IF_ERROR(out.EmitWatermark(kIdleWatermark));
+      return Poll::kEmitted;
+    }
+    next_poll_ms_ = std::min(next_poll_ms_, last_event_ms_ + idle_timeout);
+  }
+  return emitted ? Poll::kEmitted : Poll::kNothingYet;
+}
+
+absl::Status FileSourceReader::ListNewFiles() {
+  ASSIGN_OR_RETURN(SourceFiles listed, ListSourceFiles(config_.path()));
+  for (std::string& f : listed.files) {
+    if (files_.empty() || f > files_.back()) {
+      files_.push_back(std::move(f));
+    } else if (!std::binary_search(files_.begin(), files_.end(), f) && refused_.insert(f).second &&
+               ctx_.subtask == 0) {
+      // Appending it would change which subtask reads which file.
+      std::cerr << "sluice: file_source '" << (ctx_.spec != nullptr ? ctx_.spec->id() : "")
+                << "' skips " << f << ": it appeared after files that sort later were listed\n";
+      if (ctx_.counters != nullptr) ctx_.counters->AddSkippedFiles(1);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SourceFiles> ListSourceFiles(const std::string& path) {

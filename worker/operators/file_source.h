@@ -28,8 +28,19 @@
 // Nothing read stays buffered between polls, so Position() (the next unread
 // line) is exact at every poll boundary. After the last file, the poll
 // emits a +inf watermark and returns kEnd.
+//
+// With `follow`, the source never ends: after the last file it lists the
+// directory again every kFollowIntervalMs and reads the new files. New
+// files must sort after those listed before (timestamped names do), so
+// that every subtask numbers them alike; one that does not is skipped,
+// logged and counted. Write a file under a hidden name and rename it when
+// complete, so that it is never read half-written. With
+// watermark.idle_timeout, a subtask that has read no event for that long
+// emits kIdleWatermark once: downstream watermarks stop waiting for it
+// until it reads again, and its events may then be late.
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +73,7 @@ class FileSourceReader : public SourceReader {
   // listing. Watermark and inferred-schema state are not part of it: a
   // reader resumed from it re-infers the schema from the lines it reads.
   proto::SourcePosition Position() const override;
+  int64_t NextPollMs() const override { return next_poll_ms_; }
   // Before the first poll, after Open. The position must come from a reader
   // of the same path, subtask and parallelism.
   absl::Status Seek(const proto::SourcePosition& position) override;
@@ -71,6 +83,14 @@ class FileSourceReader : public SourceReader {
   absl::Status Flush(Output& out);
   // max event time - max_out_of_orderness - 1 ms (kMinWatermark before any).
   int64_t Watermark() const;
+  // Following, with every listed file read: notes whether this poll read
+  // events, goes idle after idle_timeout without any, and sets the next
+  // poll.
+  absl::StatusOr<Poll> Wait(bool read_events, bool emitted, Output& out);
+  // Appends the files that sort after the last one listed.
+  absl::Status ListNewFiles();
+
+  static constexpr int64_t kFollowIntervalMs = 250;
 
   const proto::FileSourceConfig config_;
   const Options options_;
@@ -81,6 +101,11 @@ class FileSourceReader : public SourceReader {
   int64_t start_offset_ = 0;  // where to open it
   int64_t line_ = 0;          // lines of it read
   int64_t max_event_time_ = kMinWatermark;
+  // Following (ctx.clock ms): when to list the directory again, when the
+  // last event was read, when to poll next; and whether the split is idle.
+  int64_t next_list_ms_ = 0, last_event_ms_ = 0, next_poll_ms_ = 0;
+  bool idle_ = false;
+  std::set<std::string> refused_;  // new files that sorted too early
   std::unique_ptr<internal::LineReader> lines_;
   std::unique_ptr<internal::JsonLineParser> parser_;
   std::unique_ptr<internal::RowDecoder> decoder_;

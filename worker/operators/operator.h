@@ -53,7 +53,8 @@ class Output {
   // Records on a side output (common/ports.h): dead letters, late events.
   virtual absl::Status EmitSide(std::string_view port, Batch batch) = 0;
   // Event time has reached `watermark`: no record with event time
-  // <= watermark follows on the main output.
+  // <= watermark follows on the main output. (kIdleWatermark: the source
+  // is idle.)
   virtual absl::Status EmitWatermark(int64_t watermark) = 0;
 };
 
@@ -182,6 +183,11 @@ class SourceReader {
 
 inline constexpr int64_t kMaxWatermark = INT64_MAX;
 inline constexpr int64_t kMinWatermark = INT64_MIN;
+// Not a time: a source split that has read nothing for its idle_timeout
+// emits this as its watermark. The input gates downstream leave its
+// channel out of their minimum until records or a watermark come on it
+// again. Stateless operators pass it on; a window does not.
+inline constexpr int64_t kIdleWatermark = INT64_MIN + 1;
 inline constexpr size_t kTargetBatchRows = 4096;
 
 // Factories (operator_factory.cc).

@@ -519,6 +519,7 @@ const SchemaRef& WindowOperator::OutputSchema(const std::vector<FieldType>& key_
 }
 
 absl::Status WindowOperator::ProcessWatermark(int64_t watermark, Output& out) {
+  if (watermark == kIdleWatermark) return absl::OkStatus();  // its input gate's business
   if (HasPending()) {
     queued_.push_back({std::nullopt, watermark});
     return absl::OkStatus();
