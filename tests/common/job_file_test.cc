@@ -346,3 +346,81 @@ TEST(JobFileCheckpointTest, BadSettingsNameTheLineAndField) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(JobFileTest, LatenessIdlenessFollowAndBatchRowsParseAndAreBounded) {
+  std::string yaml = Replace(kJob, "size: 1m}", "size: 1m, allowed_lateness: 10m}");
+  yaml =
+      Replace(yaml, "{max_out_of_orderness: 30s}", "{max_out_of_orderness: 30s, idle_timeout: 1m}");
+  yaml = Replace(yaml, "    path: data/readings.jsonl\n",
+                 "    path: data/readings.jsonl\n    follow: true\n    batch_rows: 7\n");
+  auto g = ParseJobYaml(yaml, "job.yaml", "/jobs");
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->operators(2).window().allowed_lateness_ms(), 600'000);
+  EXPECT_EQ(g->operators(0).file_source().watermark().idle_timeout_ms(), 60'000);
+  EXPECT_TRUE(g->operators(0).file_source().follow());
+  EXPECT_EQ(g->operators(0).file_source().batch_rows(), 7);
+
+  EXPECT_NE(ErrorOf(Replace(kJob, "size: 1m}", "size: 1m, allowed_lateness: -1s}"))
+                .find("window.allowed_lateness"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(Replace(kJob, "size: 1m}", "size: 1m, allowed_lateness: 400d}"))
+                .find("allowed_lateness must be between 0 and 366 days"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(Replace(kJob, "{max_out_of_orderness: 30s}", "{idle_timeout: 0s}"))
+                .find("watermark.idle_timeout"),
+            std::string::npos);
+  const std::string rows = ErrorOf(Replace(kJob, "    path: data/readings.jsonl\n",
+                                           "    path: data/readings.jsonl\n    batch_rows: 0\n"));
+  EXPECT_EQ(rows, "job.yaml:7: operator 'readings', field 'batch_rows': must be from 1 to 4096");
+}
+
+TEST(JobFileTest, SideOutputsTakeAPathOrDiscardNotBoth) {
+  auto g = ParseJobYaml(
+      Replace(kJob, "parallelism: 2\n", "parallelism: 2\nside_outputs: {path: side}\n"), "job.yaml",
+      "/jobs");
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->side_outputs().path(), "/jobs/side");
+  const std::string both = ErrorOf(Replace(
+      kJob, "parallelism: 2\n", "parallelism: 2\nside_outputs: {path: s, discard: true}\n"));
+  EXPECT_NE(both.find("give either path or discard, not both"), std::string::npos) << both;
+}
+
+// Every side output no operator reads gets a file sink of its own, beside
+// the job's output; one that is read does not; discard adds none.
+TEST(JobFileTest, UnreadSideOutputsGetSinksBesideTheOutput) {
+  auto g = ParseJobYaml(kJob, "job.yaml", "/jobs");
+  ASSERT_TRUE(g.ok()) << g.status();
+  proto::JobGraph discard = *g;
+  ASSERT_TRUE(AddSideOutputSinks("/jobs", &*g).ok());
+  std::vector<std::pair<std::string, std::string>> sinks;
+  for (const auto& op : g->operators()) {
+    if (op.implicit()) sinks.push_back({op.input(), op.file_sink().path()});
+  }
+  EXPECT_EQ(sinks, (std::vector<std::pair<std::string, std::string>>{
+                       {"readings.dead_letter", "/jobs/out/side_outputs/readings.dead_letter"},
+                       {"valid.dead_letter", "/jobs/out/side_outputs/valid.dead_letter"},
+                       {"per_device.dead_letter", "/jobs/out/side_outputs/per_device.dead_letter"},
+                       {"per_device.late", "/jobs/out/side_outputs/per_device.late"}}));
+  EXPECT_TRUE(ValidateJobGraph(*g).ok());
+  // A second call adds nothing: they are read now.
+  const int ops = g->operators_size();
+  ASSERT_TRUE(AddSideOutputSinks("/jobs", &*g).ok());
+  EXPECT_EQ(g->operators_size(), ops);
+
+  discard.mutable_side_outputs()->set_discard(true);
+  const int before = discard.operators_size();
+  ASSERT_TRUE(AddSideOutputSinks("/jobs", &discard).ok());
+  EXPECT_EQ(discard.operators_size(), before);
+
+  // An operator that has the id such a sink takes is named.
+  proto::JobGraph taken = *ParseJobYaml(
+      Replace(kJob, "  - id: out\n", "  - id: \"valid:dead_letter\"\n"), "job.yaml", "/jobs");
+  absl::Status s = AddSideOutputSinks("/jobs", &taken);
+  EXPECT_NE(s.message().find("operator id 'valid:dead_letter' is taken"), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace sluice
