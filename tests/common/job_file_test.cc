@@ -282,11 +282,6 @@ operators:
       std::string::npos);
 }
 
-}  // namespace
-}  // namespace sluice
-
-namespace sluice {
-namespace {
 
 constexpr char kCheckpointed[] = R"(name: j
 max_parallelism: 64
@@ -344,11 +339,6 @@ TEST(JobFileCheckpointTest, BadSettingsNameTheLineAndField) {
   }
 }
 
-}  // namespace
-}  // namespace sluice
-
-namespace sluice {
-namespace {
 
 TEST(JobFileTest, LatenessIdlenessFollowAndBatchRowsParseAndAreBounded) {
   std::string yaml = Replace(kJob, "size: 1m}", "size: 1m, allowed_lateness: 10m}");
