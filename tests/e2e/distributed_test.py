@@ -201,10 +201,18 @@ class DistributedTest(ClusterTestCase):
             self.assertEqual(
                 prom.wait_for_value(f'sum(sluice_dead_letter_records_total{{job_id="{job_id}"}})', len(malformed)),
                 len(malformed))
-            windows = len(expected_windows(events))
+            expected = expected_windows(events)
+            windows = len(expected)
             self.assertEqual(
                 prom.wait_for_value(f'sum(sluice_records_in_total{{job_id="{job_id}",operator="out"}})', windows),
                 windows)
+            # Every reading the filter keeps reaches its window on time (the
+            # input is within its out-of-orderness).
+            kept = sum(count for count, _, _ in expected.values())
+            for disposition, want in (("on_time", kept), ("updated", 0), ("late", 0)):
+                query = (f'sum(sluice_window_records_total{{job_id="{job_id}",'
+                         f'disposition="{disposition}"}})')
+                self.assertEqual(prom.wait_for_value(query, want), want, disposition)
         finally:
             prom.close()
 
