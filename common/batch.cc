@@ -141,12 +141,23 @@ void Batch::AppendRowFrom(const Batch& src, size_t row) {
   event_time_.push_back(src.event_time_[row]);
 }
 
+namespace {
+
+// Appends src[r] for each of `rows` to `dst`.
+void Gather(const std::vector<int64_t>& src, const std::vector<uint32_t>& rows,
+            std::vector<int64_t>& dst) {
+  const size_t at = dst.size();
+  dst.resize(at + rows.size());
+  int64_t* out = dst.data() + at;
+  for (size_t i = 0; i < rows.size(); ++i) out[i] = src[rows[i]];
+}
+
+}  // namespace
+
 void Batch::AppendRows(const Batch& src, const std::vector<uint32_t>& rows) {
-  if (KeepRowWatermarks(src)) {
-    for (uint32_t r : rows) row_watermarks_.push_back(src.row_watermarks_[r]);
-  }
+  if (KeepRowWatermarks(src)) Gather(src.row_watermarks_, rows, row_watermarks_);
   for (size_t c = 0; c < columns_.size(); ++c) columns_[c].AppendRows(src.columns_[c], rows);
-  for (uint32_t r : rows) event_time_.push_back(src.event_time_[r]);
+  Gather(src.event_time_, rows, event_time_);
 }
 
 void Batch::AppendRange(const Batch& src, size_t begin, size_t end) {

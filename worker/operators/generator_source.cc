@@ -138,6 +138,7 @@ absl::StatusOr<SourceReader::Poll> GeneratorSource::PollNext(Output& out) {
   auto& event_time = batch.event_time();
   // Each row carries the watermark from before it (Batch::row_watermarks).
   auto& row_watermarks = batch.row_watermarks();
+  row_watermarks.reserve(batch_rows_ + batch_rows_ / 8);
   const int64_t ooo = config_.watermark().max_out_of_orderness_ms();
   auto watermark = [&] { return max_ts_ == kMinWatermark ? kMinWatermark : max_ts_ - ooo - 1; };
   size_t n = 0;
