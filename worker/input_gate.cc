@@ -101,6 +101,13 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
     if (!error_.ok()) return error_;
     while (!event.has_value()) {
       if (open_channels_ == 0) return Event::Of(Event::Kind::kEnd);
+      if (idle_next_) {  // after the watermark that every idle channel had reached
+        idle_next_ = false;
+        reported_idle_ = true;
+        Event idle = Event::Of(Event::Kind::kWatermark);
+        idle.watermark = kIdleWatermark;
+        return idle;
+      }
       // The next element of the first non-empty channel, round robin.
       const size_t n = channels_.size();
       size_t c = n;
@@ -150,23 +157,34 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
       if (!event.has_value()) {
         // Idle channels do not hold the others back. When every open one
         // is idle, each has sent all it had: the largest of their
-        // watermarks holds.
-        int64_t combined = std::numeric_limits<int64_t>::max();
-        int64_t all_idle = std::numeric_limits<int64_t>::min();
-        bool any_active = false;
+        // watermarks holds, and the gate's task is idle too.
+        int64_t active_min = std::numeric_limits<int64_t>::max();
+        int64_t idle_max = std::numeric_limits<int64_t>::min();
+        bool any_active = false, any_idle = false;
         for (const auto& x : channels_) {
-          if (x.idle && !x.ended) {
-            all_idle = std::max(all_idle, x.watermark);
-            continue;
+          if (x.ended) continue;
+          if (x.idle) {
+            any_idle = true;
+            idle_max = std::max(idle_max, x.watermark);
+          } else {
+            any_active = true;
+            active_min = std::min(active_min, x.watermark);
           }
-          any_active = true;
-          combined = std::min(combined, x.watermark);
         }
-        if (!any_active) combined = all_idle;
+        const bool all_idle = any_idle && !any_active;
+        if (!all_idle) reported_idle_ = false;
+        const int64_t combined = any_active ? active_min
+                                 : any_idle ? idle_max
+                                            : std::numeric_limits<int64_t>::max();  // all ended
         if (combined > combined_watermark_) {
           combined_watermark_ = combined;
           event = Event::Of(Event::Kind::kWatermark);
           event->watermark = combined;
+          if (all_idle && !reported_idle_) idle_next_ = true;
+        } else if (all_idle && !reported_idle_) {
+          reported_idle_ = true;
+          event = Event::Of(Event::Kind::kWatermark);
+          event->watermark = kIdleWatermark;
         }
       }
       if (credit_to != nullptr) break;  // a batch: hand its credit back now

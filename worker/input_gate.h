@@ -13,7 +13,8 @@
 // merged, which keeps their number bounded too.
 //
 // The gate merges per-channel watermarks (minimum across the channels that
-// are not idle, see kIdleWatermark, or the maximum when all are idle; an
+// are not idle, see kIdleWatermark; when all are idle, the maximum, and
+// then kIdleWatermark itself, which the task passes on; an
 // ended channel counts as +infinity) and reports the end of input when
 // every channel has delivered end of stream. Each arrival wakes the task's
 // mailbox.
@@ -124,6 +125,10 @@ class InputGate {
   std::vector<Channel> channels_ ABSL_GUARDED_BY(mu_);
   int open_channels_ ABSL_GUARDED_BY(mu_);
   int64_t combined_watermark_ ABSL_GUARDED_BY(mu_) = INT64_MIN;
+  // Every open channel is idle: the gate has handed out kIdleWatermark (or
+  // will, at the next poll), so that the task's outputs say so too.
+  bool reported_idle_ ABSL_GUARDED_BY(mu_) = false;
+  bool idle_next_ ABSL_GUARDED_BY(mu_) = false;
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // round-robin start, for fairness
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   std::optional<Alignment> aligning_ ABSL_GUARDED_BY(mu_);

@@ -211,15 +211,17 @@ bool OperatorChain::HasPending() const {
   return false;
 }
 
+// The most downstream pending operator goes first, so that what an
+// upstream one lets go does not pile up in the queue of a later one.
 int64_t OperatorChain::PendingDueMs() const {
-  for (const auto& op : ops_) {
-    if (op != nullptr && op->HasPending()) return op->PendingDueMs();
+  for (size_t k = ops_.size(); k-- > 0;) {
+    if (ops_[k] != nullptr && ops_[k]->HasPending()) return ops_[k]->PendingDueMs();
   }
   return 0;
 }
 
 absl::Status OperatorChain::ContinuePending() {
-  for (size_t k = 0; k < ops_.size(); ++k) {
+  for (size_t k = ops_.size(); k-- > 0;) {
     if (ops_[k] != nullptr && ops_[k]->HasPending()) return ops_[k]->ContinuePending(*links_[k]);
   }
   return absl::OkStatus();

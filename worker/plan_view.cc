@@ -55,6 +55,16 @@ int PlanView::NumInputChannels(int task) const {
   return n;
 }
 
+bool PlanView::FedByOneSourceSplit(int task) const {
+  for (int hops = 0; hops <= plan_.tasks_size(); ++hops) {
+    const int channels = NumInputChannels(task);
+    if (channels == 0) return true;  // a source heads the task
+    if (channels > 1) return false;
+    task = plan_.tasks(task).inputs(0).source_task();
+  }
+  return false;  // a cycle, which a valid plan does not have
+}
+
 int PlanView::ChannelIndex(int target_task, int source_task, int sender_subtask) const {
   int offset = 0;
   for (const auto& in : plan_.tasks(target_task).inputs()) {

@@ -30,6 +30,10 @@ class PlanView {
   const proto::OutputEdge* EdgeBetween(int source_task, int target_task) const;
 
   int NumInputChannels(int task) const;
+  // Whether each subtask of `task` gets its records from one source
+  // subtask only: every task from the source to it has at most one input
+  // channel. Then the row watermarks it receives are one split's, in order.
+  bool FedByOneSourceSplit(int task) const;
   // Index at the receiver's gate of the channel from (source_task, sender).
   int ChannelIndex(int target_task, int source_task, int sender_subtask) const;
 

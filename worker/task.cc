@@ -405,7 +405,7 @@ absl::Status Task::Loop() {
   ASSIGN_OR_RETURN(const KeyGroups owned, view.OwnedKeyGroups(task_, subtask_));
   base.key_group_start = owned.start;
   base.key_group_end = owned.end;
-  base.input_channels = view.NumInputChannels(task_);
+  base.one_source_split = view.FedByOneSourceSplit(task_);
   base.clock = clock_;
   base.stop = stop_.get_token();
   // Sources cut batches no bigger than the frames their edges send.

@@ -1,7 +1,9 @@
 #include "coordinator/plan_builder.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/job_file.h"
 #include "gtest/gtest.h"
+#include "worker/plan_view.h"
 
 namespace sluice {
 namespace {
@@ -88,12 +90,6 @@ operators:
   EXPECT_EQ(plan.tasks(0).outputs(0).partitioning(), proto::PARTITIONING_REBALANCE);
 }
 
-}  // namespace
-}  // namespace sluice
-
-namespace sluice {
-namespace {
-
 TEST(PlanBuilderTest, KeyByOnAnyOperatorMakesAHashExchange) {
   auto plan = Plan(R"(name: j
 parallelism: 2
@@ -128,6 +124,37 @@ operators:
                                       "'nope'"),
             std::string::npos)
       << g.status();
+}
+
+// A window may fire at its records' row watermarks only when they are one
+// source split's, in order: chained behind the source, or through tasks
+// with one input channel each.
+TEST(PlanBuilderTest, KnowsWhichTasksAreFedByOneSourceSplit) {
+  auto window_task_fed_by_one_split = [](const std::string& middle, int source_parallelism,
+                                         int window_parallelism) {
+    proto::ExecutionPlan plan = Plan(absl::StrCat(
+        R"(name: j
+operators:
+  - {id: src, type: file_source, path: in, event_time: {field: ts}, parallelism: )",
+        source_parallelism, "}\n", middle,
+        R"(  - {id: w, type: window, input: mid, key_by: k, window: {size: 1m}, aggregates: {n: count()}, parallelism: )",
+        window_parallelism, R"(}
+  - {id: out, type: blackhole_sink, input: w, parallelism: )",
+        window_parallelism, "}\n"));
+    for (const auto& t : plan.tasks()) {
+      for (const auto& id : t.operator_ids()) {
+        if (id == "w") return PlanView(plan).FedByOneSourceSplit(t.index());
+      }
+    }
+    ADD_FAILURE() << "no window task";
+    return false;
+  };
+  const std::string map = "  - {id: mid, type: map, input: src, set: {x: \"1\"}, parallelism: ";
+  const std::string throttle = "  - {id: mid, type: throttle, input: src, rate: 10, parallelism: ";
+  EXPECT_TRUE(window_task_fed_by_one_split(map + "1}\n", 1, 1));        // one chain
+  EXPECT_TRUE(window_task_fed_by_one_split(throttle + "1}\n", 1, 1));   // a forward edge
+  EXPECT_FALSE(window_task_fed_by_one_split(map + "2}\n", 2, 2));       // keyed: two channels
+  EXPECT_FALSE(window_task_fed_by_one_split(throttle + "1}\n", 2, 1));  // merged before
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 A `file_source` with `follow: true` reads a directory that files keep
 arriving in, with two subtasks: subtask s reads files s, s+2, ... of the
 sorted names. At first there is one file, so subtask 1 has nothing to read.
-A window that both subtasks feed takes the minimum of their watermarks, so
+A window that both subtasks feed (directly, or through a task of its own
+in between) takes the minimum of their watermarks, so
 without `idle_timeout` subtask 1 holds it back and no window ever fires
 while the job runs. With `idle_timeout: 1s`, subtask 1 goes idle and the
 windows of subtask 0's readings fire. When subtask 1 then gets a file with
@@ -33,8 +34,13 @@ T0 = 1_795_682_400_000  # 2026-11-26T08:40:00Z
 MINUTE = 60_000
 
 
-def job_yaml(name, input_dir, out_dir, store, idle_timeout):
+def job_yaml(name, input_dir, out_dir, store, idle_timeout, throttle=False):
+    """With `throttle`, a throttle task of parallelism 2 stands between the
+    source and the window, so idleness must cross a task of its own."""
     idle = f", idle_timeout: {idle_timeout}" if idle_timeout else ""
+    middle = ("  - {id: slow, type: throttle, input: readings, parallelism: 2, rate: 100000}\n"
+              if throttle else "")
+    window_input = "slow" if throttle else "readings"
     return f"""name: {name}
 checkpoint: {{interval: 300ms, store: "file://{store}"}}
 operators:
@@ -45,10 +51,10 @@ operators:
     follow: true
     event_time: {{field: ts, unit: ms}}
     watermark: {{max_out_of_orderness: 0s{idle}}}
-  - id: per_station
+{middle}  - id: per_station
     type: window
     parallelism: 1
-    input: readings
+    input: {window_input}
     key_by: dev
     window: {{size: 1m}}
     aggregates: {{n: count()}}
@@ -87,12 +93,13 @@ class IdlenessTest(ClusterTestCase):
         self.first = [{"ts": T0 + i * 10_000, "dev": "a"} for i in range(60)]
         write_jsonl(os.path.join(self.input, "readings-00.jsonl"), self.first)
 
-    def submit(self, name, idle_timeout):
+    def submit(self, name, idle_timeout, throttle=False):
         out_dir = os.path.join(self.cluster.dir, name)
         job_file = os.path.join(self.cluster.dir, f"{name}.yaml")
         with open(job_file, "w") as f:
             f.write(job_yaml(name, self.input, out_dir,
-                             os.path.join(self.cluster.dir, "checkpoints"), idle_timeout))
+                             os.path.join(self.cluster.dir, "checkpoints"), idle_timeout,
+                             throttle))
         r = self.cluster.cli("submit", job_file)
         self.assertEqual(r.returncode, 0, r.stderr)
         return r.stdout.strip().splitlines()[-1], out_dir
@@ -154,6 +161,13 @@ class IdlenessTest(ClusterTestCase):
         for x in late:
             self.assertEqual(x["record"]["dev"], "b")
             self.assertEqual(x["window_start"], x["record"]["ts"] - x["record"]["ts"] % MINUTE)
+        self.cancel(job_id)
+
+    def test_idleness_crosses_a_task_in_between(self):
+        # The throttle's subtask 1 has one input, which is idle: its task
+        # says so downstream, and the windows fire as without it.
+        job_id, _ = self.submit("idle-through-throttle", idle_timeout="1s", throttle=True)
+        self.wait_for(job_id, lambda c: c[0] == 9, "9 window results")
         self.cancel(job_id)
 
 

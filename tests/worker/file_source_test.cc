@@ -196,6 +196,55 @@ TEST_F(FileSourceTest, FollowReadsNewFilesAndGoesIdleAfterTheTimeout) {
   EXPECT_EQ(out.watermarks.back(), 4000 - 10 - 1);
 }
 
+// A split that comes back from idleness can go idle again, however its
+// batches end; and a position taken while it waits for its next file
+// restores after more files have arrived.
+TEST_F(FileSourceTest, FollowGoesIdleAgainAndRestoresWhileWaiting) {
+  Config(dir_.string()).set_follow(true);
+  Config(dir_.string()).set_batch_rows(1);
+  Config(dir_.string()).mutable_watermark()->set_idle_timeout_ms(1000);
+  ManualClock clock;
+  OperatorContext ctx = Context();
+  ctx.clock = &clock;
+  FileSourceReader reader(spec_.file_source());
+  ASSERT_TRUE(reader.Open(ctx).ok());
+  CaptureOutput out;
+  auto poll = [&](FileSourceReader& r) {
+    absl::StatusOr<SourceReader::Poll> p = r.PollNext(out);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *p : SourceReader::Poll::kEnd;
+  };
+  auto idles = [&] {
+    return std::count(out.watermarks.begin(), out.watermarks.end(), kIdleWatermark);
+  };
+  clock.Advance(1000);
+  EXPECT_EQ(poll(reader), SourceReader::Poll::kEmitted);
+  EXPECT_EQ(idles(), 1);
+
+  Write("a.jsonl", "{\"ts\": 1000}\n");
+  clock.Advance(250);
+  EXPECT_EQ(poll(reader), SourceReader::Poll::kEmitted);  // the one row: a full batch
+  EXPECT_EQ(out.MainRows(), 1u);
+  EXPECT_EQ(poll(reader), SourceReader::Poll::kNothingYet);
+  const proto::SourcePosition waiting = reader.Position();  // past the listing
+  EXPECT_EQ(waiting.file(), "");
+  clock.Advance(999);
+  EXPECT_EQ(poll(reader), SourceReader::Poll::kNothingYet);
+  EXPECT_EQ(idles(), 1);
+  clock.Advance(1);
+  EXPECT_EQ(poll(reader), SourceReader::Poll::kEmitted);
+  EXPECT_EQ(idles(), 2);
+
+  Write("b.jsonl", "{\"ts\": 2000}\n");
+  FileSourceReader restored(spec_.file_source());
+  ASSERT_TRUE(restored.Open(ctx).ok());
+  absl::Status seek = restored.Seek(waiting);
+  ASSERT_TRUE(seek.ok()) << seek;
+  EXPECT_EQ(poll(restored), SourceReader::Poll::kEmitted);
+  EXPECT_EQ(out.MainRows(), 2u);
+  EXPECT_EQ(out.main.back().event_time()[0], 2000);
+}
+
 TEST_F(FileSourceTest, FollowNeedsADirectory) {
   const std::string path = Write("one.jsonl", "{\"ts\": 1}\n");
   Config(path).set_follow(true);

@@ -102,10 +102,27 @@ TEST(InputGateTest, AnIdleChannelIsLeftOutOfTheMinimumUntilItSendsAgain) {
   ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(250), 0).ok());
   EXPECT_EQ(DrainWatermarks(gate), std::vector<int64_t>{250});
 
-  // Both idle: each has sent all it had, so the larger watermark holds.
+  // Both idle: each has sent all it had, so the larger watermark holds,
+  // and the gate says it is idle, once, for its task to pass on.
   ASSERT_TRUE(gate.Deliver(0, StreamElement::Watermark(kIdleWatermark), 0).ok());
   ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(kIdleWatermark), 0).ok());
-  EXPECT_EQ(DrainWatermarks(gate), std::vector<int64_t>{300});
+  EXPECT_EQ(DrainWatermarks(gate), (std::vector<int64_t>{300, kIdleWatermark}));
+  ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(kIdleWatermark), 0).ok());
+  EXPECT_EQ(DrainWatermarks(gate), std::vector<int64_t>{});
+}
+
+// An ended channel neither holds the others back nor, when they are idle,
+// makes the watermark jump to the end.
+TEST(InputGateTest, AnEndedChannelBesideIdleOnesDoesNotEndTheWatermark) {
+  auto mailbox = std::make_shared<Mailbox>();
+  InputGate gate(2, 8, mailbox);
+  auto s0 = std::make_shared<RecordingSender>(), s1 = std::make_shared<RecordingSender>();
+  ASSERT_EQ(*gate.Attach(0, s0), 8);
+  ASSERT_EQ(*gate.Attach(1, s1), 8);
+  ASSERT_TRUE(gate.Deliver(0, StreamElement::EndOfStream(), 0).ok());
+  ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(70), 0).ok());
+  ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(kIdleWatermark), 0).ok());
+  EXPECT_EQ(DrainWatermarks(gate), (std::vector<int64_t>{70, kIdleWatermark}));
 }
 
 TEST(InputGateTest, ASenderMayNotExceedItsCredit) {

@@ -120,7 +120,9 @@ absl::Status FileSourceReader::Seek(const proto::SourcePosition& position) {
     return absl::InvalidArgumentError(absl::StrCat("file_source: bad position offset ",
                                                    position.offset(), ", line ", position.line()));
   }
-  if (static_cast<size_t>(index) < files_.size() && files_[index] != position.file()) {
+  // (A following source waiting for its next file has none in its position.)
+  if (static_cast<size_t>(index) < files_.size() && !position.file().empty() &&
+      files_[index] != position.file()) {
     return absl::FailedPreconditionError(
         absl::StrCat("file_source: the position is in '", position.file(), "' (file ", index,
                      "), but that file is now '", files_[index], "': the files of '",
@@ -230,20 +232,19 @@ absl::StatusOr<SourceReader::Poll> FileSourceReader::PollNext(Output& out) {
   const bool read_events = decoder_->num_rows() > 0;
   const bool emitting = read_events || !dead_.empty();
   RETURN_IF_ERROR(Flush(out));
-  if (waiting) return Wait(read_events, emitting, out);
+  if (read_events && config_.follow()) {
+    last_event_ms_ = ctx_.clock->NowMs();
+    idle_ = false;
+  }
+  if (waiting) return Wait(emitting, out);
   if (!input_ended) return Poll::kEmitted;
   RETURN_IF_ERROR(out.EmitWatermark(kMaxWatermark));
   ended_ = true;
   return Poll::kEnd;
 }
 
-absl::StatusOr<SourceReader::Poll> FileSourceReader::Wait(bool read_events, bool emitted,
-                                                          Output& out) {
+absl::StatusOr<SourceReader::Poll> FileSourceReader::Wait(bool emitted, Output& out) {
   const int64_t now = ctx_.clock->NowMs();
-  if (read_events) {
-    last_event_ms_ = now;
-    idle_ = false;
-  }
   next_poll_ms_ = next_list_ms_;
   const int64_t idle_timeout = config_.watermark().idle_timeout_ms();
   if (idle_timeout > 0 && !idle_) {

@@ -32,8 +32,10 @@
 // With `follow`, the source never ends: after the last file it lists the
 // directory again every kFollowIntervalMs and reads the new files. New
 // files must sort after those listed before (timestamped names do), so
-// that every subtask numbers them alike; one that does not is skipped,
-// logged and counted. Write a file under a hidden name and rename it when
+// that every subtask numbers them alike. This is a precondition: one that
+// does not is skipped, logged and counted, but a subtask that listed before
+// it appeared numbers the files after it differently, so those may be read
+// twice or not at all. Write a file under a hidden name and rename it when
 // complete, so that it is never read half-written. With
 // watermark.idle_timeout, a subtask that has read no event for that long
 // emits kIdleWatermark once: downstream watermarks stop waiting for it
@@ -83,10 +85,9 @@ class FileSourceReader : public SourceReader {
   absl::Status Flush(Output& out);
   // max event time - max_out_of_orderness - 1 ms (kMinWatermark before any).
   int64_t Watermark() const;
-  // Following, with every listed file read: notes whether this poll read
-  // events, goes idle after idle_timeout without any, and sets the next
-  // poll.
-  absl::StatusOr<Poll> Wait(bool read_events, bool emitted, Output& out);
+  // Following, with every listed file read: goes idle after idle_timeout
+  // without an event, and sets the next poll.
+  absl::StatusOr<Poll> Wait(bool emitted, Output& out);
   // Appends the files that sort after the last one listed.
   absl::Status ListNewFiles();
 

@@ -81,9 +81,10 @@ struct OperatorContext {
   // Key groups [key_group_start, key_group_end) this subtask owns.
   int key_group_start = 0;
   int key_group_end = 128;
-  // Input channels of the task's input gate (0 when a source heads the
-  // chain): an operator with more than one sees their watermarks merged.
-  int input_channels = 0;
+  // Whether the chain's input comes from a single source subtask (chained
+  // behind it, or through tasks that each have one input channel): then
+  // the records' row watermarks are that split's, in its order.
+  bool one_source_split = true;
   // Sources cut batches at kTargetBatchRows rows or this many bytes
   // (Batch::ByteSize), whichever comes first.
   size_t max_batch_bytes = 8 << 20;

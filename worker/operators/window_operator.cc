@@ -138,9 +138,9 @@ absl::Status WindowOperator::Open(const OperatorContext& ctx) {
       state_->timers().Register({g.ns + size_ - 1, g.key_group, g.ns});
     if (lateness_ > 0) state_->timers().Register({g.ns + size_ - 1 + lateness_, g.key_group, g.ns});
   };
-  // Several input channels each carry their own row watermarks: only
-  // their minimum, from the input gate, may fire windows.
-  fire_at_rows_ = ctx.input_channels <= 1;
+  // Rows from several source splits carry their own splits' watermarks:
+  // only their minimum, from the input gates, may fire windows.
+  fire_at_rows_ = ctx.one_source_split;
   if (ctx.restore != nullptr) {
     if (!ctx.restore->small_state.empty()) {
       absl::StatusOr<int64_t> watermark = DecodeSmallState(ctx.restore->small_state);
