@@ -52,6 +52,15 @@ class FileSourceTestBase : public ::testing::Test {
     return ctx;
   }
 
+  // A source that follows dir_ with `idle_timeout_ms`, on `clock`.
+  OperatorContext FollowContext(const Clock& clock, int64_t idle_timeout_ms) {
+    Config(dir_.string()).set_follow(true);
+    Config(dir_.string()).mutable_watermark()->set_idle_timeout_ms(idle_timeout_ms);
+    OperatorContext ctx = Context();
+    ctx.clock = &clock;
+    return ctx;
+  }
+
   struct Reading {
     CaptureOutput out;
     absl::Status status;

@@ -143,24 +143,24 @@ TEST_F(FileSourceTest, SubtasksReadEveryPthFile) {
   EXPECT_EQ(seen[1], (std::vector<std::string>{"ts=1", "ts=3"}));
 }
 
+// One poll of `reader` into `out`; kEnd when it fails.
+SourceReader::Poll PollOnce(FileSourceReader& reader, CaptureOutput& out) {
+  absl::StatusOr<SourceReader::Poll> p = reader.PollNext(out);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *p : SourceReader::Poll::kEnd;
+}
+
 // Following a directory: the source never ends, reads the files that
 // appear (if they sort after the others), and after idle_timeout without
 // an event says once that it is idle.
 TEST_F(FileSourceTest, FollowReadsNewFilesAndGoesIdleAfterTheTimeout) {
   Write("2026-01-01T10.jsonl", "{\"ts\": 1000}\n");
-  Config(dir_.string()).set_follow(true);
-  Config(dir_.string()).mutable_watermark()->set_idle_timeout_ms(5000);
   ManualClock clock;
-  OperatorContext ctx = Context();
-  ctx.clock = &clock;
+  const OperatorContext ctx = FollowContext(clock, 5000);
   FileSourceReader reader(spec_.file_source());
   ASSERT_TRUE(reader.Open(ctx).ok());
   CaptureOutput out;
-  auto poll = [&] {
-    absl::StatusOr<SourceReader::Poll> p = reader.PollNext(out);
-    EXPECT_TRUE(p.ok()) << p.status();
-    return p.ok() ? *p : SourceReader::Poll::kEnd;
-  };
+  auto poll = [&] { return PollOnce(reader, out); };
   EXPECT_EQ(poll(), SourceReader::Poll::kEmitted);
   EXPECT_EQ(out.MainRows(), 1u);
   EXPECT_EQ(poll(), SourceReader::Poll::kNothingYet);  // waits; never kEnd
@@ -200,20 +200,13 @@ TEST_F(FileSourceTest, FollowReadsNewFilesAndGoesIdleAfterTheTimeout) {
 // batches end; and a position taken while it waits for its next file
 // restores after more files have arrived.
 TEST_F(FileSourceTest, FollowGoesIdleAgainAndRestoresWhileWaiting) {
-  Config(dir_.string()).set_follow(true);
-  Config(dir_.string()).set_batch_rows(1);
-  Config(dir_.string()).mutable_watermark()->set_idle_timeout_ms(1000);
   ManualClock clock;
-  OperatorContext ctx = Context();
-  ctx.clock = &clock;
+  const OperatorContext ctx = FollowContext(clock, 1000);
+  Config(dir_.string()).set_batch_rows(1);
   FileSourceReader reader(spec_.file_source());
   ASSERT_TRUE(reader.Open(ctx).ok());
   CaptureOutput out;
-  auto poll = [&](FileSourceReader& r) {
-    absl::StatusOr<SourceReader::Poll> p = r.PollNext(out);
-    EXPECT_TRUE(p.ok()) << p.status();
-    return p.ok() ? *p : SourceReader::Poll::kEnd;
-  };
+  auto poll = [&](FileSourceReader& r) { return PollOnce(r, out); };
   auto idles = [&] {
     return std::count(out.watermarks.begin(), out.watermarks.end(), kIdleWatermark);
   };

@@ -31,6 +31,17 @@ class RecordingSender : public CreditListener {
   absl::Status closed;
 };
 
+// A gate of two channels of 8 credits, a sender attached to each.
+struct TwoChannelGate {
+  TwoChannelGate() {
+    EXPECT_EQ(*gate.Attach(0, s0), 8);
+    EXPECT_EQ(*gate.Attach(1, s1), 8);
+  }
+  InputGate gate{2, 8, std::make_shared<Mailbox>()};
+  std::shared_ptr<RecordingSender> s0 = std::make_shared<RecordingSender>();
+  std::shared_ptr<RecordingSender> s1 = std::make_shared<RecordingSender>();
+};
+
 std::optional<InputGate::Event> Next(InputGate& gate) {
   auto ev = gate.Poll();
   EXPECT_TRUE(ev.ok()) << ev.status();
@@ -38,11 +49,8 @@ std::optional<InputGate::Event> Next(InputGate& gate) {
 }
 
 TEST(InputGateTest, WatermarkIsMinimumAcrossChannelsAndEndedChannelsDoNotHoldItBack) {
-  auto mailbox = std::make_shared<Mailbox>();
-  InputGate gate(2, 8, mailbox);
-  auto s0 = std::make_shared<RecordingSender>(), s1 = std::make_shared<RecordingSender>();
-  ASSERT_EQ(*gate.Attach(0, s0), 8);
-  ASSERT_EQ(*gate.Attach(1, s1), 8);
+  TwoChannelGate two;
+  InputGate& gate = two.gate;
   ASSERT_TRUE(gate.Deliver(0, StreamElement::Watermark(100), 0).ok());
   ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(50), 0).ok());
   ASSERT_TRUE(gate.Deliver(1, StreamElement::Records(Rows(3)), 1).ok());
@@ -64,7 +72,7 @@ TEST(InputGateTest, WatermarkIsMinimumAcrossChannelsAndEndedChannelsDoNotHoldItB
   EXPECT_EQ(rows, 3u);
   // 50 (min of 100, 50), then 100 once channel 1 ended, then +inf once both ended.
   EXPECT_EQ(watermarks, (std::vector<int64_t>{50, 100, INT64_MAX}));
-  EXPECT_EQ(s1->returned, 1);  // the batch's credit came back
+  EXPECT_EQ(two.s1->returned, 1);  // the batch's credit came back
 }
 
 // All watermarks the gate reports until it has nothing more to hand out.
@@ -80,11 +88,8 @@ std::vector<int64_t> DrainWatermarks(InputGate& gate) {
 // again it counts again, from its own watermark, and the combined one never
 // goes back.
 TEST(InputGateTest, AnIdleChannelIsLeftOutOfTheMinimumUntilItSendsAgain) {
-  auto mailbox = std::make_shared<Mailbox>();
-  InputGate gate(2, 8, mailbox);
-  auto s0 = std::make_shared<RecordingSender>(), s1 = std::make_shared<RecordingSender>();
-  ASSERT_EQ(*gate.Attach(0, s0), 8);
-  ASSERT_EQ(*gate.Attach(1, s1), 8);
+  TwoChannelGate two;
+  InputGate& gate = two.gate;
   ASSERT_TRUE(gate.Deliver(0, StreamElement::Watermark(100), 0).ok());
   EXPECT_EQ(DrainWatermarks(gate), std::vector<int64_t>{});  // channel 1 holds it back
 
@@ -114,11 +119,8 @@ TEST(InputGateTest, AnIdleChannelIsLeftOutOfTheMinimumUntilItSendsAgain) {
 // An ended channel neither holds the others back nor, when they are idle,
 // makes the watermark jump to the end.
 TEST(InputGateTest, AnEndedChannelBesideIdleOnesDoesNotEndTheWatermark) {
-  auto mailbox = std::make_shared<Mailbox>();
-  InputGate gate(2, 8, mailbox);
-  auto s0 = std::make_shared<RecordingSender>(), s1 = std::make_shared<RecordingSender>();
-  ASSERT_EQ(*gate.Attach(0, s0), 8);
-  ASSERT_EQ(*gate.Attach(1, s1), 8);
+  TwoChannelGate two;
+  InputGate& gate = two.gate;
   ASSERT_TRUE(gate.Deliver(0, StreamElement::EndOfStream(), 0).ok());
   ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(70), 0).ok());
   ASSERT_TRUE(gate.Deliver(1, StreamElement::Watermark(kIdleWatermark), 0).ok());
