@@ -1,5 +1,6 @@
 """Starts and stops real sluice processes (coordinator, workers) on loopback."""
 
+import argparse
 import glob
 import json
 import os
@@ -163,6 +164,17 @@ class Cluster:
                 p.wait()
         for log in self.logs_open:
             log.close()
+
+
+def main(*test_classes):
+    """Runs the calling script's tests: `--sluice PATH` (the sluice binary)
+    becomes SLUICE of each of `test_classes`; other arguments go to unittest."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sluice", required=True)
+    args, rest = parser.parse_known_args()
+    for c in test_classes:
+        c.SLUICE = os.path.abspath(args.sluice)
+    unittest.main(module="__main__", argv=[sys.argv[0]] + rest, verbosity=2)
 
 
 def read_part_files(directory):

@@ -20,15 +20,13 @@ at each checkpoint.
 Usage: idleness_test.py --sluice build/tools/sluice
 """
 
-import argparse
 import json
 import os
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import ClusterTestCase, read_part_files  # noqa: E402
+from cluster import ClusterTestCase, main, read_part_files  # noqa: E402
 
 T0 = 1_795_682_400_000  # 2026-11-26T08:40:00Z
 MINUTE = 60_000
@@ -172,8 +170,4 @@ class IdlenessTest(ClusterTestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sluice", required=True)
-    args, rest = parser.parse_known_args()
-    ClusterTestCase.SLUICE = os.path.abspath(args.sluice)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    main(ClusterTestCase)

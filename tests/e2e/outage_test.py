@@ -29,17 +29,15 @@ source split at a time), and compares the job's output with it:
   uninterrupted run, and with the expectation.
 """
 
-import argparse
 import collections
 import json
 import os
 import re
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import ClusterTestCase, read_part_files  # noqa: E402
+from cluster import ClusterTestCase, main, read_part_files  # noqa: E402
 
 START_MS = 1_795_682_400_000  # 2026-11-26T08:40:00Z
 MINUTE_MS = 60_000
@@ -400,8 +398,4 @@ class WorkerLossTest(OutageTestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sluice", required=True)
-    args, rest = parser.parse_known_args()
-    ClusterTestCase.SLUICE = os.path.abspath(args.sluice)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    main(ClusterTestCase)

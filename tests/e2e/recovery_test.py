@@ -17,7 +17,6 @@ window to be there, right, and nothing else; published files are never
 torn.
 """
 
-import argparse
 import glob
 import json
 import os
@@ -30,7 +29,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import Cluster, ClusterTestCase, stop_and_report  # noqa: E402
+from cluster import Cluster, ClusterTestCase, main, stop_and_report  # noqa: E402
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 OOO_MS = 30_000
@@ -285,9 +284,4 @@ def tearDownModule():
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sluice", required=True)
-    args, rest = parser.parse_known_args()
-    RecoveryTestCase.SLUICE = os.path.abspath(args.sluice)
-    ClusterTestCase.SLUICE = RecoveryTestCase.SLUICE
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    main(RecoveryTestCase, ClusterTestCase)

@@ -9,16 +9,15 @@ from the input. Restoring a name that does not exist fails with a message
 that lists what does.
 """
 
-import argparse
 import os
 import shutil
 import sys
 import tempfile
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 import recovery_test  # noqa: E402
+from cluster import main  # noqa: E402
 from recovery_test import RecoveryTestCase, final_results  # noqa: E402
 from s3_server import S3Server  # noqa: E402
 
@@ -71,8 +70,4 @@ class SavepointTest(RecoveryTestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sluice", required=True)
-    args, rest = parser.parse_known_args()
-    RecoveryTestCase.SLUICE = os.path.abspath(args.sluice)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    main(RecoveryTestCase)

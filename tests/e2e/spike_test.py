@@ -17,16 +17,14 @@ of buffering the spike:
   once a second, so each of its 50 one-minute windows counts exactly 60.
 """
 
-import argparse
 import glob
 import json
 import os
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import ClusterTestCase, metric_sum  # noqa: E402
+from cluster import ClusterTestCase, main, metric_sum  # noqa: E402
 
 DEVICES = 1000
 EVENTS = 3_000_000
@@ -141,8 +139,4 @@ class SpikeTest(ClusterTestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sluice", required=True)
-    args, rest = parser.parse_known_args()
-    ClusterTestCase.SLUICE = os.path.abspath(args.sluice)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    main(ClusterTestCase)
