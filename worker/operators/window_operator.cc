@@ -203,8 +203,6 @@ absl::Status WindowOperator::StartBatch(Batch batch, Output& out) {
 
 absl::Status WindowOperator::ConsumeRows(Output& out) {
   const Batch& batch = *current_;
-  const size_t num_aggs = agg_columns_.size();
-  const auto& fns = config_.aggregates();
   const size_t rows = batch.num_rows();
   // Rows are hashed kPrefetchRows ahead of the row being updated, and their
   // state prefetched then: a lookup seldom waits for memory.
@@ -254,51 +252,61 @@ absl::Status WindowOperator::ConsumeRows(Output& out) {
     // (A key of a key group this subtask does not own is an error.)
     absl::StatusOr<char*> value = state_->Merge(start, row.key);
     if (!value.ok()) return WithContext(value.status());
-    auto* acc = reinterpret_cast<Accumulator*>(*value);
-    for (size_t a = 0; a < num_aggs; ++a) {
-      const int col_idx = agg_columns_[a];
-      if (col_idx < 0) {
-        if (fns[a].function() == proto::AGGREGATE_COUNT) ++acc[a].count;
-        continue;
-      }
-      const Column& col = batch.column(col_idx);
-      if (col.IsNull(r)) continue;
-      const double v = col.NumberAt(r);
-      switch (fns[a].function()) {
-        case proto::AGGREGATE_MIN:
-          acc[a].value = acc[a].count == 0 ? v : std::min(acc[a].value, v);
-          break;
-        case proto::AGGREGATE_MAX:
-          acc[a].value = acc[a].count == 0 ? v : std::max(acc[a].value, v);
-          break;
-        default:  // sum, avg
-          acc[a].value += v;
-          break;
-      }
-      ++acc[a].count;
-    }
+    Accumulate(batch, r, *value);
     if (last_ms > watermark) {
       ++on_time_;
     } else {
       ++updated_;
     }
-    if (lateness_ == 0) continue;
-    // The entry's count of results: its firing's (revision 0), then one
-    // per update after it.
-    char* emitted_at = *value + accumulator_bytes_;
-    int64_t emitted = 0;
-    std::memcpy(&emitted, emitted_at, sizeof(emitted));
-    if (last_ms > watermark_) {
-      emitted = 1;  // the firing will emit it
-    } else {
-      // The window has fired: this record's result is the next revision.
-      RETURN_IF_ERROR(AddResult(start, batch_keys_[r], *value, emitted, updates_, out));
-      ++emitted;
-    }
-    std::memcpy(emitted_at, &emitted, sizeof(emitted));
+    if (lateness_ > 0) RETURN_IF_ERROR(CountResult(start, batch_keys_[r], *value, out));
   }
   current_.reset();
   return FlushRows(out);
+}
+
+void WindowOperator::Accumulate(const Batch& batch, size_t r, char* value) const {
+  auto* acc = reinterpret_cast<Accumulator*>(value);
+  const auto& fns = config_.aggregates();
+  for (size_t a = 0; a < agg_columns_.size(); ++a) {
+    const int col_idx = agg_columns_[a];
+    if (col_idx < 0) {
+      if (fns[a].function() == proto::AGGREGATE_COUNT) ++acc[a].count;
+      continue;
+    }
+    const Column& col = batch.column(col_idx);
+    if (col.IsNull(r)) continue;
+    const double v = col.NumberAt(r);
+    switch (fns[a].function()) {
+      case proto::AGGREGATE_MIN:
+        acc[a].value = acc[a].count == 0 ? v : std::min(acc[a].value, v);
+        break;
+      case proto::AGGREGATE_MAX:
+        acc[a].value = acc[a].count == 0 ? v : std::max(acc[a].value, v);
+        break;
+      default:  // sum, avg
+        acc[a].value += v;
+        break;
+    }
+    ++acc[a].count;
+  }
+}
+
+absl::Status WindowOperator::CountResult(int64_t start, std::string_view key, char* value,
+                                         Output& out) {
+  // The entry's count of results: its firing's (revision 0), then one per
+  // update after it.
+  char* emitted_at = value + accumulator_bytes_;
+  int64_t emitted = 0;
+  std::memcpy(&emitted, emitted_at, sizeof(emitted));
+  if (start + size_ - 1 > watermark_) {
+    emitted = 1;  // the firing will emit it
+  } else {
+    // The window has fired: this record's result is the next revision.
+    RETURN_IF_ERROR(AddResult(start, key, value, emitted, updates_, out));
+    ++emitted;
+  }
+  std::memcpy(emitted_at, &emitted, sizeof(emitted));
+  return absl::OkStatus();
 }
 
 void WindowOperator::AddLate(const Batch& batch, size_t r, int64_t start) {

@@ -120,6 +120,12 @@ class WindowOperator : public Operator {
   absl::Status ConsumeRows(Output& out);
   // Starts firing the windows due at `watermark`, which is then forwarded.
   absl::Status AdvanceTo(int64_t watermark, Output& out);
+  // Adds row `r` of `batch` to the accumulators at `value`.
+  void Accumulate(const Batch& batch, size_t r, char* value) const;
+  // With allowed lateness, after a record merged into the entry (start,
+  // key) at `value`: counts the firing to come, or emits the updated
+  // result of a fired window with its revision.
+  absl::Status CountResult(int64_t start, std::string_view key, char* value, Output& out);
   // The late output's rows for input row `r` of `batch`, in window `start`.
   void AddLate(const Batch& batch, size_t r, int64_t start);
   // Sends what ConsumeRows collected: late records, updated results and
