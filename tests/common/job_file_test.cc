@@ -282,7 +282,6 @@ operators:
       std::string::npos);
 }
 
-
 constexpr char kCheckpointed[] = R"(name: j
 max_parallelism: 64
 checkpoint:
@@ -338,7 +337,6 @@ TEST(JobFileCheckpointTest, BadSettingsNameTheLineAndField) {
     EXPECT_NE(g.status().message().find("'" + c.field + "'"), std::string::npos) << g.status();
   }
 }
-
 
 TEST(JobFileTest, LatenessIdlenessFollowAndBatchRowsParseAndAreBounded) {
   std::string yaml = Replace(kJob, "size: 1m}", "size: 1m, allowed_lateness: 10m}");

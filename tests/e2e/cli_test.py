@@ -8,7 +8,6 @@ records at the default location, which `run` and `submit` name.
 Usage: cli_test.py --sluice build/tools/sluice
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -17,7 +16,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import free_port, read_part_files  # noqa: E402
+from cluster import free_port, main, read_part_files  # noqa: E402
 
 SLUICE = None
 
@@ -211,8 +210,4 @@ operators:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sluice", required=True)
-    args, rest = parser.parse_known_args()
-    SLUICE = os.path.abspath(args.sluice)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    main(sys.modules[__name__])

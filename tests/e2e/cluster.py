@@ -166,14 +166,15 @@ class Cluster:
             log.close()
 
 
-def main(*test_classes):
+def main(*targets):
     """Runs the calling script's tests: `--sluice PATH` (the sluice binary)
-    becomes SLUICE of each of `test_classes`; other arguments go to unittest."""
+    becomes SLUICE of each of `targets` (test classes, or the script's module
+    for a global SLUICE); other arguments go to unittest."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--sluice", required=True)
     args, rest = parser.parse_known_args()
-    for c in test_classes:
-        c.SLUICE = os.path.abspath(args.sluice)
+    for t in targets:
+        t.SLUICE = os.path.abspath(args.sluice)
     unittest.main(module="__main__", argv=[sys.argv[0]] + rest, verbosity=2)
 
 

@@ -7,7 +7,6 @@ workers register with it within a few seconds and run jobs again.
 Usage: coordinator_loss_test.py --sluice build/tools/sluice
 """
 
-import argparse
 import os
 import re
 import subprocess
@@ -16,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import Cluster, stop_and_report  # noqa: E402
+from cluster import Cluster, main, stop_and_report  # noqa: E402
 
 SLUICE = None
 ORPHAN_TIMEOUT_S = 3
@@ -107,8 +106,4 @@ class CoordinatorLossTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sluice", required=True)
-    args, rest = parser.parse_known_args()
-    SLUICE = os.path.abspath(args.sluice)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    main(sys.modules[__name__])

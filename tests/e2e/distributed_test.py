@@ -12,7 +12,6 @@ and the dead-letter output must hold exactly the malformed lines.
 EmbeddedRunTest: `sluice run` on the shipped example job.
 """
 
-import argparse
 import json
 import os
 import random
@@ -24,7 +23,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import ClusterTestCase, Prometheus, metric_sum, read_part_files  # noqa: E402
+from cluster import ClusterTestCase, Prometheus, main, metric_sum, read_part_files  # noqa: E402
 
 SLUICE = None
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -312,9 +311,4 @@ class EmbeddedRunTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sluice", required=True)
-    args, rest = parser.parse_known_args()
-    SLUICE = os.path.abspath(args.sluice)
-    ClusterTestCase.SLUICE = SLUICE
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    main(sys.modules[__name__], ClusterTestCase)

@@ -9,7 +9,6 @@ Expectations are computed here, in Python, from the input.
 Usage: hostile_input_test.py --sluice build/tools/sluice
 """
 
-import argparse
 import base64
 import glob
 import json
@@ -21,7 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import Cluster, free_port, stop_and_report  # noqa: E402
+from cluster import Cluster, free_port, main, stop_and_report  # noqa: E402
 
 SLUICE = None
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
@@ -350,8 +349,4 @@ class JobFileTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sluice", required=True)
-    args, rest = parser.parse_known_args()
-    SLUICE = os.path.abspath(args.sluice)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    main(sys.modules[__name__])

@@ -18,15 +18,14 @@ namespace sluice {
 namespace {
 
 using testing_window::Expected;
+using testing_window::OpenedWindow;
 using testing_window::InputSchema;
 using testing_window::WindowSpec;
 
 TEST(WindowOperatorTest, AggregatesMatchABruteForceComputation) {
-  proto::OperatorSpec spec = WindowSpec();
-  WindowOperator op(spec.window());
-  OperatorContext ctx;
-  ctx.spec = &spec;
-  ASSERT_TRUE(op.Open(ctx).ok());
+  OpenedWindow window(WindowSpec());
+  ASSERT_TRUE(window.open.ok()) << window.open;
+  WindowOperator& op = window.op;
   CaptureOutput out;
 
   std::mt19937 rng(3);
@@ -78,11 +77,9 @@ TEST(WindowOperatorTest, AggregatesMatchABruteForceComputation) {
 }
 
 TEST(WindowOperatorTest, FiresOnWatermarkAndRoutesLateRecordsToSideOutput) {
-  proto::OperatorSpec spec = WindowSpec();
-  WindowOperator op(spec.window());
-  OperatorContext ctx;
-  ctx.spec = &spec;
-  ASSERT_TRUE(op.Open(ctx).ok());
+  OpenedWindow window(WindowSpec());
+  ASSERT_TRUE(window.open.ok()) << window.open;
+  WindowOperator& op = window.op;
   CaptureOutput out;
   auto one = [&](const char* dev, int64_t ts) {
     BatchBuilder b(InputSchema());
@@ -109,11 +106,9 @@ TEST(WindowOperatorTest, AnAggregatedFieldThatIsNotANumberMakesDeadLettersNotAFa
   // With an inferred schema, `v` is a number in one file and a string in
   // another. The rows with a string there are dead letters; the rest, and
   // rows whose v is null, count as usual.
-  proto::OperatorSpec spec = WindowSpec();
-  WindowOperator op(spec.window());
-  OperatorContext ctx;
-  ctx.spec = &spec;
-  ASSERT_TRUE(op.Open(ctx).ok());
+  OpenedWindow window(WindowSpec());
+  ASSERT_TRUE(window.open.ok()) << window.open;
+  WindowOperator& op = window.op;
   CaptureOutput out;
   BatchBuilder numbers(InputSchema());
   numbers.SetString(0, "a");
@@ -234,10 +229,9 @@ void Set(BatchBuilder& b, size_t field, const TestValue& v) {
 CaptureOutput RunAndCheckAgainstBruteForce(const proto::OperatorSpec& spec,
                                            const std::vector<InputShape>& shapes) {
   const auto& key_by = spec.window().key_by();
-  WindowOperator op(spec.window());
-  OperatorContext ctx;
-  ctx.spec = &spec;
-  EXPECT_TRUE(op.Open(ctx).ok());
+  OpenedWindow window(spec);
+  EXPECT_TRUE(window.open.ok()) << window.open;
+  WindowOperator& op = window.op;
   CaptureOutput out;
 
   std::mt19937 rng(11);
@@ -371,11 +365,9 @@ TEST(WindowOperatorTest, CompositeKeysFromSchemasThatDiffer) {
 }
 
 TEST(WindowOperatorTest, AllNullKeyColumnIsAStringColumn) {
-  proto::OperatorSpec spec = WindowSpec({"dev", "site"});
-  WindowOperator op(spec.window());
-  OperatorContext ctx;
-  ctx.spec = &spec;
-  ASSERT_TRUE(op.Open(ctx).ok());
+  OpenedWindow window(WindowSpec({"dev", "site"}));
+  ASSERT_TRUE(window.open.ok()) << window.open;
+  WindowOperator& op = window.op;
   CaptureOutput out;
   BatchBuilder b(MakeSchema({{"site", FieldType::kInt64}, {"v", FieldType::kDouble}}));
   b.SetInt(0, 4);
@@ -398,11 +390,9 @@ TEST(WindowOperatorTest, AllNullKeyColumnIsAStringColumn) {
 }
 
 TEST(WindowOperatorChunkTest, ABigFiringComesOutInBoundedPiecesWithTheWatermarkLast) {
-  proto::OperatorSpec spec = WindowSpec();
-  WindowOperator op(spec.window());
-  OperatorContext ctx;
-  ctx.spec = &spec;
-  ASSERT_TRUE(op.Open(ctx).ok());
+  OpenedWindow window(WindowSpec());
+  ASSERT_TRUE(window.open.ok()) << window.open;
+  WindowOperator& op = window.op;
   constexpr int kKeys = 50'000;
   BatchBuilder b(InputSchema());
   for (int i = 0; i < kKeys; ++i) {

@@ -1,8 +1,8 @@
 #pragma once
 
 // Helpers of the window operator's tests: a spec with every aggregate over
-// the input's field `v`, keyed by `dev` unless told otherwise, and the
-// input's schema.
+// the input's field `v`, keyed by `dev` unless told otherwise, an opened
+// operator, and the input's schema.
 
 #include <memory>
 #include <string>
@@ -10,6 +10,7 @@
 
 #include "common/batch.h"
 #include "proto/sluice.pb.h"
+#include "worker/operators/window_operator.h"
 
 namespace sluice::testing_window {
 
@@ -33,6 +34,19 @@ inline proto::OperatorSpec WindowSpec(const std::vector<std::string>& key_by = {
   add("mean", proto::AGGREGATE_AVG, "v");
   return spec;
 }
+
+// A window operator of `spec`, opened with its state in a private
+// directory; `open` is how that went.
+struct OpenedWindow {
+  explicit OpenedWindow(proto::OperatorSpec s) : spec(std::move(s)), op(spec.window()) {
+    OperatorContext ctx;
+    ctx.spec = &spec;
+    open = op.Open(ctx);
+  }
+  proto::OperatorSpec spec;
+  WindowOperator op;
+  absl::Status open;
+};
 
 inline SchemaRef InputSchema() {
   return std::make_shared<const Schema>(
