@@ -38,7 +38,8 @@
 #include "common/checkpoint_layout.h"
 #include "tools/embedded_cluster.h"
 #include "tools/job_client.h"
-#include "worker/operators/generator_source.h"
+#include "worker/operators/generator/generator_source.h"
+#include "worker/operators/window/window.pb.h"
 
 namespace {
 
@@ -134,28 +135,29 @@ Result RunEngine(int64_t events, int64_t devices, int parallelism, int64_t check
   src->set_id("sensors");
   src->set_type("generator");
   src->set_parallelism(parallelism);
-  *src->mutable_generator() = Generator(events, devices);
+  src->mutable_config()->PackFrom(Generator(events, devices));
   auto* win = graph.add_operators();
   win->set_id("per_device");
   win->set_type("window");
   win->set_input("sensors");
   win->set_parallelism(parallelism);
-  win->mutable_window()->add_key_by("device_id");
-  win->mutable_window()->set_type("tumbling");
-  win->mutable_window()->set_size_ms(kWindowMs);
-  auto* count = win->mutable_window()->add_aggregates();
+  sluice::proto::WindowConfig window;
+  window.add_key_by("device_id");
+  window.set_type("tumbling");
+  window.set_size_ms(kWindowMs);
+  auto* count = window.add_aggregates();
   count->set_name("n");
   count->set_function(sluice::proto::AGGREGATE_COUNT);
-  auto* sum = win->mutable_window()->add_aggregates();
+  auto* sum = window.add_aggregates();
   sum->set_name("total");
   sum->set_function(sluice::proto::AGGREGATE_SUM);
   sum->set_field("temperature");
+  win->mutable_config()->PackFrom(window);
   auto* sink = graph.add_operators();
   sink->set_id("sink");
   sink->set_type("blackhole_sink");
   sink->set_input("per_device");
   sink->set_parallelism(parallelism);
-  sink->mutable_blackhole_sink();
 
   auto cluster = sluice::EmbeddedCluster::Start(1, parallelism);
   if (!cluster.ok()) {

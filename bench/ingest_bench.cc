@@ -27,8 +27,8 @@
 
 #include "absl/strings/str_format.h"
 #include "bench/bench_clock.h"
+#include "connectors/file/file_source.h"
 #include "simdjson.h"
-#include "worker/operators/file_source.h"
 
 namespace {
 
@@ -82,14 +82,15 @@ struct Run {
 int64_t RunReader(const std::string& path) {
   sluice::proto::OperatorSpec spec;
   spec.set_id("readings");
-  auto* config = spec.mutable_file_source();
-  config->set_path(path);
-  config->mutable_event_time()->set_field("ts");
-  config->mutable_event_time()->set_unit("ms");
-  config->mutable_watermark()->set_max_out_of_orderness_ms(2000);
+  sluice::proto::FileSourceConfig config;
+  config.set_path(path);
+  config.mutable_event_time()->set_field("ts");
+  config.mutable_event_time()->set_unit("ms");
+  config.mutable_watermark()->set_max_out_of_orderness_ms(2000);
+  spec.mutable_config()->PackFrom(config);
   sluice::OperatorContext ctx;
   ctx.spec = &spec;
-  sluice::FileSourceReader reader(*config);
+  sluice::FileSourceReader reader(config);
   CountingOutput out;
   absl::Status status = reader.Open(ctx);
   while (status.ok()) {

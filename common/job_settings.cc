@@ -1,5 +1,5 @@
-#include "common/internal/job_yaml.h"
-#include "common/job_file.h"
+#include "common/job_yaml.h"
+#include "common/job_limits.h"
 #include "common/status_macros.h"
 
 namespace sluice::job_yaml {

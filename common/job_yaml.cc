@@ -1,4 +1,4 @@
-#include "common/internal/job_yaml.h"
+#include "common/job_yaml.h"
 
 #include <charconv>
 #include <filesystem>
@@ -88,7 +88,7 @@ std::string ResolvePath(const std::string& base_dir, const std::string& p) {
 }
 
 absl::Status CheckKeys(const Ctx& ctx, const YAML::Node& map,
-                       std::initializer_list<const char*> allowed) {
+                       absl::Span<const char* const> allowed) {
   for (const auto& kv : map) {
     std::string key = kv.first.as<std::string>();
     bool ok = false;

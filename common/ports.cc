@@ -23,6 +23,10 @@ const SchemaRef& LateSchema() {
   return *schema;
 }
 
+const SchemaRef& SidePortSchema(std::string_view port) {
+  return port == kLatePort ? LateSchema() : DeadLetterSchema();
+}
+
 std::pair<std::string, std::string> SplitInput(std::string_view input) {
   for (std::string_view port : {kDeadLetterPort, kLatePort}) {
     if (input.size() > port.size() + 1 && input.ends_with(port) &&

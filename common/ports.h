@@ -1,9 +1,10 @@
 #pragma once
 
-// Names of operator outputs ("ports") and the fixed schema of dead letters.
-// `input: op` reads op's main output; `input: op.dead_letter` a source's
-// dead-letter output (sources, filters, maps and windows); `input: op.late`
-// a window's late-event output.
+// Names of operator outputs ("ports") and the fixed schemas of the side
+// ports. `input: op` reads op's main output; `input: op.dead_letter` its
+// dead-letter output, `input: op.late` its late-event output, when its kind
+// has them (OperatorTraits::side_ports: file sources, filters, maps and
+// windows have a dead-letter output, windows a late one).
 
 #include <string>
 #include <string_view>
@@ -28,6 +29,9 @@ const SchemaRef& DeadLetterSchema();
 // the input record as it reached the window, as JSON text (Field::json), so
 // a file sink writes it as a nested object with its fields unchanged.
 const SchemaRef& LateSchema();
+
+// The schema of side port `port` (dead_letter or late).
+const SchemaRef& SidePortSchema(std::string_view port);
 
 // Splits "op.port" into {"op", "port"}; "op" gives {"op", ""}.
 std::pair<std::string, std::string> SplitInput(std::string_view input);

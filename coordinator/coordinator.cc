@@ -11,6 +11,7 @@
 #include "common/grpc_util.h"
 #include "coordinator/plan_builder.h"
 #include "coordinator/restore.h"
+#include "job/job_file.h"
 #include "store/checkpoint_store.h"
 
 namespace sluice {
@@ -125,6 +126,7 @@ absl::Status Coordinator::TakeOverJobs() {
     const proto::JobState state = record.state();
     if (state == proto::FINISHED || state == proto::FAILED || state == proto::CANCELED) continue;
     proto::ExecutionPlan plan = record.plan();
+    UpgradeLegacySettings(plan.mutable_graph());  // recorded by an older coordinator
     JobMaster::Checkpointing checkpointing;
     absl::StatusOr<std::unique_ptr<ObjectStore>> store =
         OpenCheckpointStore(plan.checkpoint_store(), plan.graph().checkpoint());

@@ -4,7 +4,9 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "common/job_file.h"
+#include "catalog/catalog.h"
+#include "job/builtin_kinds.h"
+#include "job/job_file.h"
 #include "common/ports.h"
 #include "common/status_macros.h"
 
@@ -13,10 +15,12 @@ namespace sluice {
 absl::Status BuildTasks(proto::ExecutionPlan* plan) {
   const proto::JobGraph& g = plan->graph();
   std::map<std::string, const proto::OperatorSpec*> ops;
+  std::map<std::string, const OperatorKind*> kinds;
   std::map<std::string, int> readers;  // "op.port" -> number of readers
   for (const auto& op : g.operators()) {
     ops[op.id()] = &op;
-    if (!IsSourceType(op.type())) ++readers[op.input()];
+    ASSIGN_OR_RETURN(kinds[op.id()], BuiltinCatalog().KindOf(op));
+    if (!kinds[op.id()]->traits().source) ++readers[op.input()];
   }
   std::map<std::string, int> task_of;
   plan->clear_tasks();
@@ -27,7 +31,8 @@ absl::Status BuildTasks(proto::ExecutionPlan* plan) {
     size_t before = pending.size();
     for (auto it = pending.begin(); it != pending.end();) {
       const proto::OperatorSpec& op = **it;
-      if (IsSourceType(op.type())) {
+      const OperatorKind& kind = *kinds[op.id()];
+      if (kind.traits().source) {
         auto* t = plan->add_tasks();
         t->set_index(plan->tasks_size() - 1);
         t->add_operator_ids(op.id());
@@ -45,10 +50,10 @@ absl::Status BuildTasks(proto::ExecutionPlan* plan) {
       const proto::OperatorSpec& upstream = *ops[up];
       proto::TaskSpec* up_task = plan->mutable_tasks(placed->second);
       const bool up_is_tail = up_task->operator_ids(up_task->operator_ids_size() - 1) == up;
-      const bool wants_keys = op.has_window() || op.key_by_size() > 0;
+      const std::vector<std::string> keys = kind.PartitionKeys(op);
+      const bool wants_keys = kind.traits().keyed || !keys.empty();
       const bool keyed = wants_keys && !(op.parallelism() == 1 && upstream.parallelism() == 1);
-      // A throttle is a stage of its own: it exists to be slower than its upstream.
-      const bool own_task = op.has_throttle();
+      const bool own_task = kind.traits().own_task;
       if (port.empty() && readers[op.input()] == 1 && up_is_tail && !keyed && !own_task &&
           op.parallelism() == upstream.parallelism()) {
         up_task->add_operator_ids(op.id());
@@ -65,9 +70,7 @@ absl::Status BuildTasks(proto::ExecutionPlan* plan) {
         e->set_target_task(t->index());
         if (wants_keys) {
           e->set_partitioning(proto::PARTITIONING_HASH);
-          for (const auto& k : op.has_window() ? op.window().key_by() : op.key_by()) {
-            e->add_key_fields(k);
-          }
+          for (const auto& k : keys) e->add_key_fields(k);
         } else if (op.parallelism() == upstream.parallelism()) {
           e->set_partitioning(proto::PARTITIONING_FORWARD);
         } else {
@@ -88,10 +91,11 @@ absl::Status BuildTasks(proto::ExecutionPlan* plan) {
 
 absl::StatusOr<proto::ExecutionPlan> BuildPlan(const proto::JobGraph& graph,
                                                const std::string& job_id) {
-  RETURN_IF_ERROR(ValidateJobGraph(graph));
   proto::ExecutionPlan plan;
   plan.set_job_id(job_id);
   *plan.mutable_graph() = graph;
+  UpgradeLegacySettings(plan.mutable_graph());  // a graph from an older client
+  RETURN_IF_ERROR(ValidateJobGraph(plan.graph()));
   FillJobDefaults(plan.mutable_graph());
   RETURN_IF_ERROR(BuildTasks(&plan));
   return plan;

@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include "common/job_file.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/targets.h"
+#include "job/job_file.h"
 
 namespace sluice::fuzz {
 

@@ -14,11 +14,11 @@
 
 #include "common/batch_codec.h"
 #include "common/time_util.h"
+#include "connectors/file/internal/json_line_parser.h"
+#include "connectors/file/internal/row_decoder.h"
 #include "fuzz/batch_checks.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/targets.h"
-#include "worker/operators/internal/json_line_parser.h"
-#include "worker/operators/internal/row_decoder.h"
 
 namespace sluice::fuzz {
 namespace {

@@ -16,7 +16,7 @@
 
 namespace sluice::fuzz {
 
-// common/job_file.h: ParseJobYaml (YAML text -> JobGraph, ValidateJobGraph).
+// job/job_file.h: ParseJobYaml (YAML text -> JobGraph, ValidateJobGraph).
 int FuzzJobFile(const uint8_t* data, size_t size);
 // common/expression.h: ParseExpression, CheckExpression, Bind, Eval per row.
 int FuzzExpression(const uint8_t* data, size_t size);

@@ -7,13 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "catalog/catalog.h"
 #include "common/grpc_util.h"
-#include "common/job_file.h"
 #include "common/metrics.h"
 #include "coordinator/coordinator.h"
+#include "job/builtin_kinds.h"
+#include "job/job_file.h"
 #include "tools/embedded_cluster.h"
 #include "tools/job_client.h"
-#include "worker/operators/file_source.h"
 #include "worker/worker.h"
 
 namespace sluice {
@@ -90,22 +91,23 @@ absl::Status CallCoordinator(proto::CoordinatorService::Stub& stub,
 
 void PrintSinkOutputs(const proto::JobGraph& graph, const proto::JobStatus& status) {
   for (const auto& op : graph.operators()) {
-    if (!op.has_file_sink()) continue;
+    const OperatorKind* kind = BuiltinCatalog().Find(op.type());
+    const std::optional<OutputFiles> files =
+        kind == nullptr ? std::nullopt : kind->Outputs(op, status.job_id());
+    if (!files.has_value()) continue;
     int64_t records = 0;
     for (const auto& st : status.subtasks()) {
       for (const auto& m : st.operators()) {
         if (m.operator_id() == op.id()) records += m.records_in();
       }
     }
-    auto listed = ListSourceFiles(op.file_sink().path());
     int mine = 0;
-    if (listed.ok()) {
-      for (const auto& f : listed->files)
-        mine += f.find(absl::StrCat("part-", status.job_id(), "-")) != std::string::npos;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(files->dir, ec)) {
+      mine += entry.path().filename().string().starts_with(files->prefix);
     }
     std::cout << "output of '" << op.id() << "': " << records << " records in " << mine
-              << " part file(s) under " << op.file_sink().path() << "/part-" << status.job_id()
-              << "-*.jsonl\n";
+              << " part file(s) under " << files->dir << "/" << files->pattern << "\n";
   }
 }
 
@@ -118,8 +120,11 @@ void PrintSideOutputs(const proto::JobGraph& graph, std::ostream& out) {
   }
   for (const auto& op : graph.operators()) {
     if (!op.implicit()) continue;
-    out << "sluice: " << op.input() << " is read by no operator; its records go to "
-        << op.file_sink().path() << "/\n";
+    const OperatorKind* kind = BuiltinCatalog().Find(op.type());
+    for (const PathUse& use : kind == nullptr ? std::vector<PathUse>{} : kind->Paths(op)) {
+      out << "sluice: " << op.input() << " is read by no operator; its records go to "
+          << use.path << "/\n";
+    }
   }
 }
 

@@ -20,7 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "common/job_file.h"  // kDefaultBufferBytesPerTask, kDefaultFlushIntervalMs
+#include "common/job_limits.h"  // kDefaultBufferBytesPerTask, kDefaultFlushIntervalMs
 
 namespace sluice {
 

@@ -42,7 +42,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "worker/mailbox.h"
-#include "worker/operators/operator.h"  // kIdleWatermark
+#include "catalog/operator.h"  // kIdleWatermark
 #include "worker/stream_element.h"
 
 namespace sluice {

@@ -5,9 +5,10 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "common/job_file.h"
+#include "catalog/catalog.h"
 #include "common/ports.h"
 #include "common/status_macros.h"
+#include "job/builtin_kinds.h"
 #include "worker/plan_view.h"
 
 namespace sluice {
@@ -122,11 +123,12 @@ absl::StatusOr<std::unique_ptr<OperatorChain>> OperatorChain::Create(
     ctx.spec = specs[k];
     ctx.counters = stats[k].get();
     if (k == 0) chain->head_ctx_ = ctx;
-    if (k == 0 && IsSourceType(specs[0]->type())) {
-      ASSIGN_OR_RETURN(chain->source_, CreateSourceReader(*specs[0]));
+    ASSIGN_OR_RETURN(const OperatorKind* kind, BuiltinCatalog().KindOf(*specs[k]));
+    if (k == 0 && kind->traits().source) {
+      ASSIGN_OR_RETURN(chain->source_, kind->CreateSource(*specs[0]));
       continue;
     }
-    ASSIGN_OR_RETURN(chain->ops_[k], CreateOperator(*specs[k]));
+    ASSIGN_OR_RETURN(chain->ops_[k], kind->CreateOperator(*specs[k]));
     if (!base.state_dir.empty()) {
       ctx.state_dir = absl::StrCat(base.state_dir, "/", specs[k]->id());
       std::error_code ec;

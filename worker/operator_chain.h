@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/sluice.pb.h"
-#include "worker/operators/operator.h"
+#include "catalog/operator.h"
 #include "worker/record_writer.h"
 #include "worker/snapshot_uploader.h"
 #include "worker/task_metrics.h"

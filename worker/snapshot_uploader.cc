@@ -128,7 +128,7 @@ absl::StatusOr<proto::SubtaskSnapshot> UploadSnapshot(ObjectStore& store,
   out.set_subtask(snapshot.subtask);
   out.set_key_group_start(snapshot.key_group_start);
   out.set_key_group_end(snapshot.key_group_end);
-  if (snapshot.position.has_value()) *out.mutable_position() = *snapshot.position;
+  if (snapshot.position.has_value()) out.set_source_position(*snapshot.position);
   out.set_sync_ms(snapshot.sync_ms);
   out.set_alignment_ms(snapshot.alignment_ms);
   int64_t state_bytes = 0, uploaded = 0;

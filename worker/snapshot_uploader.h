@@ -48,7 +48,7 @@ struct LocalSnapshot {
   int key_group_start = 0;
   int key_group_end = 0;
   CheckpointBarrier barrier;
-  std::optional<proto::SourcePosition> position;
+  std::optional<std::string> position;  // a source task's (SourceReader::Position)
   struct Operator {
     std::string operator_id;
     std::string small_state;

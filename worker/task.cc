@@ -8,10 +8,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "catalog/catalog.h"
 #include "common/crash_point.h"
 #include "common/key_group.h"
+#include "common/ports.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "job/builtin_kinds.h"
 #include "store/checkpoint_store.h"
 #include "worker/plan_view.h"
 
@@ -73,9 +76,11 @@ Task::Task(std::shared_ptr<const proto::ExecutionPlan> plan, int task, int subta
   PlanView view(*plan_);
   for (const auto& id : plan_->tasks(task_).operator_ids()) {
     absl::StatusOr<const proto::OperatorSpec*> spec = view.Operator(id);
-    const bool is_window = spec.ok() && (*spec)->has_window();
+    const OperatorKind* kind = spec.ok() ? BuiltinCatalog().Find((*spec)->type()) : nullptr;
+    // An operator with a late output counts its records by disposition.
+    const bool dispositions = kind != nullptr && kind->HasSidePort(kLatePort);
     stats_.push_back(std::make_unique<OperatorStats>(plan_->job_id(), plan_->attempt(), id,
-                                                     subtask_, is_window));
+                                                     subtask_, dispositions));
   }
 }
 
@@ -427,8 +432,8 @@ absl::Status Task::Loop() {
   SourceReader* source = chain_->source();
   if (source != nullptr) {
     RETURN_IF_ERROR(source->Open(chain_->head_context()));
-    if (restored != nullptr && restored->has_position()) {
-      RETURN_IF_ERROR(source->Seek(restored->position()));
+    if (restored != nullptr && restored->has_source_position()) {
+      RETURN_IF_ERROR(source->Seek(restored->source_position()));
     }
   }
   const int64_t output_budget = budget_.OutputBytes();

@@ -22,7 +22,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "proto/sluice.pb.h"
-#include "worker/operators/operator.h"
+#include "catalog/operator.h"
 
 namespace sluice {
 

@@ -7,9 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/checkpoint_layout.h"
-#include "common/job_file.h"
 #include "coordinator/plan_builder.h"
 #include "gtest/gtest.h"
+#include "job/job_file.h"
 #include "store/memory_object_store.h"
 #include "tests/coordinator/fake_worker_client.h"
 

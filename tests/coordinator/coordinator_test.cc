@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "common/grpc_util.h"
 #include "gtest/gtest.h"
+#include "worker/operators/generator/generator.pb.h"
 
 namespace sluice {
 namespace {
@@ -23,15 +24,16 @@ proto::JobGraph Graph(int parallelism) {
   src->set_id("src");
   src->set_type("generator");
   src->set_parallelism(parallelism);
-  src->mutable_generator()->set_devices(10);
-  src->mutable_generator()->set_unbounded(true);
-  src->mutable_generator()->set_rate(10);
+  proto::GeneratorConfig gen;
+  gen.set_devices(10);
+  gen.set_unbounded(true);
+  gen.set_rate(10);
+  src->mutable_config()->PackFrom(gen);
   auto* sink = g.add_operators();
   sink->set_id("sink");
   sink->set_type("blackhole_sink");
   sink->set_input("src");
   sink->set_parallelism(parallelism);
-  sink->mutable_blackhole_sink();
   return g;
 }
 

@@ -1,9 +1,9 @@
 #include "coordinator/dispatcher.h"
 
 #include "common/clock.h"
-#include "common/job_file.h"
 #include "coordinator/plan_builder.h"
 #include "gtest/gtest.h"
+#include "job/job_file.h"
 #include "tests/coordinator/fake_worker_client.h"
 
 namespace sluice {

@@ -1,8 +1,8 @@
 #include "coordinator/plan_builder.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/job_file.h"
 #include "gtest/gtest.h"
+#include "job/job_file.h"
 #include "worker/plan_view.h"
 
 namespace sluice {

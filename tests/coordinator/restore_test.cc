@@ -3,9 +3,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "common/job_file.h"
 #include "coordinator/plan_builder.h"
 #include "gtest/gtest.h"
+#include "job/job_file.h"
 #include "store/memory_object_store.h"
 
 namespace sluice {

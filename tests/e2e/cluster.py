@@ -127,6 +127,22 @@ class Cluster:
         return subprocess.run([self.sluice, *args, "--coordinator", self.coordinator],
                               capture_output=True, text=True, timeout=timeout, env=self.env)
 
+    def wait_finished(self, job_id, deadline_s=180):
+        """Waits for the job to be FINISHED; returns its `status` text. Raises
+        AssertionError when it fails, is canceled, or takes longer."""
+        end = time.time() + deadline_s
+        text = ""
+        while time.time() < end:
+            r = self.cli("status", job_id, timeout=30)
+            text = r.stdout if r.returncode == 0 else ""
+            first = text.splitlines()[0] if text else ""
+            if "FINISHED" in first:
+                return text
+            if "FAILED" in first or "CANCELED" in first:
+                raise AssertionError(f"job ended without finishing:\n{text}")
+            time.sleep(0.25)
+        raise AssertionError(f"job did not finish within {deadline_s} s:\n{text}")
+
     def kill(self, name):
         self.procs[name].send_signal(signal.SIGKILL)
         self.procs[name].wait(timeout=10)

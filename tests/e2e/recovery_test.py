@@ -159,17 +159,7 @@ class RecoveryTestCase(unittest.TestCase):
         self.fail(f"no checkpoint {n} within {deadline_s} s:\n{self.status()}")
 
     def wait_finished(self, deadline_s=180):
-        end = time.time() + deadline_s
-        text = ""
-        while time.time() < end:
-            text = self.status()
-            first = text.splitlines()[0] if text else ""
-            if "FINISHED" in first:
-                return text
-            if "FAILED" in first or "CANCELED" in first:
-                self.fail(f"job ended without finishing:\n{text}")
-            time.sleep(0.25)
-        self.fail(f"job did not finish within {deadline_s} s:\n{text}")
+        return self.cluster.wait_finished(self.job_id, deadline_s)
 
     def check_results(self, min_restarts=1):
         text = self.wait_finished()

@@ -6,12 +6,14 @@
 #include <set>
 
 #include "absl/time/clock.h"
-#include "common/job_file.h"
 #include "gtest/gtest.h"
+#include "job/job_file.h"
 #include "nlohmann/json.hpp"
 #include "tools/embedded_cluster.h"
 #include "tools/job_client.h"
-#include "worker/operators/generator_source.h"
+#include "worker/operators/generator/generator.pb.h"
+#include "worker/operators/generator/generator_source.h"
+#include "worker/operators/throttle/throttle.pb.h"
 
 namespace sluice {
 namespace {
@@ -96,7 +98,9 @@ operators:
   ASSERT_TRUE(status.ok()) << status.status();
   ASSERT_EQ(status->state(), proto::FINISHED) << status->failure();
 
-  EventModel model(graph.operators(0).generator());
+  proto::GeneratorConfig generator;
+  ASSERT_TRUE(graph.operators(0).config().UnpackTo(&generator));
+  EventModel model(generator);
   std::map<std::pair<std::string, int64_t>, std::pair<int64_t, double>> expected;
   std::string dev;
   for (int64_t i = 0; i < 20000; ++i) {
@@ -278,7 +282,9 @@ operators:
   t->set_type("throttle");
   t->set_input("src");
   t->set_parallelism(graph.operators(0).parallelism());
-  t->mutable_throttle()->set_rate(20000);  // a burst of 1000 rows, the rest within 0.1 s
+  proto::ThrottleConfig throttle;
+  throttle.set_rate(20000);  // a burst of 1000 rows, the rest within 0.1 s
+  t->mutable_config()->PackFrom(throttle);
   for (auto& op : *graph.mutable_operators()) {
     if (op.id() == "out") op.set_input("t");
   }

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "worker/operators/operator.h"
+#include "catalog/operator.h"
 
 namespace sluice {
 

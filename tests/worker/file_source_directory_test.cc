@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "connectors/file/file_source.h"
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
 #include "tests/worker/file_source_helpers.h"
-#include "worker/operators/file_source.h"
 
 namespace sluice {
 namespace {
@@ -96,7 +96,7 @@ TEST_F(FileSourceDirectoryTest, FollowReadsNewFilesAndGoesIdleAfterTheTimeout) {
   Write("2026-01-01T10.jsonl", "{\"ts\": 1000}\n");
   ManualClock clock;
   const OperatorContext ctx = FollowContext(clock, 5000);
-  FileSourceReader reader(spec_.file_source());
+  FileSourceReader reader(config_);
   ASSERT_TRUE(reader.Open(ctx).ok());
   CaptureOutput out;
   auto poll = [&] { return PollOnce(reader, out); };
@@ -142,7 +142,7 @@ TEST_F(FileSourceDirectoryTest, FollowGoesIdleAgainAndRestoresWhileWaiting) {
   ManualClock clock;
   const OperatorContext ctx = FollowContext(clock, 1000);
   Config(dir_.string()).set_batch_rows(1);
-  FileSourceReader reader(spec_.file_source());
+  FileSourceReader reader(config_);
   ASSERT_TRUE(reader.Open(ctx).ok());
   CaptureOutput out;
   auto poll = [&](FileSourceReader& r) { return PollOnce(r, out); };
@@ -158,7 +158,7 @@ TEST_F(FileSourceDirectoryTest, FollowGoesIdleAgainAndRestoresWhileWaiting) {
   EXPECT_EQ(poll(reader), SourceReader::Poll::kEmitted);  // the one row: a full batch
   EXPECT_EQ(out.MainRows(), 1u);
   EXPECT_EQ(poll(reader), SourceReader::Poll::kNothingYet);
-  const proto::SourcePosition waiting = reader.Position();  // past the listing
+  const proto::FilePosition waiting = FilePositionOf(reader);  // past the listing
   EXPECT_EQ(waiting.file(), "");
   clock.Advance(999);
   EXPECT_EQ(poll(reader), SourceReader::Poll::kNothingYet);
@@ -168,9 +168,9 @@ TEST_F(FileSourceDirectoryTest, FollowGoesIdleAgainAndRestoresWhileWaiting) {
   EXPECT_EQ(idles(), 2);
 
   Write("b.jsonl", "{\"ts\": 2000}\n");
-  FileSourceReader restored(spec_.file_source());
+  FileSourceReader restored(config_);
   ASSERT_TRUE(restored.Open(ctx).ok());
-  absl::Status seek = restored.Seek(waiting);
+  absl::Status seek = restored.Seek(waiting.SerializeAsString());
   ASSERT_TRUE(seek.ok()) << seek;
   EXPECT_EQ(poll(restored), SourceReader::Poll::kEmitted);
   EXPECT_EQ(out.MainRows(), 2u);
@@ -180,7 +180,7 @@ TEST_F(FileSourceDirectoryTest, FollowGoesIdleAgainAndRestoresWhileWaiting) {
 TEST_F(FileSourceDirectoryTest, FollowNeedsADirectory) {
   const std::string path = Write("one.jsonl", "{\"ts\": 1}\n");
   Config(path).set_follow(true);
-  FileSourceReader reader(spec_.file_source());
+  FileSourceReader reader(config_);
   absl::Status s = reader.Open(Context());
   EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
   EXPECT_NE(s.message().find("follow needs a directory"), std::string::npos) << s;

@@ -13,11 +13,19 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "connectors/file/file.pb.h"
+#include "connectors/file/file_source.h"
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
-#include "worker/operators/file_source.h"
 
 namespace sluice {
+
+// A file_source reader's Position(), parsed.
+inline proto::FilePosition FilePositionOf(const SourceReader& reader) {
+  proto::FilePosition pos;
+  EXPECT_TRUE(pos.ParseFromString(reader.Position()));
+  return pos;
+}
 
 class FileSourceTestBase : public ::testing::Test {
  protected:
@@ -37,13 +45,20 @@ class FileSourceTestBase : public ::testing::Test {
     return path;
   }
 
+  // The settings of the readers the test makes (config_), reading `path`;
+  // the caller may change them further through the reference.
   proto::FileSourceConfig& Config(const std::string& path, const std::string& unit = "ms") {
-    auto* f = spec_.mutable_file_source();
-    f->set_path(path);
-    f->mutable_event_time()->set_field("ts");
-    f->mutable_event_time()->set_unit(unit);
-    f->mutable_watermark()->set_max_out_of_orderness_ms(10);
-    return *f;
+    config_.set_path(path);
+    config_.mutable_event_time()->set_field("ts");
+    config_.mutable_event_time()->set_unit(unit);
+    config_.mutable_watermark()->set_max_out_of_orderness_ms(10);
+    return config_;
+  }
+
+  // spec_ with the current settings packed in, as a job's spec holds them.
+  const proto::OperatorSpec& Spec() {
+    spec_.mutable_config()->PackFrom(config_);
+    return spec_;
   }
 
   OperatorContext Context() const {
@@ -66,19 +81,19 @@ class FileSourceTestBase : public ::testing::Test {
     absl::Status status;
     int polls = 0;
     // Position() before the first poll and after each one.
-    std::vector<proto::SourcePosition> positions;
+    std::vector<proto::FilePosition> positions;
   };
 
   // Polls a reader of the current config to its end (after Seek(*seek) if
   // given), checking the per-poll contract on the way.
   Reading Read(const OperatorContext& ctx, FileSourceReader::Options options = {},
-               const proto::SourcePosition* seek = nullptr) {
+               const proto::FilePosition* seek = nullptr) {
     Reading r;
-    FileSourceReader reader(spec_.file_source(), options);
+    FileSourceReader reader(config_, options);
     r.status = reader.Open(ctx);
-    if (r.status.ok() && seek != nullptr) r.status = reader.Seek(*seek);
+    if (r.status.ok() && seek != nullptr) r.status = reader.Seek(seek->SerializeAsString());
     if (!r.status.ok()) return r;
-    r.positions.push_back(reader.Position());
+    r.positions.push_back(FilePositionOf(reader));
     while (r.polls < 1'000'000) {
       const size_t batches = r.out.main.size(), watermarks = r.out.watermarks.size();
       absl::StatusOr<SourceReader::Poll> poll = reader.PollNext(r.out);
@@ -87,7 +102,7 @@ class FileSourceTestBase : public ::testing::Test {
         r.status = poll.status();
         return r;
       }
-      r.positions.push_back(reader.Position());
+      r.positions.push_back(FilePositionOf(reader));
       // At most one batch per poll, followed by its watermark.
       EXPECT_LE(r.out.main.size(), batches + 1);
       if (r.out.main.size() > batches) {
@@ -108,6 +123,7 @@ class FileSourceTestBase : public ::testing::Test {
 
   std::filesystem::path dir_;
   proto::OperatorSpec spec_;
+  proto::FileSourceConfig config_;  // the readers' settings (Config())
 };
 
 // One line per record: "ts=<event time>|name=value|..." for `names`, in that

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "connectors/file/file_source.h"
 #include "gtest/gtest.h"
 #include "tests/worker/file_source_helpers.h"
-#include "worker/operators/file_source.h"
 
 namespace sluice {
 namespace {
@@ -108,7 +108,7 @@ class FileSourcePositionTest : public FileSourceTestBase {
 
   // What a reader started at `pos` must emit: records and dead letters of
   // the lines at or after it.
-  void Expected(const proto::SourcePosition& pos, const Params& p,
+  void Expected(const proto::FilePosition& pos, const Params& p,
                 std::vector<std::string>* records, std::vector<std::string>* dead) const {
     for (const WrittenLine& w : written_) {
       if (!Reads(w.file, p)) continue;
@@ -122,7 +122,7 @@ class FileSourcePositionTest : public FileSourceTestBase {
 
   // The position names a line start (or the end) of a file this subtask
   // reads, with the number of lines before it.
-  void CheckPosition(const proto::SourcePosition& pos, const Params& p) const {
+  void CheckPosition(const proto::FilePosition& pos, const Params& p) const {
     const size_t index = static_cast<size_t>(pos.file_index());
     ASSERT_TRUE(Reads(index, p)) << pos.ShortDebugString();
     if (index >= paths_.size()) {
@@ -173,7 +173,7 @@ class FileSourcePositionTest : public FileSourceTestBase {
     EXPECT_EQ(Records(full.out.main, names), want_records);
     EXPECT_EQ(DeadLetterLines(full.out), want_dead);
 
-    for (const proto::SourcePosition& pos : full.positions) {
+    for (const proto::FilePosition& pos : full.positions) {
       SCOPED_TRACE(pos.ShortDebugString());
       CheckPosition(pos, p);
       Reading tail = Read(ctx, p.options, &pos);
@@ -226,32 +226,32 @@ TEST_F(FileSourcePositionTest, SeekChecksThePosition) {
   Write("b.jsonl", "{\"ts\": 2}\n");
   Config(dir_.string());
   OperatorContext ctx = Context();
-  proto::SourcePosition pos;
+  proto::FilePosition pos;
   pos.set_file_index(1);
   pos.set_file((dir_ / "b.jsonl").string());
   pos.set_offset(10);
   pos.set_line(1);
   {
-    FileSourceReader reader(spec_.file_source());
+    FileSourceReader reader(config_);
     ASSERT_TRUE(reader.Open(ctx).ok());
-    EXPECT_TRUE(reader.Seek(pos).ok());
-    EXPECT_EQ(reader.Position().ShortDebugString(), pos.ShortDebugString());
+    EXPECT_TRUE(reader.Seek(pos.SerializeAsString()).ok());
+    EXPECT_EQ(FilePositionOf(reader).ShortDebugString(), pos.ShortDebugString());
   }
   {
     // Another file at that index: the directory changed.
-    proto::SourcePosition other = pos;
+    proto::FilePosition other = pos;
     other.set_file((dir_ / "x.jsonl").string());
-    FileSourceReader reader(spec_.file_source());
+    FileSourceReader reader(config_);
     ASSERT_TRUE(reader.Open(ctx).ok());
-    EXPECT_TRUE(absl::IsFailedPrecondition(reader.Seek(other)));
+    EXPECT_TRUE(absl::IsFailedPrecondition(reader.Seek(other.SerializeAsString())));
   }
   {
     // Past the end of the file.
-    proto::SourcePosition past = pos;
+    proto::FilePosition past = pos;
     past.set_offset(11);
-    FileSourceReader reader(spec_.file_source());
+    FileSourceReader reader(config_);
     ASSERT_TRUE(reader.Open(ctx).ok());
-    ASSERT_TRUE(reader.Seek(past).ok());
+    ASSERT_TRUE(reader.Seek(past.SerializeAsString()).ok());
     CaptureOutput out;
     EXPECT_TRUE(absl::IsOutOfRange(reader.PollNext(out).status()));
   }
@@ -259,14 +259,14 @@ TEST_F(FileSourcePositionTest, SeekChecksThePosition) {
     // A file another subtask reads, and a seek after polling.
     OperatorContext first = ctx;
     first.parallelism = 2;
-    FileSourceReader reader(spec_.file_source());
+    FileSourceReader reader(config_);
     ASSERT_TRUE(reader.Open(first).ok());
-    EXPECT_TRUE(absl::IsInvalidArgument(reader.Seek(pos)));
+    EXPECT_TRUE(absl::IsInvalidArgument(reader.Seek(pos.SerializeAsString())));
     CaptureOutput out;
     ASSERT_TRUE(reader.PollNext(out).ok());
     pos.set_file_index(0);
     pos.set_file((dir_ / "a.jsonl").string());
-    EXPECT_TRUE(absl::IsFailedPrecondition(reader.Seek(pos)));
+    EXPECT_TRUE(absl::IsFailedPrecondition(reader.Seek(pos.SerializeAsString())));
   }
 }
 

@@ -1,4 +1,4 @@
-#include "worker/operators/file_source.h"
+#include "connectors/file/file_source.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -8,9 +8,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "catalog/catalog.h"
 #include "gtest/gtest.h"
+#include "job/builtin_kinds.h"
 #include "tests/worker/capture_output.h"
 #include "tests/worker/file_source_helpers.h"
+#include "worker/operators/transform/transform.pb.h"
 
 namespace sluice {
 namespace {
@@ -458,27 +461,29 @@ TEST_F(FileSourceTest, StopsWhenAskedAndChecksItsInputs) {
   std::stop_source stop;
   OperatorContext ctx = Context();
   ctx.stop = stop.get_token();
-  FileSourceReader reader(spec_.file_source());
+  FileSourceReader reader(config_);
   ASSERT_TRUE(reader.Open(ctx).ok());
   stop.request_stop();
   CaptureOutput out;
   EXPECT_TRUE(absl::IsCancelled(reader.PollNext(out).status()));
 
   Config((dir_ / "missing").string());
-  EXPECT_TRUE(absl::IsNotFound(FileSourceReader(spec_.file_source()).Open(Context())));
+  EXPECT_TRUE(absl::IsNotFound(FileSourceReader(config_).Open(Context())));
   Config(path, "fortnights");
-  EXPECT_TRUE(absl::IsInvalidArgument(FileSourceReader(spec_.file_source()).Open(Context())));
+  EXPECT_TRUE(absl::IsInvalidArgument(FileSourceReader(config_).Open(Context())));
 }
 
 TEST_F(FileSourceTest, FactoryMakesReadersForSourcesOnly) {
   Config(Write("in.jsonl", "{\"ts\": 1}\n"));
-  EXPECT_TRUE(CreateSourceReader(spec_).ok());
+  const Catalog& catalog = BuiltinCatalog();
+  EXPECT_TRUE(catalog.Find("file_source")->CreateSource(Spec()).ok());
   proto::OperatorSpec generator;
-  generator.mutable_generator();
-  EXPECT_TRUE(CreateSourceReader(generator).ok());
+  generator.set_type("generator");
+  EXPECT_TRUE(catalog.Find("generator")->CreateSource(generator).ok());
   proto::OperatorSpec filter;
-  filter.mutable_filter();
-  EXPECT_TRUE(absl::IsInvalidArgument(CreateSourceReader(filter).status()));
+  filter.set_type("filter");
+  filter.mutable_config()->PackFrom(proto::FilterConfig());
+  EXPECT_TRUE(absl::IsInvalidArgument(catalog.Find("filter")->CreateSource(filter).status()));
 }
 
 }  // namespace

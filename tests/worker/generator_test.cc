@@ -1,10 +1,12 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string>
 
+#include "catalog/typed_kind.h"
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
-#include "worker/operators/generator_source.h"
+#include "worker/operators/generator/generator_source.h"
 
 namespace sluice {
 namespace {
@@ -12,16 +14,22 @@ namespace {
 proto::OperatorSpec Spec(int64_t count, double duplicate_rate) {
   proto::OperatorSpec spec;
   spec.set_id("gen");
-  auto* g = spec.mutable_generator();
-  g->set_devices(37);
-  g->set_count(count);
-  g->set_start_time_ms(1'000'000);
-  g->set_interval_ms(1000);
-  g->set_jitter_ms(5000);
-  g->set_duplicate_rate(duplicate_rate);
-  g->set_seed(42);
-  g->mutable_watermark()->set_max_out_of_orderness_ms(5000);
+  proto::GeneratorConfig g;
+  g.set_devices(37);
+  g.set_count(count);
+  g.set_start_time_ms(1'000'000);
+  g.set_interval_ms(1000);
+  g.set_jitter_ms(5000);
+  g.set_duplicate_rate(duplicate_rate);
+  g.set_seed(42);
+  g.mutable_watermark()->set_max_out_of_orderness_ms(5000);
+  spec.mutable_config()->PackFrom(g);
   return spec;
+}
+
+// The generator settings packed in `spec`.
+proto::GeneratorConfig GeneratorSettings(const proto::OperatorSpec& spec) {
+  return *UnpackSettings<proto::GeneratorConfig>(spec);
 }
 
 // Runs all subtasks of a generator with parallelism p; returns event_id -> (device, ts, temp) and
@@ -41,7 +49,7 @@ void RunAllInto(const proto::OperatorSpec& spec, int p, std::vector<CaptureOutpu
   auto& events = *result;
   outs->resize(p);
   for (int s = 0; s < p; ++s) {
-    GeneratorSource source(spec.generator());
+    GeneratorSource source(GeneratorSettings(spec));
     OperatorContext ctx;
     ctx.spec = &spec;
     ctx.subtask = s;
@@ -123,9 +131,11 @@ TEST(GeneratorTest, DuplicatesKeepTheirEventIdAndFollowTheRate) {
 
 TEST(GeneratorTest, TemperaturesFollowTheConfiguredDistribution) {
   proto::OperatorSpec spec = Spec(5'000, 0.0);
-  spec.mutable_generator()->set_temperature_min(-10);
-  spec.mutable_generator()->set_temperature_max(0);
-  spec.mutable_generator()->set_temperature_noise(1);
+  proto::GeneratorConfig g = GeneratorSettings(spec);
+  g.set_temperature_min(-10);
+  g.set_temperature_max(0);
+  g.set_temperature_noise(1);
+  spec.mutable_config()->PackFrom(g);
   std::vector<CaptureOutput> outs;
   auto events = RunAll(spec, 1, &outs);
   double lo = 1e9, hi = -1e9;
@@ -146,10 +156,10 @@ TEST(GeneratorTest, ResumingAtAnyPositionEmitsExactlyTheEventsThatFollow) {
   ctx.subtask = 1;
   ctx.parallelism = 3;
   ctx.max_batch_bytes = 64 * 56;  // small batches: many positions
-  GeneratorSource full(spec.generator());
+  GeneratorSource full(GeneratorSettings(spec));
   ASSERT_TRUE(full.Open(ctx).ok());
   CaptureOutput all;
-  std::vector<std::pair<proto::SourcePosition, size_t>> positions;  // position, rows before it
+  std::vector<std::pair<std::string, size_t>> positions;  // position, rows before it
   positions.push_back({full.Position(), 0});
   while (true) {
     auto poll = full.PollNext(all);
@@ -165,7 +175,7 @@ TEST(GeneratorTest, ResumingAtAnyPositionEmitsExactlyTheEventsThatFollow) {
   for (int64_t id : ids) EXPECT_EQ(id % 3, 1);
 
   for (size_t k = 0; k < positions.size(); k += 7) {
-    GeneratorSource resumed(spec.generator());
+    GeneratorSource resumed(GeneratorSettings(spec));
     ASSERT_TRUE(resumed.Open(ctx).ok());
     ASSERT_TRUE(resumed.Seek(positions[k].first).ok());
     CaptureOutput tail;
@@ -180,21 +190,23 @@ TEST(GeneratorTest, ResumingAtAnyPositionEmitsExactlyTheEventsThatFollow) {
     EXPECT_EQ(tail.watermarks.back(), kMaxWatermark);
   }
   // A position of another subtask is refused.
-  GeneratorSource other(spec.generator());
+  GeneratorSource other(GeneratorSettings(spec));
   ASSERT_TRUE(other.Open(ctx).ok());
-  proto::SourcePosition wrong;
+  proto::GeneratorPosition wrong;
   wrong.set_event_index(3);
-  EXPECT_FALSE(other.Seek(wrong).ok());
+  EXPECT_FALSE(other.Seek(wrong.SerializeAsString()).ok());
 }
 
 TEST(GeneratorTest, ARateSaysNothingYetUntilTheNextBatchIsDue) {
   proto::OperatorSpec spec = Spec(1'000, 0.0);
-  spec.mutable_generator()->set_rate(200);  // one subtask: 10 rows every 50 ms
+  proto::GeneratorConfig g = GeneratorSettings(spec);
+  g.set_rate(200);  // one subtask: 10 rows every 50 ms
+  spec.mutable_config()->PackFrom(g);
   ManualClock clock;
   OperatorContext ctx;
   ctx.spec = &spec;
   ctx.clock = &clock;
-  GeneratorSource source(spec.generator());
+  GeneratorSource source(GeneratorSettings(spec));
   ASSERT_TRUE(source.Open(ctx).ok());
   CaptureOutput out;
   ASSERT_EQ(*source.PollNext(out), SourceReader::Poll::kEmitted);

@@ -9,24 +9,22 @@
 #include "store/memory_object_store.h"
 #include "tests/state/state_test_util.h"
 #include "tests/worker/capture_output.h"
-#include "worker/operators/window_operator.h"
+#include "worker/operators/window/window_operator.h"
 #include "worker/snapshot_uploader.h"
 
 namespace sluice {
 namespace {
 
-proto::OperatorSpec CountSpec() {
-  proto::OperatorSpec spec;
-  spec.set_id("w");
-  auto* w = spec.mutable_window();
-  w->add_key_by("dev");
-  w->set_type("tumbling");
-  w->set_size_ms(3'600'000);
-  auto* a = w->add_aggregates();
+proto::WindowConfig CountSettings() {
+  proto::WindowConfig w;
+  w.add_key_by("dev");
+  w.set_type("tumbling");
+  w.set_size_ms(3'600'000);
+  auto* a = w.add_aggregates();
   a->set_name("total");
   a->set_function(proto::AGGREGATE_SUM);
   a->set_field("v");
-  return spec;
+  return w;
 }
 
 // One reading for each of the devices [from, to) (stepping by `step`).
@@ -46,12 +44,15 @@ Batch Readings(int from, int to, int step, double v) {
 // the full snapshot it describes.
 TEST(IncrementalCheckpointTest, FivePercentChangedKeysUploadAtMostFifteenPercent) {
   constexpr int kKeys = 100'000;
-  proto::OperatorSpec spec = CountSpec();
+  const proto::WindowConfig settings = CountSettings();
+  proto::OperatorSpec spec;
+  spec.set_id("w");
+  spec.mutable_config()->PackFrom(settings);
   testing::TempDir dir;
   OperatorContext ctx;
   ctx.spec = &spec;
   ctx.state_dir = dir.Sub("db");
-  WindowOperator op(spec.window());
+  WindowOperator op(settings);
   ASSERT_TRUE(op.Open(ctx).ok());
   CaptureOutput out;
   for (int from = 0; from < kKeys; from += 4096) {

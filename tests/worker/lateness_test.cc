@@ -19,7 +19,7 @@
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
 #include "tests/worker/file_source_helpers.h"
-#include "worker/operators/window_operator.h"
+#include "worker/operators/window/window_operator.h"
 
 namespace sluice {
 namespace {
@@ -146,18 +146,16 @@ class LatenessTest : public FileSourceTestBase {
     int64_t on_time = 0, updated = 0;
   };
 
-  proto::OperatorSpec WindowSpec(int64_t lateness) {
-    proto::OperatorSpec spec;
-    spec.set_id("w");
-    auto* w = spec.mutable_window();
-    w->add_key_by("dev");
-    w->set_type("tumbling");
-    w->set_size_ms(kWindow);
-    w->set_allowed_lateness_ms(lateness);
-    auto* a = w->add_aggregates();
+  proto::WindowConfig WindowSettings(int64_t lateness) {
+    proto::WindowConfig w;
+    w.add_key_by("dev");
+    w.set_type("tumbling");
+    w.set_size_ms(kWindow);
+    w.set_allowed_lateness_ms(lateness);
+    auto* a = w.add_aggregates();
     a->set_name("n");
     a->set_function(proto::AGGREGATE_COUNT);
-    return spec;
+    return w;
   }
 
   // Reads `path` into a window in batches of up to `batch_rows`; what the
@@ -166,8 +164,11 @@ class LatenessTest : public FileSourceTestBase {
   // position (the window keeps its state, as a restore gives it).
   std::pair<Outputs, int> Run(const std::string& path, int64_t lateness, int batch_rows,
                               int restart_after = -1) {
-    proto::OperatorSpec window_spec = WindowSpec(lateness);
-    WindowOperator window(window_spec.window());
+    const proto::WindowConfig settings = WindowSettings(lateness);
+    proto::OperatorSpec window_spec;
+    window_spec.set_id("w");
+    window_spec.mutable_config()->PackFrom(settings);
+    WindowOperator window(settings);
     Counts counts;
     OperatorContext window_ctx;
     window_ctx.spec = &window_spec;
@@ -177,12 +178,12 @@ class LatenessTest : public FileSourceTestBase {
     Config(path).mutable_watermark()->set_max_out_of_orderness_ms(kOutOfOrderness);
     Config(path).set_batch_rows(batch_rows);
     OperatorContext ctx = Context();
-    auto reader = std::make_unique<FileSourceReader>(spec_.file_source());
+    auto reader = std::make_unique<FileSourceReader>(config_);
     EXPECT_TRUE(reader->Open(ctx).ok());
     for (int polls = 0;; ++polls) {
       if (polls == restart_after) {
-        const proto::SourcePosition at = reader->Position();
-        reader = std::make_unique<FileSourceReader>(spec_.file_source());
+        const std::string at = reader->Position();
+        reader = std::make_unique<FileSourceReader>(config_);
         EXPECT_TRUE(reader->Open(ctx).ok());
         EXPECT_TRUE(reader->Seek(at).ok());
       }

@@ -1,6 +1,6 @@
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
-#include "worker/operators/throttle_operator.h"
+#include "worker/operators/throttle/throttle_operator.h"
 
 namespace sluice {
 namespace {
@@ -26,11 +26,13 @@ TEST(ThrottleTest, PassesAtMostRatePerSecondAndHoldsTheRestInOrder) {
   ManualClock clock;
   proto::OperatorSpec spec;
   spec.set_id("t");
-  spec.mutable_throttle()->set_rate(1000);  // burst: 50 rows
+  proto::ThrottleConfig throttle;
+  throttle.set_rate(1000);  // burst: 50 rows
+  spec.mutable_config()->PackFrom(throttle);
   OperatorContext ctx;
   ctx.spec = &spec;
   ctx.clock = &clock;
-  ThrottleOperator op(spec.throttle());
+  ThrottleOperator op(throttle);
   ASSERT_TRUE(op.Open(ctx).ok());
   CaptureOutput out;
   ASSERT_TRUE(op.ProcessBatch(Rows(0, 300), out).ok());
@@ -55,11 +57,13 @@ TEST(ThrottleTest, PassesAtMostRatePerSecondAndHoldsTheRestInOrder) {
 TEST(ThrottleTest, IdleTimeDoesNotBuildUpMoreThanABurst) {
   ManualClock clock;
   proto::OperatorSpec spec;
-  spec.mutable_throttle()->set_rate(100);  // burst: 5 rows
+  proto::ThrottleConfig throttle;
+  throttle.set_rate(100);  // burst: 5 rows
+  spec.mutable_config()->PackFrom(throttle);
   OperatorContext ctx;
   ctx.spec = &spec;
   ctx.clock = &clock;
-  ThrottleOperator op(spec.throttle());
+  ThrottleOperator op(throttle);
   ASSERT_TRUE(op.Open(ctx).ok());
   clock.Advance(60'000);
   CaptureOutput out;
@@ -69,10 +73,12 @@ TEST(ThrottleTest, IdleTimeDoesNotBuildUpMoreThanABurst) {
 
 TEST(ThrottleTest, RejectsANonPositiveRate) {
   proto::OperatorSpec spec;
-  spec.mutable_throttle()->set_rate(0);
+  proto::ThrottleConfig throttle;
+  throttle.set_rate(0);
+  spec.mutable_config()->PackFrom(throttle);
   OperatorContext ctx;
   ctx.spec = &spec;
-  ThrottleOperator op(spec.throttle());
+  ThrottleOperator op(throttle);
   EXPECT_FALSE(op.Open(ctx).ok());
 }
 

@@ -1,7 +1,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/worker/capture_output.h"
-#include "worker/operators/transform_operators.h"
+#include "worker/operators/transform/transform_operators.h"
 
 namespace sluice {
 namespace {
@@ -24,8 +24,10 @@ Batch Readings() {
 TEST(TransformTest, FilterKeepsRowsWhoseConditionIsTrue) {
   proto::OperatorSpec spec;
   spec.set_id("f");
-  spec.mutable_filter()->set_where("t > -50 and t < 150");
-  auto op = FilterOperator::Create(spec.filter());
+  proto::FilterConfig filter;
+  filter.set_where("t > -50 and t < 150");
+  spec.mutable_config()->PackFrom(filter);
+  auto op = FilterOperator::Create(filter);
   ASSERT_TRUE(op.ok());
   OperatorContext ctx;
   ctx.spec = &spec;
@@ -41,13 +43,15 @@ TEST(TransformTest, FilterKeepsRowsWhoseConditionIsTrue) {
 TEST(TransformTest, MapAddsAndReplacesFieldsFromTheInputRecord) {
   proto::OperatorSpec spec;
   spec.set_id("m");
-  auto* set = spec.mutable_map()->add_set();
+  proto::MapConfig map;
+  auto* set = map.add_set();
   set->set_field("f");
   set->set_expression("t * 9 / 5 + 32");
-  set = spec.mutable_map()->add_set();
+  set = map.add_set();
   set->set_field("dev");
   set->set_expression("upper(dev)");
-  auto op = MapOperator::Create(spec.map());
+  spec.mutable_config()->PackFrom(map);
+  auto op = MapOperator::Create(map);
   ASSERT_TRUE(op.ok());
   OperatorContext ctx;
   ctx.spec = &spec;
@@ -107,13 +111,15 @@ std::unique_ptr<Op> Open(std::unique_ptr<Op> op, const proto::OperatorSpec& spec
 TEST(TransformTest, AnOverflowingMapSendsTheRecordToTheDeadLetterOutput) {
   proto::OperatorSpec spec;
   spec.set_id("m");
-  auto* set = spec.mutable_map()->add_set();
+  proto::MapConfig map;
+  auto* set = map.add_set();
   set->set_field("next");
   set->set_expression("n + 1");
-  set = spec.mutable_map()->add_set();
+  set = map.add_set();
   set->set_field("size");
   set->set_expression("abs(n)");
-  auto op = Open(*MapOperator::Create(spec.map()), spec);
+  spec.mutable_config()->PackFrom(map);
+  auto op = Open(*MapOperator::Create(map), spec);
   CaptureOutput out;
   ASSERT_TRUE(op->ProcessBatch(Counts(), out).ok());
   // Rows 0 and 3 fit; row 1's n + 1 and row 2's abs(n) do not, and each
@@ -139,8 +145,10 @@ TEST(TransformTest, AnOverflowingMapSendsTheRecordToTheDeadLetterOutput) {
 TEST(TransformTest, AFilterSendsRecordsItCannotJudgeToTheDeadLetterOutput) {
   proto::OperatorSpec spec;
   spec.set_id("f");
-  spec.mutable_filter()->set_where("n * 2 > 0");
-  auto op = Open(*FilterOperator::Create(spec.filter()), spec);
+  proto::FilterConfig filter;
+  filter.set_where("n * 2 > 0");
+  spec.mutable_config()->PackFrom(filter);
+  auto op = Open(*FilterOperator::Create(filter), spec);
   CaptureOutput out;
   ASSERT_TRUE(op->ProcessBatch(Counts(), out).ok());
   ASSERT_EQ(out.MainRows(), 1u);
@@ -158,8 +166,10 @@ TEST(TransformTest, AConditionThatIsNotABoolIsADeadLetterNotASilentDrop) {
   // is unknown), and the records show what it is.
   proto::OperatorSpec spec;
   spec.set_id("f");
-  spec.mutable_filter()->set_where("n - 3");
-  auto op = Open(*FilterOperator::Create(spec.filter()), spec);
+  proto::FilterConfig filter;
+  filter.set_where("n - 3");
+  spec.mutable_config()->PackFrom(filter);
+  auto op = Open(*FilterOperator::Create(filter), spec);
   CaptureOutput out;
   ASSERT_TRUE(op->ProcessBatch(Counts(), out).ok());
   EXPECT_EQ(out.MainRows(), 0u);
@@ -175,10 +185,12 @@ TEST(TransformTest, RecordsWhoseTypesDoNotFitTheExpressionAreDeadLetters) {
   // second passes, and the operator never fails.
   proto::OperatorSpec spec;
   spec.set_id("m");
-  auto* set = spec.mutable_map()->add_set();
+  proto::MapConfig map;
+  auto* set = map.add_set();
   set->set_field("n2");
   set->set_expression("n * 2");
-  auto op = Open(*MapOperator::Create(spec.map()), spec);
+  spec.mutable_config()->PackFrom(map);
+  auto op = Open(*MapOperator::Create(map), spec);
   CaptureOutput out;
   auto schema = std::make_shared<const Schema>(std::vector<Field>{{"n", FieldType::kString}});
   BatchBuilder b(schema);

@@ -17,7 +17,7 @@
 #include "tests/state/state_test_util.h"
 #include "tests/worker/capture_output.h"
 #include "tests/worker/window_test_util.h"
-#include "worker/operators/window_operator.h"
+#include "worker/operators/window/window_operator.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SLUICE_ASAN 1
@@ -35,6 +35,7 @@ namespace {
 
 using testing_window::Expected;
 using testing_window::InputSchema;
+using testing_window::WindowSettings;
 using testing_window::WindowSpec;
 
 struct Reading {
@@ -109,7 +110,7 @@ TEST_P(WindowSnapshotTest, ARestoredOperatorContinuesAsTheOriginalWould) {
 
   CaptureOutput whole;
   {
-    WindowOperator op(spec.window());
+    WindowOperator op(WindowSettings(spec));
     ASSERT_TRUE(op.Open(ctx).ok());
     Feed(op, input, 0, kBatches, whole);
     ASSERT_TRUE(op.Finish(whole).ok());
@@ -119,7 +120,7 @@ TEST_P(WindowSnapshotTest, ARestoredOperatorContinuesAsTheOriginalWould) {
   OperatorRestore restore;
   restore.keyed_dir = dir.Sub("chk-1");
   {
-    WindowOperator op(spec.window());
+    WindowOperator op(WindowSettings(spec));
     ASSERT_TRUE(op.Open(ctx).ok());
     Feed(op, input, 0, kCut, before);
     auto snapshot = op.Snapshot(1, restore.keyed_dir);
@@ -134,7 +135,7 @@ TEST_P(WindowSnapshotTest, ARestoredOperatorContinuesAsTheOriginalWould) {
   {
     OperatorContext restored_ctx = ctx;
     restored_ctx.restore = &restore;
-    WindowOperator op(spec.window());
+    WindowOperator op(WindowSettings(spec));
     absl::Status opened = op.Open(restored_ctx);
     ASSERT_TRUE(opened.ok()) << opened;
     Feed(op, input, kCut, kBatches, after);
@@ -274,7 +275,7 @@ TEST(WindowOperatorMemoryTest, StateFiveTimesTheBudgetSpillsAndStaysWithinIt) {
   int64_t peak = 0, peak_state = 0;
   CheckingOutput out;
   {
-    WindowOperator op(spec.window());
+    WindowOperator op(WindowSettings(spec));
     ASSERT_TRUE(op.Open(ctx).ok());
     // Window by window, keys in random order, each key's readings in a
     // row: the first window spills while it fills and then makes room for

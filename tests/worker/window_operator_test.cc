@@ -1,4 +1,4 @@
-#include "worker/operators/window_operator.h"
+#include "worker/operators/window/window_operator.h"
 
 #include <cmath>
 #include <cstring>
@@ -228,7 +228,8 @@ void Set(BatchBuilder& b, size_t field, const TestValue& v) {
 // Returns the output for further checks.
 CaptureOutput RunAndCheckAgainstBruteForce(const proto::OperatorSpec& spec,
                                            const std::vector<InputShape>& shapes) {
-  const auto& key_by = spec.window().key_by();
+  const proto::WindowConfig settings = testing_window::WindowSettings(spec);
+  const auto& key_by = settings.key_by();
   OpenedWindow window(spec);
   EXPECT_TRUE(window.open.ok()) << window.open;
   WindowOperator& op = window.op;

@@ -15,7 +15,7 @@
 
 #include "absl/status/status.h"
 #include "common/batch.h"
-#include "worker/operators/operator.h"
+#include "catalog/operator.h"
 
 namespace sluice {
 
