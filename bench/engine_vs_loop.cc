@@ -36,6 +36,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/bench_clock.h"
 #include "common/checkpoint_layout.h"
+#include "google/protobuf/empty.pb.h"
 #include "tools/embedded_cluster.h"
 #include "tools/job_client.h"
 #include "worker/operators/generator/generator_source.h"
@@ -156,6 +157,7 @@ Result RunEngine(int64_t events, int64_t devices, int parallelism, int64_t check
   auto* sink = graph.add_operators();
   sink->set_id("sink");
   sink->set_type("blackhole_sink");
+  sink->mutable_config()->PackFrom(google::protobuf::Empty());
   sink->set_input("per_device");
   sink->set_parallelism(parallelism);
 

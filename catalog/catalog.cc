@@ -9,15 +9,7 @@ namespace sluice {
 
 Catalog::Catalog(std::vector<std::unique_ptr<OperatorKind>> kinds) : kinds_(std::move(kinds)) {
   for (const auto& kind : kinds_) {
-    const bool named = by_name_.emplace(std::string(kind->name()), kind.get()).second;
-    const bool settled =
-        by_settings_.emplace(kind->settings_prototype().GetDescriptor()->full_name(), kind.get())
-            .second;
-    // Two kinds sharing a settings message (stdout_sink and blackhole_sink
-    // take none) cannot be told apart by their settings; that is fine, the
-    // first one answers FindBySettings.
-    (void)settled;
-    if (!named) {
+    if (!by_name_.emplace(std::string(kind->name()), kind.get()).second) {
       std::cerr << "sluice: two operator kinds are named '" << kind->name() << "'\n";
       std::abort();
     }
@@ -35,9 +27,14 @@ absl::StatusOr<const OperatorKind*> Catalog::KindOf(const proto::OperatorSpec& o
                                                  op.type(), "' (use ", NameList(), ")"));
 }
 
-const OperatorKind* Catalog::FindBySettings(std::string_view message_name) const {
-  auto it = by_settings_.find(std::string(message_name));
-  return it == by_settings_.end() ? nullptr : it->second;
+std::vector<std::string_view> Catalog::KindsWithSettings(std::string_view message_name) const {
+  std::vector<std::string_view> out;
+  for (const auto& kind : kinds_) {
+    if (kind->settings_prototype().GetDescriptor()->full_name() == message_name) {
+      out.push_back(kind->name());
+    }
+  }
+  return out;
 }
 
 std::string Catalog::NameList() const {

@@ -18,7 +18,8 @@ namespace sluice {
 
 class Catalog {
  public:
-  // Names must be unique, and so must settings messages.
+  // Names must be unique. Kinds may share a settings message (those that
+  // take none share google.protobuf.Empty).
   explicit Catalog(std::vector<std::unique_ptr<OperatorKind>> kinds);
 
   // The kind spelled `name`; null when there is none.
@@ -26,8 +27,9 @@ class Catalog {
   // The kind of `op` (its `type`); an error naming the known kinds when
   // there is none.
   absl::StatusOr<const OperatorKind*> KindOf(const proto::OperatorSpec& op) const;
-  // The kind whose settings message is the one named (its full name).
-  const OperatorKind* FindBySettings(std::string_view message_name) const;
+  // The names of the kinds whose settings are the message named (its full
+  // name), in registration order.
+  std::vector<std::string_view> KindsWithSettings(std::string_view message_name) const;
 
   // In registration order.
   const std::vector<std::unique_ptr<OperatorKind>>& kinds() const { return kinds_; }
@@ -39,7 +41,6 @@ class Catalog {
  private:
   std::vector<std::unique_ptr<OperatorKind>> kinds_;
   absl::flat_hash_map<std::string, const OperatorKind*> by_name_;
-  absl::flat_hash_map<std::string, const OperatorKind*> by_settings_;
 };
 
 }  // namespace sluice

@@ -71,8 +71,8 @@ struct OutputFiles {
 };
 
 // One operator of a job file, while it is read. The generic fields (id,
-// type, input, parallelism, and key_by when the kind is not a source) are
-// parsed and stored in `op` before the kind reads its own.
+// type, input, parallelism, and key_by unless the kind is keyed) are parsed
+// and stored in `op` before the kind reads its own.
 struct OperatorYaml {
   const job_yaml::Ctx& ctx;
   const YAML::Node& node;
@@ -102,8 +102,10 @@ class OperatorKind {
   // The `type:` spelling in job files; the catalog's key.
   virtual std::string_view name() const = 0;
   virtual const OperatorTraits& traits() const = 0;
-  // The YAML fields of the kind's own settings (the generic ones are added
-  // by the job-file parser).
+  // The YAML fields the kind reads besides id, type, parallelism and input,
+  // in the order messages list them. With "key_by", the kind's input may be
+  // partitioned by key: the parser reads it into OperatorSpec.key_by, unless
+  // the kind is keyed (traits().keyed), which reads its keys itself.
   virtual std::vector<const char*> yaml_fields() const = 0;
   // The kind's settings message (its default instance).
   virtual const google::protobuf::Message& settings_prototype() const = 0;
@@ -149,7 +151,8 @@ absl::Status CheckWatermarkSettings(const OperatorCheck& c, const proto::Waterma
 // The type of a declared field (FieldSpec), kNull for unspecified.
 FieldType FieldTypeFromProto(proto::FieldType type);
 
-// `key_by: field` or `key_by: [a, b]` of the operator node, when present.
+// `key_by: field` or `key_by: [a, b]` of the operator node, when present (a
+// keyed kind's Parse reads its keys with it).
 absl::Status ParseKeyBy(const job_yaml::Ctx& ctx, const YAML::Node& n,
                         google::protobuf::RepeatedPtrField<std::string>* keys);
 

@@ -19,16 +19,23 @@
 
 namespace sluice {
 
-// The settings of `op`, unpacked: the message's defaults when it has none,
-// an error when they are another message.
+// The settings of `op`, unpacked; an error when it has none, or when they
+// are another message or cannot be read.
 template <typename Settings>
 absl::StatusOr<Settings> UnpackSettings(const proto::OperatorSpec& op) {
   Settings settings;
-  if (!op.has_config()) return settings;
-  if (!op.config().Is<Settings>() || !op.config().UnpackTo(&settings)) {
+  const std::string& want = Settings::descriptor()->full_name();
+  if (!op.has_config()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("operator '", op.id(), "': its settings ('", op.config().type_url(),
-                     "') are not a ", Settings::descriptor()->full_name()));
+        absl::StrCat("operator '", op.id(), "' has no settings (a ", want, ")"));
+  }
+  if (!op.config().Is<Settings>()) {
+    return absl::InvalidArgumentError(absl::StrCat("operator '", op.id(), "': its settings ('",
+                                                   op.config().type_url(), "') are not a ", want));
+  }
+  if (!op.config().UnpackTo(&settings)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("operator '", op.id(), "': its settings (a ", want, ") cannot be read"));
   }
   return settings;
 }
@@ -43,6 +50,12 @@ class TypedKind : public OperatorKind {
   absl::Status ParseYaml(const OperatorYaml& y) const final {
     Settings settings;
     RETURN_IF_ERROR(Parse(y, &settings));
+    // Checked before packing: protobuf would not read such settings back.
+    if (const std::string field = job_yaml::FirstInvalidUtf8Field(settings); !field.empty()) {
+      return job_yaml::Ctx(y.ctx.file(), "")
+          .ErrorAtLine(0, absl::StrCat("operators.", std::string(name()), ".", field),
+                       std::string(job_yaml::kNotUtf8));
+    }
     y.op->mutable_config()->PackFrom(settings);
     return absl::OkStatus();
   }

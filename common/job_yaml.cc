@@ -17,9 +17,7 @@ absl::StatusOr<std::string> GetString(const Ctx& ctx, const YAML::Node& n,
   if (!n.IsScalar()) return ctx.Error(n, field, "expected a scalar value");
   std::string s = n.as<std::string>();
   if (!IsValidUtf8(s)) {
-    return ctx.Error(n, field,
-                     "not valid UTF-8 (a YAML escape such as \\uD800 or \\xFF makes bytes "
-                     "that are not text)");
+    return ctx.Error(n, field, std::string(kNotUtf8));
   }
   return s;
 }
@@ -108,6 +106,31 @@ absl::StatusOr<bool> GetBool(const Ctx& ctx, const YAML::Node& n, const std::str
     return ctx.Error(n, field, "expected true or false");
   }
   return v;
+}
+
+std::string FirstInvalidUtf8Field(const google::protobuf::Message& m) {
+  const google::protobuf::Descriptor* d = m.GetDescriptor();
+  const google::protobuf::Reflection* r = m.GetReflection();
+  using google::protobuf::FieldDescriptor;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->type() == FieldDescriptor::TYPE_STRING) {
+      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+      for (int j = 0; j < n; ++j) {
+        const std::string s = f->is_repeated() ? r->GetRepeatedString(m, f, j) : r->GetString(m, f);
+        if (!IsValidUtf8(s)) return f->name();
+      }
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (!f->is_repeated() && !r->HasField(m, f)) continue;
+      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+      for (int j = 0; j < n; ++j) {
+        const std::string sub = FirstInvalidUtf8Field(
+            f->is_repeated() ? r->GetRepeatedMessage(m, f, j) : r->GetMessage(m, f));
+        if (!sub.empty()) return absl::StrCat(f->name(), ".", sub);
+      }
+    }
+  }
+  return "";
 }
 
 }  // namespace sluice::job_yaml

@@ -6,7 +6,6 @@
 // (job/job_file.cc) and by operator kinds reading their own settings.
 
 #include <cstdint>
-#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +24,8 @@ namespace sluice::job_yaml {
 class Ctx {
  public:
   Ctx(const std::string& file, std::string op) : file_(file), op_(std::move(op)) {}
+
+  const std::string& file() const { return file_; }
 
   absl::Status Error(const YAML::Node& node, const std::string& field,
                      const std::string& msg) const {
@@ -57,6 +58,14 @@ std::string ResolvePath(const std::string& base_dir, const std::string& p);
 // An error naming the first key of `map` that is not `allowed`.
 absl::Status CheckKeys(const Ctx& ctx, const YAML::Node& map,
                        absl::Span<const char* const> allowed);
+
+// The path of the first string field in `m` (recursively, map keys
+// included) that is not valid UTF-8; empty when there is none. A YAML escape
+// such as "\_" or "\N" makes such a string out of valid text (yaml-cpp
+// writes the code point as one byte).
+std::string FirstInvalidUtf8Field(const google::protobuf::Message& m);
+inline constexpr std::string_view kNotUtf8 =
+    "not valid UTF-8 (a YAML escape such as \\_ or \\N makes bytes that are not text)";
 
 // The settings maps; absent settings keep their defaults.
 absl::Status ParseWatermark(const Ctx& ctx, const YAML::Node& n, proto::WatermarkConfig* wm);

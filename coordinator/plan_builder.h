@@ -1,14 +1,15 @@
 #pragma once
 
 // Expands a job graph into tasks (chains of operators) and the edges
-// between them. An operator joins its upstream's task when it reads the
-// upstream's main output, is that output's only reader, has the same
-// parallelism and needs no repartitioning (a window, or any operator with
-// key_by, needs a keyed exchange unless both sides run with parallelism 1)
-// and is not a throttle (which
-// always heads a task, to be a separate slow stage; operators after it chain
-// onto it as usual). Otherwise it heads a new task whose input edge is
-// forward (equal parallelism), hash (by key_by) or rebalance.
+// between them, from the traits of the operators' kinds (catalog/). An
+// operator joins its upstream's task when it reads the upstream's main
+// output, is that output's only reader, has the same parallelism, needs no
+// repartitioning (a keyed kind such as the window, or any operator with
+// key_by, needs a keyed exchange unless both sides run with parallelism 1),
+// and its kind does not run in its own task (the throttle, a separate slow
+// stage; operators after it chain onto it as usual). Otherwise it heads a
+// new task whose input edge is forward (equal parallelism), hash (by the
+// kind's partition keys) or rebalance.
 
 #include <string>
 

@@ -43,14 +43,6 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
   if (!n["type"]) return ctx.Error(n, "type", "missing");
   ASSIGN_OR_RETURN(std::string type, GetString(ctx, n["type"], "type"));
   op->set_type(type);
-  const Catalog& catalog = BuiltinCatalog();
-  const OperatorKind* kind = catalog.Find(type);
-  if (kind == nullptr) {
-    return ctx.Error(n["type"], "type",
-                     absl::StrCat("unknown operator type '", type, "' (use ", catalog.NameList(),
-                                  ")"));
-  }
-  const bool source = kind->traits().source;
   if (n["input"]) {
     ASSIGN_OR_RETURN(std::string input, GetString(ctx, n["input"], "input"));
     op->set_input(input);
@@ -63,56 +55,33 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
     }
     op->set_parallelism(static_cast<int>(p));
   }
-  // The generic fields, then the kind's own.
+  const Catalog& catalog = BuiltinCatalog();
+  const OperatorKind* kind = catalog.Find(type);
+  if (kind == nullptr) {
+    return ctx.Error(n["type"], "type",
+                     absl::StrCat("unknown operator type '", type, "' (use ", catalog.NameList(),
+                                  ")"));
+  }
+  const bool source = kind->traits().source;
+  // The generic fields, then the kind's own (`key_by` among them, where the
+  // kind takes it).
   std::vector<const char*> fields = {"id", "type", "parallelism"};
-  if (!source) fields.insert(fields.end(), {"input", "key_by"});
-  for (const char* f : kind->yaml_fields()) fields.push_back(f);
+  if (!source) fields.push_back("input");
+  bool takes_key_by = false;
+  for (const char* f : kind->yaml_fields()) {
+    fields.push_back(f);
+    takes_key_by = takes_key_by || std::string_view(f) == "key_by";
+  }
   RETURN_IF_ERROR(CheckKeys(ctx, n, fields));
-  if (!source) RETURN_IF_ERROR(ParseKeyBy(ctx, n, op->mutable_key_by()));
+  // `key_by` partitions the input by those fields. A keyed kind (a window)
+  // keeps its keys in its settings and reads them itself.
+  if (takes_key_by && !kind->traits().keyed) {
+    RETURN_IF_ERROR(ParseKeyBy(ctx, n, op->mutable_key_by()));
+  }
   RETURN_IF_ERROR(kind->ParseYaml(OperatorYaml{ctx, n, base_dir, op}));
   if (!source && !n["input"]) return ctx.Error(n, "input", "missing; name the upstream operator");
   if (source && n["input"]) return ctx.Error(n["input"], "input", "a source takes no input");
   return absl::OkStatus();
-}
-
-// The path of the first string field in `m` (recursively, map keys
-// included) that is not valid UTF-8; empty when there is none. A YAML
-// escape such as "\uD800" makes such a string out of valid text.
-std::string FirstInvalidUtf8Field(const google::protobuf::Message& m) {
-  const google::protobuf::Descriptor* d = m.GetDescriptor();
-  const google::protobuf::Reflection* r = m.GetReflection();
-  using google::protobuf::FieldDescriptor;
-  for (int i = 0; i < d->field_count(); ++i) {
-    const FieldDescriptor* f = d->field(i);
-    if (f->type() == FieldDescriptor::TYPE_STRING) {
-      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
-      for (int j = 0; j < n; ++j) {
-        const std::string s = f->is_repeated() ? r->GetRepeatedString(m, f, j) : r->GetString(m, f);
-        if (!IsValidUtf8(s)) return f->name();
-      }
-    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (!f->is_repeated() && !r->HasField(m, f)) continue;
-      if (f->message_type() == google::protobuf::Any::descriptor()) {
-        // A kind's settings: walk them as their own message.
-        const auto& any = static_cast<const google::protobuf::Any&>(r->GetMessage(m, f));
-        const OperatorKind* kind =
-            BuiltinCatalog().FindBySettings(any.type_url().substr(any.type_url().rfind('/') + 1));
-        if (kind == nullptr) continue;
-        std::unique_ptr<google::protobuf::Message> settings(kind->settings_prototype().New());
-        if (!any.UnpackTo(settings.get())) continue;
-        const std::string sub = FirstInvalidUtf8Field(*settings);
-        if (!sub.empty()) return sub;
-        continue;
-      }
-      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
-      for (int j = 0; j < n; ++j) {
-        const std::string sub = FirstInvalidUtf8Field(
-            f->is_repeated() ? r->GetRepeatedMessage(m, f, j) : r->GetMessage(m, f));
-        if (!sub.empty()) return absl::StrCat(f->name(), ".", sub);
-      }
-    }
-  }
-  return "";
 }
 
 }  // namespace
@@ -199,10 +168,9 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
   for (auto& op : *graph.mutable_operators()) {
     if (op.parallelism() == 0) op.set_parallelism(graph.parallelism());
   }
-  if (const std::string field = FirstInvalidUtf8Field(graph); !field.empty()) {
-    return top.ErrorAtLine(0, field,
-                           "not valid UTF-8 (a YAML escape such as \\uD800 or \\xFF makes "
-                           "bytes that are not text)");
+  // (A kind checks its own settings: TypedKind::ParseYaml.)
+  if (const std::string field = job_yaml::FirstInvalidUtf8Field(graph); !field.empty()) {
+    return top.ErrorAtLine(0, field, std::string(job_yaml::kNotUtf8));
   }
   RETURN_IF_ERROR(ValidateJobGraph(graph));
   return graph;

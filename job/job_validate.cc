@@ -1,8 +1,9 @@
 // Static checks of a job graph (declared in job_file.h).
 
-#include <cmath>
 #include <filesystem>
-#include <map>
+#include <functional>
+#include <optional>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -41,22 +42,29 @@ absl::StatusOr<const OperatorKind*> CheckedKind(const proto::JobGraph& g,
                    absl::StrCat("unknown operator type '", op.type(), "' (use ",
                                 catalog.NameList(), ")"));
   }
-  if (!op.has_config()) return kind;  // the settings' defaults
+  const std::string& own = kind->settings_prototype().GetDescriptor()->full_name();
+  if (!op.has_config()) {
+    return OpError(g, op, "type",
+                   absl::StrCat("a ", op.type(), " operator needs its settings (config: a ", own,
+                                "); it has none"));
+  }
   const std::string& url = op.config().type_url();
   const std::string message = url.substr(url.rfind('/') + 1);
-  if (message == kind->settings_prototype().GetDescriptor()->full_name()) return kind;
-  const OperatorKind* owner = catalog.FindBySettings(message);
-  if (owner != nullptr) {
+  if (message == own) return kind;
+  std::string owners;
+  for (std::string_view owner : catalog.KindsWithSettings(message)) {
+    absl::StrAppend(&owners, owners.empty() ? "" : " or ", std::string(owner));
+  }
+  if (!owners.empty()) {
     return OpError(g, op, "type",
                    absl::StrCat("'", op.type(),
                                 "' does not match the operator's settings, which are those of a ",
-                                std::string(owner->name()), " operator"));
+                                owners, " operator"));
   }
   return OpError(g, op, "type",
                  absl::StrCat("the operator's settings are a '", message,
                               "', which no operator kind takes; a ", op.type(),
-                              " operator's are a ",
-                              kind->settings_prototype().GetDescriptor()->full_name()));
+                              " operator's are a ", own));
 }
 
 // "'up' is not a window; only windows have a late output", or, when

@@ -103,8 +103,9 @@ void PrintSinkOutputs(const proto::JobGraph& graph, const proto::JobStatus& stat
     }
     int mine = 0;
     std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(files->dir, ec)) {
-      mine += entry.path().filename().string().starts_with(files->prefix);
+    for (std::filesystem::directory_iterator it(files->dir, ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      mine += it->is_regular_file(ec) && it->path().filename().string().starts_with(files->prefix);
     }
     std::cout << "output of '" << op.id() << "': " << records << " records in " << mine
               << " part file(s) under " << files->dir << "/" << files->pattern << "\n";

@@ -187,7 +187,7 @@ class FileSinkKind final : public TypedKind<proto::FileSinkConfig> {
     static const OperatorTraits traits{.sink = true};
     return traits;
   }
-  std::vector<const char*> yaml_fields() const override { return {"path"}; }
+  std::vector<const char*> yaml_fields() const override { return {"path", "key_by"}; }
   std::vector<PathUse> Paths(const proto::OperatorSpec& op) const override {
     absl::StatusOr<proto::FileSinkConfig> f = UnpackSettings<proto::FileSinkConfig>(op);
     if (!f.ok()) return {};

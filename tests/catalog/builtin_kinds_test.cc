@@ -86,12 +86,15 @@ TEST(BuiltinKindsTest, SettingsOfAnotherKindAreRefused) {
 }
 
 TEST(BuiltinKindsTest, SettingsMessagesAreDistinctExceptForKindsWithNone) {
+  EXPECT_EQ(BuiltinCatalog().KindsWithSettings("google.protobuf.Empty"),
+            (std::vector<std::string_view>{"stdout_sink", "blackhole_sink"}));
   std::set<std::string> seen;
   for (const auto& kind : BuiltinCatalog().kinds()) {
     const std::string name = kind->settings_prototype().GetDescriptor()->full_name();
     if (name == "google.protobuf.Empty") continue;
     EXPECT_TRUE(seen.insert(name).second) << name;
-    EXPECT_EQ(BuiltinCatalog().FindBySettings(name), kind.get());
+    EXPECT_EQ(BuiltinCatalog().KindsWithSettings(name),
+              std::vector<std::string_view>{kind->name()});
   }
 }
 

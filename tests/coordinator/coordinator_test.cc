@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/grpc_util.h"
+#include "google/protobuf/empty.pb.h"
 #include "gtest/gtest.h"
 #include "worker/operators/generator/generator.pb.h"
 
@@ -32,6 +33,7 @@ proto::JobGraph Graph(int parallelism) {
   auto* sink = g.add_operators();
   sink->set_id("sink");
   sink->set_type("blackhole_sink");
+  sink->mutable_config()->PackFrom(google::protobuf::Empty());
   sink->set_input("src");
   sink->set_parallelism(parallelism);
   return g;

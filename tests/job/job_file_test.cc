@@ -90,6 +90,12 @@ TEST(JobFileTest, ErrorsNameFileLineOperatorAndField) {
       {Replace(kJob, "max(temperature)", "median(temperature)"), "unknown aggregate 'median'"},
       {Replace(kJob, "    where:", "    wher:"),
        "job.yaml:12: operator 'valid', field 'wher': unknown field"},
+      // The fields a kind takes, listed as the job file spells them.
+      {Replace(kJob, "    where:", "    wher:"),
+       "unknown field (expected one of: id, type, parallelism, input, where, key_by)"},
+      {Replace(kJob, "key_by: [device_id]", "key_by: [device_id]\n    keyby: x"),
+       "unknown field (expected one of: id, type, parallelism, input, key_by, window, "
+       "aggregates)"},
       {Replace(kJob, "type: filter", "type: filtre"),
        "job.yaml:10: operator 'valid', field 'type': unknown operator type"},
       {Replace(kJob, "input: per_device", "input: out.dead_letter"),
@@ -141,6 +147,17 @@ TEST(JobFileTest, HostileValuesAreRefusedWithTheLineAndTheField) {
        "job.yaml:1: field '(encoding)': byte 15 of the line is not valid UTF-8"},
       {Replace(kJob, "path: out/averages", "path: out/\xc3("),
        "job.yaml:22: field '(encoding)': byte 15 of the line is not valid UTF-8"},
+      // Valid text whose escapes yaml-cpp decodes to bytes that are not
+      // UTF-8 (\_ is U+00A0, written as the one byte A0).
+      {Replace(kJob, "path: out/averages", "path: \"out/\\_x\""),
+       "job.yaml:22: operator 'out', field 'path': not valid UTF-8 (a YAML escape such as \\_ "
+       "or \\N makes bytes that are not text)"},
+      {Replace(kJob, "name: sensor-averages", "name: \"sensor-\\N\""),
+       "job.yaml:1: field 'name': not valid UTF-8"},
+      // A map key is no value of its own: the settings are checked whole.
+      {Replace(kJob, "    watermark: {max_out_of_orderness: 30s}",
+               "    watermark: {max_out_of_orderness: 30s}\n    schema: {\"ts\\_\": int64}"),
+       "job.yaml: field 'operators.file_source.schema.name': not valid UTF-8"},
       {Replace(kJob, "temperature > -50",
                Repeat("(", 6000) + "temperature" + Repeat(")", 6000) + " > -50"),
        "job.yaml:12: operator 'valid', field 'where': position 257: the expression nests deeper "

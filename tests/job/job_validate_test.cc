@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "connectors/file/file.pb.h"
+#include "google/protobuf/empty.pb.h"
 #include "gtest/gtest.h"
 #include "job/job_file.h"
 #include "worker/operators/generator/generator.pb.h"
@@ -36,6 +37,7 @@ proto::JobGraph Graph() {
   auto* sink = g.add_operators();
   sink->set_id("sink");
   sink->set_type("blackhole_sink");
+  sink->mutable_config()->PackFrom(google::protobuf::Empty());
   sink->set_input("slow");
   sink->set_parallelism(1);
   return g;
@@ -129,7 +131,8 @@ TEST(JobValidateTest, RejectsOutOfRangeNumbersWithTheirField) {
        "operator 'src', field 'type': 'file_source' does not match the operator's settings, "
        "which are those of a generator operator"},
       // Without settings, the throttle's are the defaults: no rate.
-      {[](auto& g) { g.mutable_operators(1)->clear_config(); }, "operator 'slow', field 'rate'"},
+      {[](auto& g) { g.mutable_operators(1)->clear_config(); },
+       "operator 'slow', field 'type': a throttle operator needs its settings"},
       {[](auto& g) { g.mutable_operators(1)->set_type("nosuch"); },
        "operator 'slow', field 'type': unknown operator type 'nosuch'"},
       {[](auto& g) { g.clear_operators(); }, "job 'api': field 'operators'"},

@@ -9,6 +9,7 @@
 #include "catalog/typed_kind.h"
 #include "connectors/file/file.pb.h"
 #include "gtest/gtest.h"
+#include "job/builtin_kinds.h"
 #include "job/job_file.h"
 #include "worker/operators/generator/generator.pb.h"
 #include "worker/operators/throttle/throttle.pb.h"
@@ -70,6 +71,50 @@ TEST(LegacySettingsTest, SettingsOfTheOldOneofBecomeTheKindsOwn) {
   const std::string upgraded = g.SerializeAsString();
   UpgradeLegacySettings(&g);
   EXPECT_EQ(g.SerializeAsString(), upgraded);
+}
+
+// OperatorSpec as the build before the catalog wrote it: the settings in
+// field `number` of its oneof (numbers from that build's sluice.proto).
+proto::OperatorSpec OldSpec(const std::string& type, int number, const std::string& bytes) {
+  proto::OperatorSpec op;
+  op.set_id("op");
+  op.set_type(type);
+  op.GetReflection()->MutableUnknownFields(&op)->AddLengthDelimited(number, bytes);
+  return op;
+}
+
+TEST(LegacySettingsTest, EveryOldOneofFieldBecomesItsKindsSettings) {
+  const std::pair<const char*, int> old_fields[] = {
+      {"generator", 10}, {"file_source", 11}, {"filter", 12},
+      {"map", 13},       {"window", 14},      {"file_sink", 15},
+      {"stdout_sink", 16}, {"blackhole_sink", 17}, {"throttle", 18}};
+  for (const auto& [type, number] : old_fields) {
+    proto::JobGraph g;
+    *g.add_operators() = OldSpec(type, number, "");
+    UpgradeLegacySettings(&g);
+    const proto::OperatorSpec& op = g.operators(0);
+    ASSERT_TRUE(op.has_config()) << type;
+    EXPECT_EQ(op.config().type_url(),
+              "type.googleapis.com/" +
+                  BuiltinCatalog().Find(type)->settings_prototype().GetDescriptor()->full_name())
+        << type;
+    EXPECT_EQ(op.GetReflection()->GetUnknownFields(op).field_count(), 0) << type;
+  }
+}
+
+TEST(LegacySettingsTest, OldSettingsOfAnotherKindAreRefusedAsBefore) {
+  proto::GeneratorConfig generator;
+  generator.set_devices(5);
+  proto::JobGraph g;
+  g.set_name("old");
+  *g.add_operators() = OldSpec("filter", 10, generator.SerializeAsString());
+  g.mutable_operators(0)->set_parallelism(1);
+  UpgradeLegacySettings(&g);
+  const absl::Status s = ValidateJobGraph(g);
+  EXPECT_NE(s.message().find("operator 'op', field 'type': 'filter' does not match the "
+                             "operator's settings, which are those of a generator operator"),
+            std::string::npos)
+      << s;
 }
 
 TEST(LegacySettingsTest, PositionsOfTheSharedMessageReadAsTheSourcesOwn) {

@@ -13,6 +13,7 @@
 #include "job/builtin_kinds.h"
 #include "tests/worker/capture_output.h"
 #include "tests/worker/file_source_helpers.h"
+#include "worker/operators/generator/generator.pb.h"
 #include "worker/operators/transform/transform.pb.h"
 
 namespace sluice {
@@ -479,6 +480,7 @@ TEST_F(FileSourceTest, FactoryMakesReadersForSourcesOnly) {
   EXPECT_TRUE(catalog.Find("file_source")->CreateSource(Spec()).ok());
   proto::OperatorSpec generator;
   generator.set_type("generator");
+  generator.mutable_config()->PackFrom(proto::GeneratorConfig());
   EXPECT_TRUE(catalog.Find("generator")->CreateSource(generator).ok());
   proto::OperatorSpec filter;
   filter.set_type("filter");

@@ -16,7 +16,7 @@ class DebugSinkKind final : public TypedKind<google::protobuf::Empty> {
     static const OperatorTraits traits{.sink = true};
     return traits;
   }
-  std::vector<const char*> yaml_fields() const override { return {}; }
+  std::vector<const char*> yaml_fields() const override { return {"key_by"}; }
 
  protected:
   absl::Status Parse(const OperatorYaml&, google::protobuf::Empty*) const override {

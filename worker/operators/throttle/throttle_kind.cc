@@ -17,7 +17,7 @@ class ThrottleKind final : public TypedKind<proto::ThrottleConfig> {
     static const OperatorTraits traits{.own_task = true};
     return traits;
   }
-  std::vector<const char*> yaml_fields() const override { return {"rate"}; }
+  std::vector<const char*> yaml_fields() const override { return {"rate", "key_by"}; }
 
  protected:
   absl::Status Parse(const OperatorYaml& y, proto::ThrottleConfig* c) const override {

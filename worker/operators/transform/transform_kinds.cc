@@ -39,7 +39,7 @@ class FilterKind final : public TypedKind<proto::FilterConfig> {
  public:
   std::string_view name() const override { return "filter"; }
   const OperatorTraits& traits() const override { return TransformTraits(); }
-  std::vector<const char*> yaml_fields() const override { return {"where"}; }
+  std::vector<const char*> yaml_fields() const override { return {"where", "key_by"}; }
 
  protected:
   absl::Status Parse(const OperatorYaml& y, proto::FilterConfig* f) const override {
@@ -69,7 +69,7 @@ class MapKind final : public TypedKind<proto::MapConfig> {
  public:
   std::string_view name() const override { return "map"; }
   const OperatorTraits& traits() const override { return TransformTraits(); }
-  std::vector<const char*> yaml_fields() const override { return {"set"}; }
+  std::vector<const char*> yaml_fields() const override { return {"set", "key_by"}; }
 
  protected:
   absl::Status Parse(const OperatorYaml& y, proto::MapConfig* m) const override {

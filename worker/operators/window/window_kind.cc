@@ -64,7 +64,7 @@ class WindowKind final : public TypedKind<proto::WindowConfig> {
         .keyed = true, .stateful = true, .side_ports = {kDeadLetterPort, kLatePort}};
     return traits;
   }
-  std::vector<const char*> yaml_fields() const override { return {"window", "aggregates"}; }
+  std::vector<const char*> yaml_fields() const override { return {"key_by", "window", "aggregates"}; }
   // A window keeps its keys in its settings.
   std::vector<std::string> PartitionKeys(const proto::OperatorSpec& op) const override {
     absl::StatusOr<proto::WindowConfig> w = UnpackSettings<proto::WindowConfig>(op);
@@ -79,7 +79,7 @@ class WindowKind final : public TypedKind<proto::WindowConfig> {
     RETURN_IF_ERROR(y.Require("window"));
     RETURN_IF_ERROR(y.Require("aggregates"));
     // `key_by` beside the window settings: the window's keys.
-    w->mutable_key_by()->Swap(y.op->mutable_key_by());
+    RETURN_IF_ERROR(ParseKeyBy(ctx, n, w->mutable_key_by()));
     const YAML::Node win = n["window"];
     if (!win.IsMap())
       return ctx.Error(win, "window", "expected a map such as {type: tumbling, size: 1m}");
