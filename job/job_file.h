@@ -46,7 +46,8 @@ absl::Status ValidateJobGraph(const proto::JobGraph& graph);
 // Moves the settings of a graph written before the operator catalog (in
 // OperatorSpec's old oneof fields, now unknown fields) into
 // OperatorSpec::config. A graph of this build is left as it is. Plans in a
-// coordinator's HA store, and graphs from older clients, may be such.
+// coordinator's HA store, graphs from older clients and plans from an older
+// coordinator may be such.
 void UpgradeLegacySettings(proto::JobGraph* graph);
 
 // Replaces "use the default" zeros (max_parallelism, network settings) with

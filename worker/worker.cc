@@ -17,6 +17,7 @@
 #include "common/grpc_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "job/job_file.h"
 #include "worker/exchange_registry.h"
 #include "worker/remote_exchange.h"
 
@@ -134,7 +135,9 @@ void Worker::Wait() { stopped_.WaitForNotification(); }
 
 grpc::Status Worker::DeployTasks(grpc::ServerContext*, const proto::DeployTasksRequest* req,
                                  proto::DeployTasksResponse*) {
-  auto plan = std::make_shared<const proto::ExecutionPlan>(req->plan());
+  auto upgraded = std::make_shared<proto::ExecutionPlan>(req->plan());
+  UpgradeLegacySettings(upgraded->mutable_graph());  // from a coordinator before the catalog
+  std::shared_ptr<const proto::ExecutionPlan> plan = std::move(upgraded);
   {
     absl::MutexLock lock(&mu_);
     if (AttemptEnded(plan->job_id(), plan->attempt())) {
