@@ -134,6 +134,11 @@ absl::Status Coordinator::TakeOverJobs() {
     checkpointing.store = *std::move(store);
     absl::StatusOr<StoredCheckpoints> found = FindCheckpoints(*checkpointing.store, plan.job_id());
     if (!found.ok()) return found.status();
+    for (const std::string& why : found->unreadable) {
+      std::fprintf(stderr,
+                   "sluice coordinator: job %s: %s; it recovers from the checkpoint before it\n",
+                   plan.job_id().c_str(), why.c_str());
+    }
     checkpointing.recovered = std::move(found->completed);
     checkpointing.max_seen_id = found->max_seen_id;
     if (record.has_restore()) checkpointing.restore = record.restore();

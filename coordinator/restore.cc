@@ -160,6 +160,10 @@ absl::StatusOr<StoredCheckpoints> FindCheckpoints(ObjectStore& store, const std:
     absl::StatusOr<proto::CheckpointMetadata> m =
         ReadMetadata(store, absl::StrCat(CheckpointDir(job_id, id), kMetadataFile));
     if (absl::IsNotFound(m.status())) continue;  // deleted meanwhile by retention
+    if (absl::IsDataLoss(m.status())) {
+      out.unreadable.push_back(std::string(m.status().message()));
+      continue;
+    }
     if (!m.ok()) return m.status();
     out.completed.push_back(*std::move(m));
   }

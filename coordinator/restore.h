@@ -28,10 +28,15 @@ absl::Status CheckRestoreFits(const proto::ExecutionPlan& plan,
                               const proto::CheckpointMetadata& metadata);
 
 // The completed checkpoints of `job_id` in `store`, oldest first, and the
-// highest checkpoint id of any directory (complete or not).
+// highest checkpoint id of any directory (complete or not). A checkpoint
+// whose _metadata is there but cannot be read (torn, corrupt) is left out,
+// so recovery falls back to the one before it, as when a _metadata is
+// missing; `unreadable` says why, one line each. Other errors (the store
+// cannot be listed or read) are returned.
 struct StoredCheckpoints {
   std::vector<proto::CheckpointMetadata> completed;
   int64_t max_seen_id = 0;
+  std::vector<std::string> unreadable;
 };
 absl::StatusOr<StoredCheckpoints> FindCheckpoints(ObjectStore& store, const std::string& job_id);
 

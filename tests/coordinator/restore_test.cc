@@ -121,5 +121,19 @@ TEST_F(RestoreTest, FindCheckpointsReturnsCompleteOnesAndTheHighestIdSeen) {
   EXPECT_EQ(found->max_seen_id, 5);
 }
 
+TEST_F(RestoreTest, FindCheckpointsLeavesOutATornMetadataAndSaysWhy) {
+  Put("job-1/chk-2/_metadata", Snapshot("job-1", 2));
+  ASSERT_TRUE(store_.Put("job-1/chk-3/_metadata", "\x0a\xff\xff").ok());  // cut mid-field
+  auto found = FindCheckpoints(store_, "job-1");
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->completed.size(), 1u);
+  EXPECT_EQ(found->completed[0].checkpoint_id(), 2);
+  EXPECT_EQ(found->max_seen_id, 3);  // a new checkpoint never reuses its id
+  ASSERT_EQ(found->unreadable.size(), 1u);
+  EXPECT_NE(found->unreadable[0].find("job-1/chk-3/_metadata is not checkpoint metadata"),
+            std::string::npos)
+      << found->unreadable[0];
+}
+
 }  // namespace
 }  // namespace sluice

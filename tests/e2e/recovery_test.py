@@ -218,6 +218,29 @@ class CoordinatorLossTest(RecoveryTestCase):
         text = self.check_results(min_restarts=0)
         self.assertIn("restored from", text)
 
+    def test_a_torn_newest_metadata_falls_back_to_the_checkpoint_before_it(self):
+        self.start(coordinator_args=["--ha-store", f"file://{self.ha_dir()}"])
+        self.wait_for_checkpoint(3)
+        self.cluster.kill("coordinator")
+        store = os.path.join(self.cluster.dir, "checkpoints", self.job_id)
+        newest = max(int(d[len("chk-"):]) for d in os.listdir(store) if d.startswith("chk-") and
+                     os.path.exists(os.path.join(store, d, "_metadata")))
+        path = os.path.join(store, f"chk-{newest}", "_metadata")
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:
+            f.write(data[:len(data) // 2])
+        self.cluster.restart_coordinator()
+        text = self.check_results(min_restarts=0)
+        # Never from the torn one: from the one before it (or, after a later
+        # restart, from a newer one).
+        m = re.search(r"restored from \S*/chk-(\d+)/_metadata", text)
+        self.assertIsNotNone(m, text)
+        self.assertNotEqual(int(m.group(1)), newest, text)
+        self.assertRegex(self.cluster.logs(),
+                         rf"job {self.job_id}: \S*/chk-{newest}/_metadata is not checkpoint "
+                         r"metadata; it recovers from the checkpoint before it")
+
 
 class CrashPointTest(RecoveryTestCase):
     """One test per named crash point: the process that reaches it during
