@@ -23,8 +23,8 @@ const OperatorKind* Catalog::Find(std::string_view name) const {
 
 absl::StatusOr<const OperatorKind*> Catalog::KindOf(const proto::OperatorSpec& op) const {
   if (const OperatorKind* kind = Find(op.type()); kind != nullptr) return kind;
-  return absl::InvalidArgumentError(absl::StrCat("operator '", op.id(), "': unknown operator type '",
-                                                 op.type(), "' (use ", NameList(), ")"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "operator '", op.id(), "': unknown operator type '", op.type(), "' (use ", NameList(), ")"));
 }
 
 std::vector<std::string_view> Catalog::KindsWithSettings(std::string_view message_name) const {

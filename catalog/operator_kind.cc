@@ -53,8 +53,8 @@ absl::StatusOr<std::unique_ptr<SourceReader>> OperatorKind::CreateSource(
 
 absl::StatusOr<std::unique_ptr<Operator>> OperatorKind::CreateOperator(
     const proto::OperatorSpec& op) const {
-  return absl::InvalidArgumentError(absl::StrCat("operator '", op.id(), "' of type '", op.type(),
-                                                 "' cannot run inside a task"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("operator '", op.id(), "' of type '", op.type(), "' cannot run inside a task"));
 }
 
 bool OperatorKind::HasSidePort(std::string_view port) const {
@@ -66,7 +66,8 @@ bool IsSettingDuration(int64_t ms) { return ms >= 0 && ms <= kMaxSettingDuration
 
 absl::Status CheckWatermarkSettings(const OperatorCheck& c, const proto::WatermarkConfig& wm) {
   if (!IsSettingDuration(wm.max_out_of_orderness_ms())) {
-    return c.Error("watermark", absl::StrCat("max_out_of_orderness ", std::string(kSettingDurationRange)));
+    return c.Error("watermark",
+                   absl::StrCat("max_out_of_orderness ", std::string(kSettingDurationRange)));
   }
   if (!IsSettingDuration(wm.idle_timeout_ms())) {
     return c.Error("watermark", absl::StrCat("idle_timeout ", std::string(kSettingDurationRange)));

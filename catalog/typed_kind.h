@@ -94,8 +94,8 @@ class TypedKind : public OperatorKind {
     return in;
   }
   // A source overrides NewSource, any other kind NewOperator.
-  virtual absl::StatusOr<std::unique_ptr<SourceReader>> NewSource(
-      const proto::OperatorSpec& op, const Settings& settings) const {
+  virtual absl::StatusOr<std::unique_ptr<SourceReader>> NewSource(const proto::OperatorSpec& op,
+                                                                  const Settings& settings) const {
     (void)settings;
     return OperatorKind::CreateSource(op);
   }

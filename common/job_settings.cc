@@ -1,5 +1,5 @@
-#include "common/job_yaml.h"
 #include "common/job_limits.h"
+#include "common/job_yaml.h"
 #include "common/status_macros.h"
 
 namespace sluice::job_yaml {

@@ -5,10 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "catalog/catalog.h"
-#include "job/builtin_kinds.h"
-#include "job/job_file.h"
 #include "common/ports.h"
 #include "common/status_macros.h"
+#include "job/builtin_kinds.h"
+#include "job/job_file.h"
 
 namespace sluice {
 

@@ -58,9 +58,9 @@ absl::Status ParseOperator(const std::string& file, const std::string& base_dir,
   const Catalog& catalog = BuiltinCatalog();
   const OperatorKind* kind = catalog.Find(type);
   if (kind == nullptr) {
-    return ctx.Error(n["type"], "type",
-                     absl::StrCat("unknown operator type '", type, "' (use ", catalog.NameList(),
-                                  ")"));
+    return ctx.Error(
+        n["type"], "type",
+        absl::StrCat("unknown operator type '", type, "' (use ", catalog.NameList(), ")"));
   }
   const bool source = kind->traits().source;
   // The generic fields, then the kind's own (`key_by` among them, where the

@@ -38,9 +38,9 @@ absl::StatusOr<const OperatorKind*> CheckedKind(const proto::JobGraph& g,
   const Catalog& catalog = BuiltinCatalog();
   const OperatorKind* kind = catalog.Find(op.type());
   if (kind == nullptr) {
-    return OpError(g, op, "type",
-                   absl::StrCat("unknown operator type '", op.type(), "' (use ",
-                                catalog.NameList(), ")"));
+    return OpError(
+        g, op, "type",
+        absl::StrCat("unknown operator type '", op.type(), "' (use ", catalog.NameList(), ")"));
   }
   const std::string& own = kind->settings_prototype().GetDescriptor()->full_name();
   if (!op.has_config()) {
@@ -61,10 +61,10 @@ absl::StatusOr<const OperatorKind*> CheckedKind(const proto::JobGraph& g,
                                 "' does not match the operator's settings, which are those of a ",
                                 owners, " operator"));
   }
-  return OpError(g, op, "type",
-                 absl::StrCat("the operator's settings are a '", message,
-                              "', which no operator kind takes; a ", op.type(),
-                              " operator's are a ", own));
+  return OpError(
+      g, op, "type",
+      absl::StrCat("the operator's settings are a '", message,
+                   "', which no operator kind takes; a ", op.type(), " operator's are a ", own));
 }
 
 // "'up' is not a window; only windows have a late output", or, when

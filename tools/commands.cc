@@ -123,8 +123,8 @@ void PrintSideOutputs(const proto::JobGraph& graph, std::ostream& out) {
     if (!op.implicit()) continue;
     const OperatorKind* kind = BuiltinCatalog().Find(op.type());
     for (const PathUse& use : kind == nullptr ? std::vector<PathUse>{} : kind->Paths(op)) {
-      out << "sluice: " << op.input() << " is read by no operator; its records go to "
-          << use.path << "/\n";
+      out << "sluice: " << op.input() << " is read by no operator; its records go to " << use.path
+          << "/\n";
     }
   }
 }

@@ -40,9 +40,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "catalog/operator.h"  // kIdleWatermark
 #include "common/clock.h"
 #include "worker/mailbox.h"
-#include "catalog/operator.h"  // kIdleWatermark
 #include "worker/stream_element.h"
 
 namespace sluice {

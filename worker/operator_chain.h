@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "proto/sluice.pb.h"
 #include "catalog/operator.h"
+#include "proto/sluice.pb.h"
 #include "worker/record_writer.h"
 #include "worker/snapshot_uploader.h"
 #include "worker/task_metrics.h"

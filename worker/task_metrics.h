@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "catalog/operator.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "proto/sluice.pb.h"
-#include "catalog/operator.h"
 
 namespace sluice {
 

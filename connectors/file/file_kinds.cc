@@ -170,7 +170,8 @@ class FileSourceKind final : public TypedKind<proto::FileSourceConfig> {
                                       const StaticSchema&) const override {
     StaticSchema out;
     out.open = f.schema_size() == 0;
-    for (const auto& field : f.schema()) out.fields[field.name()] = FieldTypeFromProto(field.type());
+    for (const auto& field : f.schema())
+      out.fields[field.name()] = FieldTypeFromProto(field.type());
     return out;
   }
 

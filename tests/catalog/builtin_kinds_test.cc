@@ -23,7 +23,8 @@ std::string Describe(const OperatorKind& kind) {
   if (t.stateful) parts.push_back("stateful");
   if (t.own_task) parts.push_back("own_task");
   if (t.transactional) parts.push_back("transactional");
-  for (std::string_view port : t.side_ports) parts.push_back(absl::StrCat("port:", std::string(port)));
+  for (std::string_view port : t.side_ports)
+    parts.push_back(absl::StrCat("port:", std::string(port)));
   return absl::StrJoin(parts, " ");
 }
 

@@ -85,8 +85,8 @@ proto::OperatorSpec OldSpec(const std::string& type, int number, const std::stri
 
 TEST(LegacySettingsTest, EveryOldOneofFieldBecomesItsKindsSettings) {
   const std::pair<const char*, int> old_fields[] = {
-      {"generator", 10}, {"file_source", 11}, {"filter", 12},
-      {"map", 13},       {"window", 14},      {"file_sink", 15},
+      {"generator", 10},   {"file_source", 11},    {"filter", 12},
+      {"map", 13},         {"window", 14},         {"file_sink", 15},
       {"stdout_sink", 16}, {"blackhole_sink", 17}, {"throttle", 18}};
   for (const auto& [type, number] : old_fields) {
     proto::JobGraph g;

@@ -108,8 +108,8 @@ class FileSourcePositionTest : public FileSourceTestBase {
 
   // What a reader started at `pos` must emit: records and dead letters of
   // the lines at or after it.
-  void Expected(const proto::FilePosition& pos, const Params& p,
-                std::vector<std::string>* records, std::vector<std::string>* dead) const {
+  void Expected(const proto::FilePosition& pos, const Params& p, std::vector<std::string>* records,
+                std::vector<std::string>* dead) const {
     for (const WrittenLine& w : written_) {
       if (!Reads(w.file, p)) continue;
       const int64_t file = static_cast<int64_t>(w.file);

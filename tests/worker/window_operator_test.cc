@@ -18,8 +18,8 @@ namespace sluice {
 namespace {
 
 using testing_window::Expected;
-using testing_window::OpenedWindow;
 using testing_window::InputSchema;
+using testing_window::OpenedWindow;
 using testing_window::WindowSpec;
 
 TEST(WindowOperatorTest, AggregatesMatchABruteForceComputation) {

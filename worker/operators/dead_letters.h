@@ -14,8 +14,8 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "common/batch.h"
 #include "catalog/operator.h"
+#include "common/batch.h"
 
 namespace sluice {
 

@@ -64,7 +64,9 @@ class WindowKind final : public TypedKind<proto::WindowConfig> {
         .keyed = true, .stateful = true, .side_ports = {kDeadLetterPort, kLatePort}};
     return traits;
   }
-  std::vector<const char*> yaml_fields() const override { return {"key_by", "window", "aggregates"}; }
+  std::vector<const char*> yaml_fields() const override {
+    return {"key_by", "window", "aggregates"};
+  }
   // A window keeps its keys in its settings.
   std::vector<std::string> PartitionKeys(const proto::OperatorSpec& op) const override {
     absl::StatusOr<proto::WindowConfig> w = UnpackSettings<proto::WindowConfig>(op);
@@ -174,7 +176,8 @@ class WindowKind final : public TypedKind<proto::WindowConfig> {
 
  private:
   static std::string UnsupportedType(const std::string& type) {
-    return absl::StrCat("unsupported window type '", type, "' (use ", std::string(kWindowTypes), ")");
+    return absl::StrCat("unsupported window type '", type, "' (use ", std::string(kWindowTypes),
+                        ")");
   }
 };
 
