@@ -43,6 +43,8 @@ struct OperatorRestore {
   // downloaded and checksum-verified by the task); empty when there are
   // none. The operator may take the files over (move or hard-link them).
   std::string keyed_dir;
+  // The completed checkpoint (or savepoint) the snapshot belongs to.
+  int64_t checkpoint_id = 0;
 };
 
 // Where an operator sends what it produces.
@@ -97,6 +99,10 @@ struct OperatorContext {
   // Bytes of memory a stateful operator's state may use on this subtask;
   // the rest lives on local disk (`state.memory_budget` in the job file).
   int64_t state_memory_budget = int64_t{256} << 20;
+  // The job is exactly-once (job/job_file.h CommitsOnCheckpoint): a sink
+  // publishes what a checkpoint covers only once it completed. Otherwise a
+  // sink publishes at each barrier and at the end of its input.
+  bool exactly_once = false;
   // Where the operator's own counts go; may be null (tests).
   OperatorCounters* counters = nullptr;
   // The snapshot to start from; null for a fresh start. Valid during
@@ -152,8 +158,14 @@ class Operator {
     return OperatorSnapshot();
   }
   // Checkpoint `checkpoint_id` completed: every subtask's snapshot is in
-  // the store. (Sinks will commit here.)
-  virtual void NotifyCheckpointComplete(int64_t checkpoint_id) { (void)checkpoint_id; }
+  // the store. A transactional sink commits here what it pre-committed in
+  // this checkpoint's snapshot and in earlier ones
+  // (catalog/transactional_sink.h). An error fails the task, which then
+  // restarts from the checkpoint and commits from its snapshot.
+  virtual absl::Status NotifyCheckpointComplete(int64_t checkpoint_id) {
+    (void)checkpoint_id;
+    return absl::OkStatus();
+  }
 
  protected:
   OperatorContext ctx_;

@@ -13,6 +13,10 @@
 //   coordinator.before-metadata  every subtask acked, _metadata not written
 //   coordinator.after-metadata   _metadata written, tasks not notified
 //   coordinator.after-notify     tasks notified, old checkpoints not deleted
+//   sink.before-commit         a sink heard the checkpoint completed and
+//                              has not committed it
+//   sink.during-commit         file_sink published a file of the
+//                              transaction, not the rest (nor synced)
 //   worker.after-restore       a restored task downloaded its state, has
 //                              not processed anything
 

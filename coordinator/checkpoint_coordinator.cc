@@ -14,6 +14,9 @@
 namespace sluice {
 namespace {
 
+// How often a completion goes again to subtasks that have not confirmed it.
+constexpr int64_t kNotifyRetryMs = 1000;
+
 std::string MetadataKey(const proto::CheckpointMetadata& m) {
   const std::string dir = m.kind() == proto::SAVEPOINT
                               ? SavepointDir(m.name())
@@ -47,13 +50,15 @@ void CheckpointCoordinator::OnAttempt(const proto::ExecutionPlan& plan) {
   thread_.AssertOnControlThread();
   attempt_ = plan.attempt();
   attempt_started_ = false;
-  source_workers_.clear();
+  final_taken_ = false;
+  notification_.reset();  // the new attempt's tasks commit what they restore
   workers_of_attempt_.clear();
+  address_of_.clear();
   subtasks_.clear();
   for (const auto& a : plan.assignments()) {
     subtasks_.emplace_back(a.task(), a.subtask());
     workers_of_attempt_[a.worker_id()] = a.worker_address();
-    if (plan.tasks(a.task()).inputs_size() == 0) source_workers_.insert(a.worker_address());
+    address_of_[{a.task(), a.subtask()}] = a.worker_address();
   }
 }
 
@@ -61,6 +66,7 @@ void CheckpointCoordinator::Stop(const std::string& reason) {
   thread_.AssertOnControlThread();
   if (pending_.has_value() && !pending_->writing) Abort(reason, last_end_ms_);
   attempt_ = 0;
+  notification_.reset();
   while (!savepoints_waiting_.empty()) {
     savepoints_waiting_.front().done(absl::FailedPreconditionError(
         absl::StrCat("savepoint '", savepoints_waiting_.front().name, "' not taken: ", reason)));
@@ -68,10 +74,20 @@ void CheckpointCoordinator::Stop(const std::string& reason) {
   }
 }
 
-void CheckpointCoordinator::Tick(int64_t now_ms, bool all_running) {
+void CheckpointCoordinator::Tick(int64_t now_ms, bool all_running, bool all_finishing) {
   thread_.AssertOnControlThread();
+  if (notification_.has_value() && now_ms >= notification_->next_ms) SendCompletion(now_ms);
+  const int64_t timeout = config_.timeout_ms() > 0 ? config_.timeout_ms() : 60'000;
+  // A savepoint that could not even start within the timeout fails.
+  while (!savepoints_waiting_.empty() && now_ms - savepoints_waiting_.front().queued_ms > timeout) {
+    SavepointRequest r = std::move(savepoints_waiting_.front());
+    savepoints_waiting_.pop_front();
+    r.done(absl::DeadlineExceededError(absl::StrCat(
+        "savepoint '", r.name, "' not taken within ", timeout / 1000, " s: ",
+        pending_.has_value() ? absl::StrCat("checkpoint ", pending_->id, " is still pending")
+                             : "not every task of the job is running")));
+  }
   if (pending_.has_value()) {
-    const int64_t timeout = config_.timeout_ms() > 0 ? config_.timeout_ms() : 60'000;
     if (!pending_->writing && now_ms - pending_->trigger_ms > timeout) {
       std::vector<std::string> missing;
       for (const auto& [t, s] : pending_->waiting) {
@@ -99,6 +115,11 @@ void CheckpointCoordinator::Tick(int64_t now_ms, bool all_running) {
     return;
   }
   if (config_.interval_ms() <= 0) return;
+  if (all_finishing && !final_taken_) {
+    // Every task is done but for committing: no need to wait the interval.
+    Trigger(proto::CHECKPOINT, "", nullptr, now_ms, /*final=*/true);
+    return;
+  }
   if (now_ms >= last_trigger_ms_ + config_.interval_ms() &&
       now_ms >= last_end_ms_ + config_.min_pause_ms()) {
     Trigger(proto::CHECKPOINT, "", nullptr, now_ms);
@@ -108,18 +129,18 @@ void CheckpointCoordinator::Tick(int64_t now_ms, bool all_running) {
 void CheckpointCoordinator::TriggerSavepoint(const std::string& name, int64_t now_ms,
                                              SavepointDone done) {
   thread_.AssertOnControlThread();
-  (void)now_ms;
   if (attempt_ == 0) {
     done(absl::FailedPreconditionError(
         absl::StrCat("job ", job_id_, " is not running: a savepoint needs running tasks")));
     return;
   }
-  savepoints_waiting_.push_back({name, std::move(done)});
+  savepoints_waiting_.push_back({name, std::move(done), now_ms});
 }
 
 void CheckpointCoordinator::Trigger(proto::CheckpointKind kind, std::string name,
-                                    SavepointDone done, int64_t now_ms) {
+                                    SavepointDone done, int64_t now_ms, bool final) {
   Pending p;
+  p.final = final;
   p.id = next_id_++;
   p.kind = kind;
   p.name = std::move(name);
@@ -138,7 +159,7 @@ void CheckpointCoordinator::Trigger(proto::CheckpointKind kind, std::string name
   const int64_t id = p.id;
   pending_ = std::move(p);
   last_trigger_ms_ = now_ms;
-  for (const std::string& address : source_workers_) {
+  for (const auto& [worker_id, address] : workers_of_attempt_) {
     proto::TriggerCheckpointRequest req;
     req.set_job_id(job_id_);
     req.set_attempt(attempt_);
@@ -146,11 +167,12 @@ void CheckpointCoordinator::Trigger(proto::CheckpointKind kind, std::string name
     req.set_timestamp_ms(pending_->metadata.trigger_time_ms());
     req.set_kind(kind);
     req.set_savepoint_name(pending_->name);
-    workers_.TriggerCheckpoint(address, std::move(req), [this, id, address](absl::Status s) {
-      if (s.ok() || !pending_.has_value() || pending_->id != id || pending_->writing) return;
-      Abort(absl::StrCat("cannot trigger it at worker ", address, ": ", s.message()),
-            last_trigger_ms_);
-    });
+    workers_.TriggerCheckpoint(
+        address, std::move(req), [this, id, address = address](absl::Status s) {
+          if (s.ok() || !pending_.has_value() || pending_->id != id || pending_->writing) return;
+          Abort(absl::StrCat("cannot trigger it at worker ", address, ": ", s.message()),
+                last_trigger_ms_);
+        });
   }
 }
 
@@ -221,7 +243,11 @@ void CheckpointCoordinator::OnMetadataWritten(int64_t id, const absl::Status& re
   } else {
     savepoints_.push_back(p.metadata);
   }
-  if (p.attempt == attempt_) Notify(id, true);
+  if (p.attempt == attempt_) {
+    if (p.final) final_taken_ = true;
+    notification_ = Notification{id, p.final, {subtasks_.begin(), subtasks_.end()}, now_ms};
+    SendCompletion(now_ms);
+  }
   CrashPoint("coordinator.after-notify", id);
   if (p.kind == proto::CHECKPOINT) ApplyRetention();
   if (p.done) p.done(std::move(p.metadata));
@@ -236,21 +262,48 @@ void CheckpointCoordinator::Abort(const std::string& reason, int64_t now_ms) {
   const char* what = p.kind == proto::SAVEPOINT ? "savepoint" : "checkpoint";
   std::fprintf(stderr, "sluice coordinator: %s %lld of job %s aborted: %s\n", what,
                static_cast<long long>(p.id), job_id_.c_str(), reason.c_str());
-  if (p.attempt == attempt_) Notify(p.id, false);
+  if (p.attempt == attempt_) NotifyAborted(p.id);
   if (p.done) {
     p.done(absl::AbortedError(absl::StrCat(what, " ", p.id, " aborted: ", reason)));
   }
 }
 
-void CheckpointCoordinator::Notify(int64_t id, bool complete) {
+void CheckpointCoordinator::NotifyAborted(int64_t id) {
   for (const auto& [worker_id, address] : workers_of_attempt_) {
     proto::NotifyCheckpointRequest req;
     req.set_job_id(job_id_);
     req.set_attempt(attempt_);
     req.set_checkpoint_id(id);
-    req.set_complete(complete);
-    // Best effort: a worker that misses it gets the next one.
-    workers_.NotifyCheckpoint(address, std::move(req), [](absl::Status) {});
+    req.set_complete(false);
+    workers_.NotifyCheckpoint(address, std::move(req),
+                              [](absl::StatusOr<proto::NotifyCheckpointResponse>) {});
+  }
+}
+
+void CheckpointCoordinator::SendCompletion(int64_t now_ms) {
+  Notification& n = *notification_;
+  n.next_ms = now_ms + kNotifyRetryMs;
+  std::set<std::string> addresses;
+  for (const auto& key : n.unconfirmed) addresses.insert(address_of_[key]);
+  for (const std::string& address : addresses) {
+    proto::NotifyCheckpointRequest req;
+    req.set_job_id(job_id_);
+    req.set_attempt(attempt_);
+    req.set_checkpoint_id(n.id);
+    req.set_complete(true);
+    req.set_final(n.final);
+    workers_.NotifyCheckpoint(
+        address, std::move(req),
+        [this, id = n.id, attempt = attempt_](absl::StatusOr<proto::NotifyCheckpointResponse> r) {
+          if (!r.ok() || !notification_.has_value() || notification_->id != id ||
+              attempt != attempt_) {
+            return;  // sent again at the next retry, unless superseded
+          }
+          for (const auto& ref : r->subtasks()) {
+            notification_->unconfirmed.erase({ref.task(), ref.subtask()});
+          }
+          if (notification_->unconfirmed.empty()) notification_.reset();
+        });
   }
 }
 

@@ -6,20 +6,25 @@
 //
 // Protocol (common/checkpoint_layout.h has the store layout, and
 // common/crash_point.h the named crash points along it):
-//  1. Trigger: checkpoint n goes to the workers that run the attempt's
-//     source subtasks; each source snapshots its position and state and
-//     emits barrier n. Barriers align in every downstream task, which
-//     snapshots and forwards them; each subtask uploads its files and acks
-//     with their handles.
+//  1. Trigger: checkpoint n goes to every worker of the attempt; each
+//     source snapshots its position and state and emits barrier n.
+//     Barriers align in every downstream task, which snapshots and forwards
+//     them; a finishing task (its input done) snapshots at once. Each
+//     subtask uploads its files and acks with their handles.
 //  2. Complete: once every subtask of the attempt acked, _metadata is
 //     written atomically; only then does checkpoint n exist. Then every
-//     worker of the attempt hears that it completed, and checkpoints beyond
-//     the `retain` newest are deleted (_metadata first, so none is ever
-//     seen partly deleted), with the shared files no retained checkpoint
-//     refers to.
+//     subtask of the attempt hears that it completed (its sinks commit),
+//     again and again until each has confirmed it or a newer checkpoint
+//     completed; and checkpoints beyond the `retain` newest are deleted
+//     (_metadata first, so none is ever seen partly deleted), with the
+//     shared files no retained checkpoint refers to. A task restored from
+//     checkpoint n commits what n pre-committed itself.
 //  3. Abort: a decline, a timeout or the end of the attempt aborts the
 //     pending checkpoint only; the job goes on. Its files stay until a
 //     later retention pass.
+// Final checkpoint: once every subtask is finishing (a bounded job whose
+// input is done), one is triggered at once and marked final; the tasks
+// end after committing it.
 // At most one checkpoint is pending; the first periodic one of an attempt
 // starts `interval` after all its tasks run, the next ones `interval` after
 // the previous trigger and `min_pause` after the previous end. A savepoint is a checkpoint with its
@@ -67,7 +72,8 @@ class CheckpointCoordinator {
   // The attempt ended or stopped taking checkpoints (a task finished):
   // aborts the pending checkpoint and fails waiting savepoints.
   void Stop(const std::string& reason);
-  void Tick(int64_t now_ms, bool all_running);
+  // `all_finishing`: every subtask runs and is finishing.
+  void Tick(int64_t now_ms, bool all_running, bool all_finishing = false);
 
   // Takes savepoint `name` as soon as nothing else is pending.
   void TriggerSavepoint(const std::string& name, int64_t now_ms, SavepointDone done);
@@ -92,17 +98,31 @@ class CheckpointCoordinator {
     proto::CheckpointMetadata metadata;
     SavepointDone done;
     bool writing = false;  // every subtask acked; _metadata is being written
+    bool final = false;    // taken with every subtask finishing
   };
   struct SavepointRequest {
     std::string name;
     SavepointDone done;
+    int64_t queued_ms = 0;
+  };
+  // The newest completed checkpoint, until every subtask confirmed it.
+  struct Notification {
+    int64_t id = 0;
+    bool final = false;
+    std::set<std::pair<int, int>> unconfirmed;  // (task, subtask)
+    int64_t next_ms = 0;                        // when to send again
   };
 
-  void Trigger(proto::CheckpointKind kind, std::string name, SavepointDone done, int64_t now_ms);
+  void Trigger(proto::CheckpointKind kind, std::string name, SavepointDone done, int64_t now_ms,
+               bool final = false);
   void Complete(int64_t now_ms);
   void OnMetadataWritten(int64_t id, const absl::Status& result, int64_t now_ms);
   void Abort(const std::string& reason, int64_t now_ms);
-  void Notify(int64_t id, bool complete);
+  // Tells the attempt's workers that checkpoint `id` was aborted (best effort).
+  void NotifyAborted(int64_t id);
+  // Sends the completion to the workers of the subtasks that have not
+  // confirmed it.
+  void SendCompletion(int64_t now_ms);
   void ApplyRetention();
 
   const std::string job_id_;
@@ -115,10 +135,12 @@ class CheckpointCoordinator {
 
   int64_t next_id_ = 1;
   int64_t attempt_ = 0;                                    // 0: no attempt running
-  std::set<std::string> source_workers_;                   // addresses
   std::map<std::string, std::string> workers_of_attempt_;  // id -> address
+  std::map<std::pair<int, int>, std::string> address_of_;  // (task, subtask) -> worker address
   std::vector<std::pair<int, int>> subtasks_;              // every (task, subtask)
   std::optional<Pending> pending_;
+  std::optional<Notification> notification_;
+  bool final_taken_ = false;  // this attempt's final checkpoint completed
   std::deque<SavepointRequest> savepoints_waiting_;
   std::deque<proto::CheckpointMetadata> completed_;  // retained, oldest first
   std::vector<proto::CheckpointMetadata> savepoints_;

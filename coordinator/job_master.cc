@@ -41,7 +41,13 @@ JobMaster::JobMaster(proto::ExecutionPlan plan, int64_t now_ms, Options options,
   if (store_ != nullptr && checkpointing.io != nullptr) {
     checkpoints_ = std::make_unique<CheckpointCoordinator>(plan_.job_id(), plan_.graph(), store_,
                                                            workers, checkpointing.io, thread);
-    checkpoints_->Recover(std::move(checkpointing.recovered), checkpointing.max_seen_id);
+    // Ids go on from a restored savepoint's, so they never go backwards
+    // for the job's state.
+    int64_t max_seen = checkpointing.max_seen_id;
+    if (initial_restore_.has_value()) {
+      max_seen = std::max(max_seen, initial_restore_->checkpoint_id());
+    }
+    checkpoints_->Recover(std::move(checkpointing.recovered), max_seen);
   }
   status_.set_job_id(plan_.job_id());
   status_.set_name(plan_.graph().name());
@@ -85,11 +91,12 @@ void JobMaster::Tick(int64_t now_ms) {
       break;
     case proto::RUNNING:
       if (checkpoints_ != nullptr) {
-        bool all_running = true;
+        bool all_running = true, all_finishing = true;
         for (const auto& st : status_.subtasks()) {
           all_running = all_running && st.state() == proto::TASK_RUNNING;
+          all_finishing = all_finishing && st.finishing();
         }
-        checkpoints_->Tick(now_ms, all_running);
+        checkpoints_->Tick(now_ms, all_running, all_running && all_finishing);
       }
       break;
     default:
@@ -336,6 +343,7 @@ void JobMaster::OnHeartbeat(const std::string& worker_id, const proto::SubtaskSt
   if (s == nullptr || s->worker_id() != worker_id || IsTerminal(s->state())) return;
   *s->mutable_operators() = status.operators();
   *s->mutable_load() = status.load();
+  s->set_finishing(status.finishing());
   if (status.state() == proto::TASK_RUNNING) s->set_state(proto::TASK_RUNNING);
 }
 

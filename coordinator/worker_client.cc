@@ -28,8 +28,14 @@ struct Call {
   proto::WorkerService::Stub* stub = nullptr;  // cached by the client
   Request request;
   Response response;
-  WorkerClient::Done done;
+  absl::AnyInvocable<void(absl::StatusOr<Response>)> done;
 };
+
+// A completion that needs only the call's status.
+template <typename Response>
+absl::AnyInvocable<void(absl::StatusOr<Response>)> StatusOnly(WorkerClient::Done done) {
+  return [done = std::move(done)](absl::StatusOr<Response> r) mutable { done(r.status()); };
+}
 
 }  // namespace
 
@@ -61,7 +67,8 @@ proto::WorkerService::Stub* GrpcWorkerClient::StubFor(const std::string& address
 }
 
 template <typename Request, typename Response, typename StartFn>
-void GrpcWorkerClient::Start(const std::string& address, Request request, Done done,
+void GrpcWorkerClient::Start(const std::string& address, Request request,
+                             absl::AnyInvocable<void(absl::StatusOr<Response>)> done,
                              StartFn start) {
   auto call = std::make_shared<Call<Request, Response>>();
   call->stub = StubFor(address);
@@ -81,7 +88,12 @@ void GrpcWorkerClient::Start(const std::string& address, Request request, Done d
                               ? absl::OkStatus()
                               : absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                                              status.error_message());
-    loop->Post([done = std::move(call->done), result](int64_t) mutable { done(result); });
+    absl::StatusOr<Response> response = result.ok()
+                                            ? absl::StatusOr<Response>(std::move(call->response))
+                                            : absl::StatusOr<Response>(result);
+    loop->Post([done = std::move(call->done), response = std::move(response)](int64_t) mutable {
+      done(std::move(response));
+    });
     absl::MutexLock lock(&in_flight->mu);
     in_flight->calls.erase(&call->ctx);
   });
@@ -91,7 +103,8 @@ void GrpcWorkerClient::DeployTasks(const std::string& address, proto::DeployTask
                                    Done done) {
   using C = Call<proto::DeployTasksRequest, proto::DeployTasksResponse>;
   Start<proto::DeployTasksRequest, proto::DeployTasksResponse>(
-      address, std::move(request), std::move(done), [](C* c, auto callback) {
+      address, std::move(request), StatusOnly<proto::DeployTasksResponse>(std::move(done)),
+      [](C* c, auto callback) {
         c->stub->async()->DeployTasks(&c->ctx, &c->request, &c->response, std::move(callback));
       });
 }
@@ -100,7 +113,8 @@ void GrpcWorkerClient::CancelTasks(const std::string& address, proto::CancelTask
                                    Done done) {
   using C = Call<proto::CancelTasksRequest, proto::CancelTasksResponse>;
   Start<proto::CancelTasksRequest, proto::CancelTasksResponse>(
-      address, std::move(request), std::move(done), [](C* c, auto callback) {
+      address, std::move(request), StatusOnly<proto::CancelTasksResponse>(std::move(done)),
+      [](C* c, auto callback) {
         c->stub->async()->CancelTasks(&c->ctx, &c->request, &c->response, std::move(callback));
       });
 }
@@ -109,14 +123,15 @@ void GrpcWorkerClient::TriggerCheckpoint(const std::string& address,
                                          proto::TriggerCheckpointRequest request, Done done) {
   using C = Call<proto::TriggerCheckpointRequest, proto::TriggerCheckpointResponse>;
   Start<proto::TriggerCheckpointRequest, proto::TriggerCheckpointResponse>(
-      address, std::move(request), std::move(done), [](C* c, auto callback) {
+      address, std::move(request), StatusOnly<proto::TriggerCheckpointResponse>(std::move(done)),
+      [](C* c, auto callback) {
         c->stub->async()->TriggerCheckpoint(&c->ctx, &c->request, &c->response,
                                             std::move(callback));
       });
 }
 
 void GrpcWorkerClient::NotifyCheckpoint(const std::string& address,
-                                        proto::NotifyCheckpointRequest request, Done done) {
+                                        proto::NotifyCheckpointRequest request, NotifyDone done) {
   using C = Call<proto::NotifyCheckpointRequest, proto::NotifyCheckpointResponse>;
   Start<proto::NotifyCheckpointRequest, proto::NotifyCheckpointResponse>(
       address, std::move(request), std::move(done), [](C* c, auto callback) {

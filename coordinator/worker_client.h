@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "coordinator/control_loop.h"
 #include "proto/sluice.grpc.pb.h"
@@ -25,6 +26,8 @@ namespace sluice {
 class WorkerClient {
  public:
   using Done = absl::AnyInvocable<void(absl::Status)>;
+  // The response lists the subtasks that took the notification.
+  using NotifyDone = absl::AnyInvocable<void(absl::StatusOr<proto::NotifyCheckpointResponse>)>;
 
   virtual ~WorkerClient() = default;
   virtual void DeployTasks(const std::string& address, proto::DeployTasksRequest request,
@@ -34,7 +37,7 @@ class WorkerClient {
   virtual void TriggerCheckpoint(const std::string& address,
                                  proto::TriggerCheckpointRequest request, Done done) = 0;
   virtual void NotifyCheckpoint(const std::string& address, proto::NotifyCheckpointRequest request,
-                                Done done) = 0;
+                                NotifyDone done) = 0;
 };
 
 // WorkerClient over gRPC's callback API: the completion runs on a gRPC
@@ -55,7 +58,7 @@ class GrpcWorkerClient final : public WorkerClient {
   void TriggerCheckpoint(const std::string& address, proto::TriggerCheckpointRequest request,
                          Done done) override;
   void NotifyCheckpoint(const std::string& address, proto::NotifyCheckpointRequest request,
-                        Done done) override;
+                        NotifyDone done) override;
 
   // Cancels the calls in flight and waits until their gRPC callbacks have
   // returned. Later calls are dropped.
@@ -65,7 +68,8 @@ class GrpcWorkerClient final : public WorkerClient {
   struct InFlight;  // shared with the gRPC callbacks, which may outlive a call's caller
 
   template <typename Request, typename Response, typename StartFn>
-  void Start(const std::string& address, Request request, Done done, StartFn start);
+  void Start(const std::string& address, Request request,
+             absl::AnyInvocable<void(absl::StatusOr<Response>)> done, StartFn start);
   proto::WorkerService::Stub* StubFor(const std::string& address);
 
   ControlLoop& loop_;

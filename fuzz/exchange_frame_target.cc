@@ -70,7 +70,8 @@ class Receiver {
  public:
   Receiver()
       : mailbox_(std::make_shared<Mailbox>(&clock_)),
-        gate_(kChannels, kCreditsPerChannel, mailbox_, &clock_) {}
+        gate_(kChannels, kCreditsPerChannel, mailbox_),
+        barriers_(MakeAlignedBarrierHandler(kChannels, &gate_, &clock_)) {}
 
   void OnFrameBytes(Stream& s, const uint8_t* data, size_t size) {
     if (s.finished) return;
@@ -111,9 +112,12 @@ class Receiver {
           watermark_ = e.watermark;
           break;
         case InputGate::Event::Kind::kBarrier:
-          FUZZ_CHECK(e.barrier.id > last_barrier_, "aligned barriers only advance");
-          FUZZ_CHECK(e.alignment_ms >= 0, "alignment takes no negative time");
-          last_barrier_ = e.barrier.id;
+          FUZZ_CHECK(e.channel >= 0 && e.channel < kChannels, "a barrier names its channel");
+          Aligned(barriers_->OnBarrier(e.channel, e.barrier));
+          break;
+        case InputGate::Event::Kind::kChannelEnded:
+          FUZZ_CHECK(e.channel >= 0 && e.channel < kChannels, "an end names its channel");
+          Aligned(barriers_->OnChannelEnded(e.channel));
           break;
         case InputGate::Event::Kind::kEnd:
           done_ = true;
@@ -133,6 +137,14 @@ class Receiver {
   }
 
  private:
+  // The barrier handler says a barrier is aligned, as the task hears it.
+  void Aligned(const std::optional<AlignedBarrier>& b) {
+    if (!b.has_value()) return;
+    FUZZ_CHECK(b->barrier.id > last_barrier_, "aligned barriers only advance");
+    FUZZ_CHECK(b->alignment_ms >= 0, "alignment takes no negative time");
+    last_barrier_ = b->barrier.id;
+  }
+
   void OnHeader(Stream& s, const proto::DataFrame& frame) {
     if (!frame.has_header()) {
       s.finished = true;  // INVALID_ARGUMENT: the first frame must carry the header
@@ -207,6 +219,7 @@ class Receiver {
   ManualClock clock_;
   std::shared_ptr<Mailbox> mailbox_;
   InputGate gate_;
+  std::unique_ptr<BarrierHandler> barriers_;
   std::optional<int64_t> watermark_;
   int64_t last_barrier_ = 0;
   bool done_ = false;

@@ -123,7 +123,7 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
   try {
     RETURN_IF_ERROR(CheckKeys(top, root,
                               {"name", "parallelism", "max_parallelism", "network", "checkpoint",
-                               "restart", "state", "side_outputs", "operators"}));
+                               "restart", "state", "side_outputs", "delivery", "operators"}));
     if (!root["name"]) return top.Error(root, "name", "missing; name the job");
     ASSIGN_OR_RETURN(std::string name, GetString(top, root["name"], "name"));
     graph.set_name(name);
@@ -148,6 +148,21 @@ absl::StatusOr<proto::JobGraph> ParseJobYaml(std::string_view yaml, const std::s
       RETURN_IF_ERROR(ParseNetwork(top, root["network"], graph.mutable_network()));
     if (root["checkpoint"]) {
       RETURN_IF_ERROR(ParseCheckpoint(top, root["checkpoint"], graph.mutable_checkpoint()));
+    }
+    if (const YAML::Node d = root["delivery"]) {
+      ASSIGN_OR_RETURN(std::string delivery, GetString(top, d, "delivery"));
+      if (delivery == "exactly_once") {
+        if (graph.checkpoint().interval_ms() <= 0) {
+          return top.Error(d, "delivery",
+                           "exactly_once needs checkpoints: set checkpoint.interval (results are "
+                           "committed when a checkpoint completes)");
+        }
+        graph.set_delivery(proto::DELIVERY_EXACTLY_ONCE);
+      } else if (delivery == "at_least_once") {
+        graph.set_delivery(proto::DELIVERY_AT_LEAST_ONCE);
+      } else {
+        return top.Error(d, "delivery", "expected exactly_once or at_least_once");
+      }
     }
     if (root["restart"])
       RETURN_IF_ERROR(ParseRestart(top, root["restart"], graph.mutable_restart()));

@@ -54,4 +54,9 @@ void UpgradeLegacySettings(proto::JobGraph* graph);
 // the defaults, so a plan states what its tasks use.
 void FillJobDefaults(proto::JobGraph* graph);
 
+// Whether the job is exactly-once: it takes checkpoints and its `delivery`
+// is not at_least_once. Then barriers align, and transactional sinks
+// publish a checkpoint's output only once that checkpoint completed.
+bool CommitsOnCheckpoint(const proto::JobGraph& graph);
+
 }  // namespace sluice

@@ -99,6 +99,10 @@ absl::Status CheckNetworkConfig(const proto::NetworkConfig& n) {
 
 }  // namespace
 
+bool CommitsOnCheckpoint(const proto::JobGraph& g) {
+  return g.checkpoint().interval_ms() > 0 && g.delivery() != proto::DELIVERY_AT_LEAST_ONCE;
+}
+
 void FillJobDefaults(proto::JobGraph* g) {
   if (g->max_parallelism() == 0) g->set_max_parallelism(kDefaultMaxParallelism);
   proto::NetworkConfig* n = g->mutable_network();

@@ -7,11 +7,9 @@
 
 namespace sluice {
 
-InputGate::InputGate(int num_channels, int credits_per_channel, std::shared_ptr<Mailbox> mailbox,
-                     const Clock* clock)
+InputGate::InputGate(int num_channels, int credits_per_channel, std::shared_ptr<Mailbox> mailbox)
     : channels_(num_channels),
       open_channels_(num_channels),
-      clock_(clock),
       capacity_(credits_per_channel),
       num_channels_(num_channels),
       mailbox_(std::move(mailbox)) {}
@@ -100,6 +98,11 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
     absl::MutexLock lock(&mu_);
     if (!error_.ok()) return error_;
     while (!event.has_value()) {
+      if (recombine_) {  // a channel ended at the previous poll
+        recombine_ = false;
+        event = CombineWatermarks();
+        if (event.has_value()) break;
+      }
       if (open_channels_ == 0) return Event::Of(Event::Kind::kEnd);
       if (idle_next_) {  // after the watermark that every idle channel had reached
         idle_next_ = false;
@@ -143,50 +146,22 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
           }
           break;
         case StreamElement::Kind::kBarrier:
-          event = OnBarrier(ch, std::move(q.element.barrier));
+          event = Event::Of(Event::Kind::kBarrier);
+          event->barrier = std::move(q.element.barrier);
+          event->channel = static_cast<int>(c);
           break;
         case StreamElement::Kind::kEndOfStream:
           if (!ch.ended) {
             ch.ended = true;
             --open_channels_;
             ch.watermark = std::numeric_limits<int64_t>::max();
-            if (aligning_.has_value() && open_channels_ > 0) event = AlignmentDone();
+            recombine_ = true;  // the watermark it releases comes at the next poll
+            event = Event::Of(Event::Kind::kChannelEnded);
+            event->channel = static_cast<int>(c);
           }
           break;
       }
-      if (!event.has_value()) {
-        // Idle channels do not hold the others back. When every open one
-        // is idle, each has sent all it had: the largest of their
-        // watermarks holds, and the gate's task is idle too.
-        int64_t active_min = std::numeric_limits<int64_t>::max();
-        int64_t idle_max = std::numeric_limits<int64_t>::min();
-        bool any_active = false, any_idle = false;
-        for (const auto& x : channels_) {
-          if (x.ended) continue;
-          if (x.idle) {
-            any_idle = true;
-            idle_max = std::max(idle_max, x.watermark);
-          } else {
-            any_active = true;
-            active_min = std::min(active_min, x.watermark);
-          }
-        }
-        const bool all_idle = any_idle && !any_active;
-        if (!all_idle) reported_idle_ = false;
-        const int64_t combined = any_active ? active_min
-                                 : any_idle ? idle_max
-                                            : std::numeric_limits<int64_t>::max();  // all ended
-        if (combined > combined_watermark_) {
-          combined_watermark_ = combined;
-          event = Event::Of(Event::Kind::kWatermark);
-          event->watermark = combined;
-          if (all_idle && !reported_idle_) idle_next_ = true;
-        } else if (all_idle && !reported_idle_) {
-          reported_idle_ = true;
-          event = Event::Of(Event::Kind::kWatermark);
-          event->watermark = kIdleWatermark;
-        }
-      }
+      if (!event.has_value()) event = CombineWatermarks();
       if (credit_to != nullptr) break;  // a batch: hand its credit back now
     }
   }
@@ -194,38 +169,55 @@ absl::StatusOr<std::optional<InputGate::Event>> InputGate::Poll() {
   return event;
 }
 
-std::optional<InputGate::Event> InputGate::OnBarrier(Channel& channel, CheckpointBarrier b) {
-  if (b.id <= last_barrier_) return std::nullopt;  // a checkpoint already aligned or abandoned
-  if (aligning_.has_value()) {
-    if (b.id < aligning_->barrier.id) return std::nullopt;
-    if (b.id > aligning_->barrier.id) {
-      // Checkpoint aligning_ was aborted: the channels that delivered its
-      // barrier carry on, up to this one's.
-      last_barrier_ = aligning_->barrier.id;
-      Unblock();
-      aligning_.reset();
+// Idle channels do not hold the others back. When every open one is idle,
+// each has sent all it had: the largest of their watermarks holds, and the
+// gate's task is idle too.
+std::optional<InputGate::Event> InputGate::CombineWatermarks() {
+  int64_t active_min = std::numeric_limits<int64_t>::max();
+  int64_t idle_max = std::numeric_limits<int64_t>::min();
+  bool any_active = false, any_idle = false;
+  for (const auto& x : channels_) {
+    if (x.ended) continue;
+    if (x.idle) {
+      any_idle = true;
+      idle_max = std::max(idle_max, x.watermark);
+    } else {
+      any_active = true;
+      active_min = std::min(active_min, x.watermark);
     }
   }
-  if (!aligning_.has_value()) aligning_ = Alignment{std::move(b), clock_->NowMs()};
-  channel.blocked = true;
-  return AlignmentDone();
-}
-
-std::optional<InputGate::Event> InputGate::AlignmentDone() {
-  for (const Channel& c : channels_) {
-    if (!c.blocked && !c.ended) return std::nullopt;
+  const bool all_idle = any_idle && !any_active;
+  if (!all_idle) reported_idle_ = false;
+  const int64_t combined = any_active ? active_min
+                           : any_idle ? idle_max
+                                      : std::numeric_limits<int64_t>::max();  // all ended
+  if (combined > combined_watermark_) {
+    combined_watermark_ = combined;
+    Event e = Event::Of(Event::Kind::kWatermark);
+    e.watermark = combined;
+    if (all_idle && !reported_idle_) idle_next_ = true;
+    return e;
   }
-  Event e = Event::Of(Event::Kind::kBarrier);
-  e.barrier = std::move(aligning_->barrier);
-  e.alignment_ms = clock_->NowMs() - aligning_->started_ms;
-  last_barrier_ = e.barrier.id;
-  aligning_.reset();
-  Unblock();
-  return e;
+  if (all_idle && !reported_idle_) {
+    reported_idle_ = true;
+    Event e = Event::Of(Event::Kind::kWatermark);
+    e.watermark = kIdleWatermark;
+    return e;
+  }
+  return std::nullopt;
 }
 
-void InputGate::Unblock() {
-  for (Channel& c : channels_) c.blocked = false;
+void InputGate::Block(int channel) {
+  absl::MutexLock lock(&mu_);
+  channels_[channel].blocked = true;
+}
+
+void InputGate::UnblockAll() {
+  {
+    absl::MutexLock lock(&mu_);
+    for (Channel& c : channels_) c.blocked = false;
+  }
+  mailbox_->Wake();
 }
 
 }  // namespace sluice

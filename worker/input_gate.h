@@ -19,13 +19,12 @@
 // every channel has delivered end of stream. Each arrival wakes the task's
 // mailbox.
 //
-// Checkpoint barriers are aligned: once a channel delivered barrier n, the
-// gate holds back that channel's later elements until every channel has
-// delivered barrier n (or ended); then it reports the barrier, once, and
-// releases them. So everything the task took before the barrier event is
-// before barrier n on every channel, and nothing after it. A barrier newer
-// than the one being aligned abandons that alignment (its checkpoint was
-// aborted) and starts its own; an older or repeated one is ignored.
+// Checkpoint barriers come out as they arrive, with their channel; what to
+// do with them is the task's barrier handler's choice
+// (worker/checkpointing/barrier_handler.h), which may hold channels back
+// (Block): a blocked channel's elements stay queued until UnblockAll.
+// Each channel's end of stream comes out too (kChannelEnded), before the
+// end of input (kEnd) once every channel has ended.
 //
 // Deliver/Attach/Fail/Close: any thread. Poll: the task thread.
 // Listeners are called without the gate's lock held.
@@ -41,7 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "catalog/operator.h"  // kIdleWatermark
-#include "common/clock.h"
+#include "worker/checkpointing/barrier_handler.h"
 #include "worker/mailbox.h"
 #include "worker/stream_element.h"
 
@@ -57,10 +56,9 @@ class CreditListener {
   virtual void OnGateClosed(const absl::Status& reason) = 0;
 };
 
-class InputGate {
+class InputGate final : public ChannelBlocker {
  public:
-  InputGate(int num_channels, int credits_per_channel, std::shared_ptr<Mailbox> mailbox,
-            const Clock* clock = &Clock::Steady());
+  InputGate(int num_channels, int credits_per_channel, std::shared_ptr<Mailbox> mailbox);
 
   // Connects the sender of `channel`; returns its initial credit.
   absl::StatusOr<int> Attach(int channel, std::shared_ptr<CreditListener> listener);
@@ -72,7 +70,7 @@ class InputGate {
   void Close(absl::Status reason);
 
   struct Event {
-    enum class Kind { kBatch, kWatermark, kBarrier, kEnd };
+    enum class Kind { kBatch, kWatermark, kBarrier, kChannelEnded, kEnd };
     static Event Of(Kind kind) {
       Event e;
       e.kind = kind;
@@ -81,13 +79,17 @@ class InputGate {
     Kind kind = Kind::kEnd;
     Batch batch;
     int64_t watermark = 0;
-    CheckpointBarrier barrier;  // kBarrier: aligned on every channel
-    int64_t alignment_ms = 0;   // kBarrier: from its first arrival to its last
+    CheckpointBarrier barrier;  // kBarrier
+    int channel = 0;            // kBarrier, kChannelEnded
   };
-  // The next batch, advanced combined watermark, aligned barrier, or end of
-  // input; nullopt when nothing is ready; an error once the gate failed or
-  // closed.
+  // The next batch, advanced combined watermark, barrier, end of a channel,
+  // or end of input; nullopt when nothing is ready; an error once the gate
+  // failed or closed.
   absl::StatusOr<std::optional<Event>> Poll();
+
+  // ChannelBlocker (task thread):
+  void Block(int channel) override;
+  void UnblockAll() override;
 
   int num_channels() const { return num_channels_; }
   int credits_per_channel() const { return capacity_; }
@@ -105,21 +107,12 @@ class InputGate {
     int64_t watermark = INT64_MIN;
     bool idle = false;  // kIdleWatermark came last: left out of the minimum
     bool ended = false;
-    bool blocked = false;  // delivered the barrier being aligned
+    bool blocked = false;  // held back by the barrier handler
     std::shared_ptr<CreditListener> listener;
   };
-  struct Alignment {
-    CheckpointBarrier barrier;
-    int64_t started_ms = 0;
-  };
 
-  // Takes barrier `b` from `channel`; returns the event when it completes
-  // an alignment.
-  std::optional<Event> OnBarrier(Channel& channel, CheckpointBarrier b)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The aligned barrier, once every channel delivered it or ended.
-  std::optional<Event> AlignmentDone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Unblock() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The combined watermark, when it advanced (or every channel went idle).
+  std::optional<Event> CombineWatermarks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::vector<Channel> channels_ ABSL_GUARDED_BY(mu_);
@@ -129,11 +122,9 @@ class InputGate {
   // will, at the next poll), so that the task's outputs say so too.
   bool reported_idle_ ABSL_GUARDED_BY(mu_) = false;
   bool idle_next_ ABSL_GUARDED_BY(mu_) = false;
-  size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // round-robin start, for fairness
+  bool recombine_ ABSL_GUARDED_BY(mu_) = false;  // a channel ended
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;         // round-robin start, for fairness
   absl::Status error_ ABSL_GUARDED_BY(mu_);
-  std::optional<Alignment> aligning_ ABSL_GUARDED_BY(mu_);
-  int64_t last_barrier_ ABSL_GUARDED_BY(mu_) = 0;  // highest aligned or abandoned
-  const Clock* clock_;
   const int capacity_;
   const int num_channels_;
   const std::shared_ptr<Mailbox> mailbox_;

@@ -200,10 +200,12 @@ absl::Status OperatorChain::Snapshot(int64_t id, const std::string& dir,
   return absl::OkStatus();
 }
 
-void OperatorChain::NotifyCheckpointComplete(int64_t id) {
+absl::Status OperatorChain::NotifyCheckpointComplete(int64_t id) {
+  absl::Status first;
   for (auto& op : ops_) {
-    if (op != nullptr) op->NotifyCheckpointComplete(id);
+    if (op != nullptr) first.Update(op->NotifyCheckpointComplete(id));
   }
+  return first;
 }
 
 bool OperatorChain::HasPending() const {

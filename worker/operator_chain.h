@@ -15,7 +15,7 @@
 #include "catalog/operator.h"
 #include "proto/sluice.pb.h"
 #include "worker/record_writer.h"
-#include "worker/snapshot_uploader.h"
+#include "worker/checkpointing/snapshot_uploader.h"
 #include "worker/task_metrics.h"
 
 namespace sluice {
@@ -53,7 +53,8 @@ class OperatorChain {
   // state files go to `dir`/<operator id>. Appends one entry per operator.
   absl::Status Snapshot(int64_t id, const std::string& dir,
                         std::vector<LocalSnapshot::Operator>* out);
-  void NotifyCheckpointComplete(int64_t id);
+  // Every operator hears it; the first error is returned.
+  absl::Status NotifyCheckpointComplete(int64_t id);
 
   bool HasPending() const;
   int64_t PendingDueMs() const;

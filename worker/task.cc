@@ -15,6 +15,7 @@
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "job/builtin_kinds.h"
+#include "job/job_file.h"
 #include "store/checkpoint_store.h"
 #include "worker/plan_view.h"
 
@@ -23,18 +24,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
-proto::CheckpointDecline MakeDecline(const std::string& job_id, int64_t attempt,
-                                     int64_t checkpoint_id, int task, int subtask,
-                                     const absl::Status& reason) {
-  proto::CheckpointDecline d;
-  d.set_job_id(job_id);
-  d.set_attempt(attempt);
-  d.set_checkpoint_id(checkpoint_id);
-  d.set_task(task);
-  d.set_subtask(subtask);
-  d.set_reason(std::string(reason.message()));
-  return d;
-}
+// Reports acks and declines to the task's listener (tests, and tasks run
+// without a worker).
+class ListenerReporter final : public CheckpointReporter {
+ public:
+  explicit ListenerReporter(TaskListener* listener) : listener_(listener) {}
+  void Ack(proto::CheckpointAck ack) override {
+    if (listener_ != nullptr) listener_->OnCheckpointAck(ack);
+  }
+  void Decline(proto::CheckpointDecline decline) override {
+    if (listener_ != nullptr) listener_->OnCheckpointDecline(decline);
+  }
+
+ private:
+  TaskListener* listener_;
+};
 
 std::string StateDir(const TaskOptions& options, const proto::ExecutionPlan& plan, int task,
                      int subtask) {
@@ -64,12 +68,21 @@ Task::Task(std::shared_ptr<const proto::ExecutionPlan> plan, int task, int subta
       options_(options),
       gate_key_{plan_->job_id(), plan_->attempt(), task, subtask},
       mailbox_(std::make_shared<Mailbox>()),
-      state_dir_(StateDir(options_, *plan_, task, subtask)),
-      uploader_(options_.uploader) {
-  if (uploader_ == nullptr) {
+      state_dir_(StateDir(options_, *plan_, task, subtask)) {
+  SnapshotUploader* uploader = options_.uploader;
+  if (uploader == nullptr) {
     own_uploader_ = std::make_unique<SnapshotUploader>();
-    uploader_ = own_uploader_.get();
+    uploader = own_uploader_.get();
   }
+  CheckpointReporter* reporter = options_.reporter;
+  if (reporter == nullptr) {
+    own_reporter_ = std::make_unique<ListenerReporter>(listener_);
+    reporter = own_reporter_.get();
+  }
+  checkpointer_ = std::make_unique<SubtaskCheckpointer>(
+      plan_,
+      SubtaskCheckpointer::Identity{plan_->job_id(), plan_->attempt(), task, subtask, worker_id_},
+      state_dir_, uploader, reporter);
   const proto::NetworkConfig& net = plan_->graph().network();
   if (net.buffer_bytes_per_task() > 0) budget_.buffer_bytes_per_task = net.buffer_bytes_per_task();
   if (net.flush_interval_ms() > 0) budget_.flush_interval_ms = net.flush_interval_ms();
@@ -102,6 +115,9 @@ absl::Status Task::Prepare() {
   if (channels > 0) {
     gate_ =
         std::make_shared<InputGate>(channels, budget_.CreditsPerInputChannel(channels), mailbox_);
+    barriers_ = plan_->graph().delivery() == proto::DELIVERY_AT_LEAST_ONCE
+                    ? MakeTrackingBarrierHandler(channels, clock_)
+                    : MakeAlignedBarrierHandler(channels, gate_.get(), clock_);
     ExchangeRegistry::Get().RegisterGate(gate_key_, gate_);
   }
   return absl::OkStatus();
@@ -127,146 +143,71 @@ void Task::Join() {
 
 void Task::TriggerCheckpoint(CheckpointBarrier barrier) {
   mailbox_->Put([this, barrier = std::move(barrier)]() mutable {
-    if (chain_ == nullptr || chain_->source() == nullptr) return;
-    if (input_ended_) {
-      Decline(barrier.id, absl::FailedPreconditionError("the source has read all its input"));
-      return;
-    }
-    if (trigger_.has_value()) {
-      Decline(trigger_->id, absl::AbortedError("superseded by a newer checkpoint"));
+    if (chain_ == nullptr || barrier.id <= checkpointer_->last_checkpoint_id()) return;
+    if (trigger_.has_value() && trigger_->id >= barrier.id) return;
+    if (trigger_.has_value() && is_source()) {
+      checkpointer_->Decline(trigger_->id, absl::AbortedError("superseded by a newer checkpoint"));
     }
     trigger_ = std::move(barrier);
   });
 }
 
-void Task::NotifyCheckpoint(int64_t id, bool complete) {
-  mailbox_->Put([this, id, complete] {
-    if (chain_ != nullptr && complete) chain_->NotifyCheckpointComplete(id);
+void Task::NotifyCheckpoint(int64_t id, bool complete, bool final) {
+  mailbox_->Put([this, id, complete, final] {
+    if (chain_ == nullptr) return;
+    if (!complete) {
+      // Aborted: a task with inputs no longer waits to take it.
+      if (!is_source() && trigger_.has_value() && trigger_->id == id) trigger_.reset();
+      return;
+    }
+    absl::Status committed = chain_->NotifyCheckpointComplete(id);
+    if (!committed.ok()) {
+      mail_error_.Update(absl::Status(
+          committed.code(), absl::StrCat("committing checkpoint ", id, ": ", committed.message())));
+      return;
+    }
+    if (final) final_ = id;
   });
 }
 
-absl::StatusOr<std::shared_ptr<ObjectStore>> Task::Store() {
-  if (store_ == nullptr) {
-    ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store,
-                     OpenCheckpointStore(plan_->checkpoint_store(), plan_->graph().checkpoint()));
-    store_ = std::move(store);
+std::optional<CheckpointBarrier> Task::DueCheckpoint() {
+  if (!trigger_.has_value() || chain_->HasPending()) return std::nullopt;
+  if (trigger_->id <= checkpointer_->last_checkpoint_id()) {
+    trigger_.reset();  // its barrier came through the input
+    return std::nullopt;
   }
-  return store_;
-}
-
-void Task::Decline(int64_t checkpoint_id, const absl::Status& reason) {
-  proto::CheckpointDecline d =
-      MakeDecline(plan_->job_id(), plan_->attempt(), checkpoint_id, task_, subtask_, reason);
-  uploader_->Submit([listener = listener_, d = std::move(d)] {
-    if (listener != nullptr) listener->OnCheckpointDecline(d);
-  });
-}
-
-void Task::Discard(const std::shared_ptr<LocalSnapshot>& snapshot) {
-  // Operators may still be writing into the directory in the background.
-  uploader_->Submit([snapshot] {
-    WaitForSnapshotFiles(*snapshot);
-    std::error_code ec;
-    fs::remove_all(snapshot->local_dir, ec);
-  });
+  // A task with inputs takes it here only when its barrier cannot come.
+  if (!is_source() && !input_ended_) return std::nullopt;
+  std::optional<CheckpointBarrier> due = std::move(trigger_);
+  trigger_.reset();
+  return due;
 }
 
 absl::Status Task::Checkpoint(const CheckpointBarrier& barrier, int64_t alignment_ms) {
-  const int64_t start = clock_->NowMs();
-  auto snapshot = std::make_shared<LocalSnapshot>();
-  snapshot->job_id = plan_->job_id();
-  snapshot->attempt = plan_->attempt();
-  snapshot->task = task_;
-  snapshot->subtask = subtask_;
-  snapshot->key_group_start = chain_->head_context().key_group_start;
-  snapshot->key_group_end = chain_->head_context().key_group_end;
-  snapshot->barrier = barrier;
-  snapshot->alignment_ms = alignment_ms;
-  snapshot->local_dir = absl::StrCat(state_dir_, "/chk-", barrier.id);
-  if (chain_->source() != nullptr) snapshot->position = chain_->source()->Position();
-  absl::Status taken = chain_->Snapshot(barrier.id, snapshot->local_dir, &snapshot->operators);
-  // The barrier goes on even when this snapshot failed, so downstream
-  // tasks do not wait for it; the checkpoint is declined.
-  for (auto& w : writers_) RETURN_IF_ERROR(w->WriteBarrier(barrier));
-  if (!taken.ok()) {
-    Discard(snapshot);
-    Decline(barrier.id, taken);
-    // Keyed state that lost entries cannot go on: restart from a checkpoint.
-    return absl::IsDataLoss(taken) ? taken : absl::OkStatus();
-  }
-  snapshot->sync_ms = clock_->NowMs() - start;
-  CrashPoint("worker.after-snapshot", barrier.id);
-  absl::StatusOr<std::shared_ptr<ObjectStore>> store = Store();
-  if (!store.ok()) {
-    Discard(snapshot);
-    Decline(barrier.id, store.status());
-    return absl::OkStatus();
-  }
   std::vector<prometheus::Gauge*> state_gauges;
-  for (const auto& op : snapshot->operators) {
-    state_gauges.push_back(
-        StateBytesGauge(plan_->job_id(), plan_->attempt(), op.operator_id, subtask_));
+  for (const auto& id : plan_->tasks(task_).operator_ids()) {
+    state_gauges.push_back(StateBytesGauge(plan_->job_id(), plan_->attempt(), id, subtask_));
   }
-  uploader_->Submit([snapshot, store = *std::move(store), files = files_, listener = listener_,
-                     worker_id = worker_id_, state_gauges = std::move(state_gauges)] {
-    absl::StatusOr<proto::SubtaskSnapshot> uploaded = UploadSnapshot(*store, *snapshot, *files);
-    if (uploaded.ok()) {
-      for (int i = 0; i < uploaded->operators_size(); ++i) {
-        const proto::OperatorState& op = uploaded->operators(i);
-        int64_t bytes = static_cast<int64_t>(op.small_state().size());
-        for (const auto& f : op.files()) bytes += f.size();
-        state_gauges[i]->Set(static_cast<double>(bytes));
-      }
-    }
-    WaitForSnapshotFiles(*snapshot);  // a failed upload may not have waited
-    std::error_code ec;
-    fs::remove_all(snapshot->local_dir, ec);
-    if (listener == nullptr) return;
-    if (!uploaded.ok()) {
-      listener->OnCheckpointDecline(MakeDecline(snapshot->job_id, snapshot->attempt,
-                                                snapshot->barrier.id, snapshot->task,
-                                                snapshot->subtask, uploaded.status()));
-      return;
-    }
-    CrashPoint("worker.after-upload", snapshot->barrier.id);
-    proto::CheckpointAck ack;
-    ack.set_job_id(snapshot->job_id);
-    ack.set_attempt(snapshot->attempt);
-    ack.set_checkpoint_id(snapshot->barrier.id);
-    ack.set_worker_id(worker_id);
-    *ack.mutable_snapshot() = *std::move(uploaded);
-    listener->OnCheckpointAck(ack);
-  });
-  return absl::OkStatus();
-}
-
-absl::StatusOr<const proto::SubtaskSnapshot*> Task::Restore(
-    std::map<std::string, OperatorRestore>* restores) {
-  if (!plan_->has_restore()) return nullptr;
-  const proto::CheckpointMetadata& from = plan_->restore();
-  const proto::SubtaskSnapshot* mine = nullptr;
-  for (const auto& s : from.subtasks()) {
-    if (s.task() == task_ && s.subtask() == subtask_) mine = &s;
-  }
-  if (mine == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat("checkpoint ", from.checkpoint_id(),
-                                                      " holds no state for task ", task_,
-                                                      " subtask ", subtask_));
-  }
-  ASSIGN_OR_RETURN(std::shared_ptr<ObjectStore> store, Store());
-  for (const auto& op : mine->operators()) {
-    OperatorRestore& r = (*restores)[op.operator_id()];
-    r.small_state = op.small_state();
-    if (op.files_size() == 0) continue;
-    const int64_t start = clock_->NowMs();
-    r.keyed_dir = absl::StrCat(state_dir_, "/restore/", op.operator_id());
-    RETURN_IF_ERROR(DownloadOperatorState(*store, op, r.keyed_dir));
-    RestoreMsGauge(plan_->job_id(), plan_->attempt(), op.operator_id(), subtask_)
-        ->Set(static_cast<double>(clock_->NowMs() - start));
-  }
-  files_->Seed(*mine);
-  CrashPoint("worker.after-restore", from.checkpoint_id());
-  return mine;
+  return checkpointer_->Checkpoint(
+      barrier, alignment_ms, output_ended_,
+      [&](LocalSnapshot& snapshot) {
+        snapshot.key_group_start = chain_->head_context().key_group_start;
+        snapshot.key_group_end = chain_->head_context().key_group_end;
+        if (chain_->source() != nullptr) snapshot.position = chain_->source()->Position();
+        return chain_->Snapshot(barrier.id, snapshot.local_dir, &snapshot.operators);
+      },
+      [&](const CheckpointBarrier& b) {
+        for (auto& w : writers_) RETURN_IF_ERROR(w->WriteBarrier(b));
+        return absl::OkStatus();
+      },
+      [state_gauges = std::move(state_gauges)](const proto::SubtaskSnapshot& uploaded) {
+        for (int i = 0; i < uploaded.operators_size() && i < std::ssize(state_gauges); ++i) {
+          const proto::OperatorState& op = uploaded.operators(i);
+          int64_t bytes = static_cast<int64_t>(op.small_state().size());
+          for (const auto& f : op.files()) bytes += f.size();
+          state_gauges[i]->Set(static_cast<double>(bytes));
+        }
+      });
 }
 
 proto::SubtaskStatus Task::Status() const {
@@ -276,6 +217,7 @@ proto::SubtaskStatus Task::Status() const {
   s.set_task(task_);
   s.set_subtask(subtask_);
   s.set_worker_id(worker_id_);
+  s.set_finishing(finishing_.load());
   {
     absl::MutexLock lock(&mu_);
     s.set_state(state_);
@@ -392,8 +334,10 @@ void Task::Wait(LoadMeter::State state, std::optional<int64_t> deadline_ms) {
 }
 
 absl::StatusOr<bool> Task::EndOfInput() {
-  ASSIGN_OR_RETURN(bool finished, chain_->FinishStep());
-  if (!finished) return false;
+  if (!skip_finish_) {
+    ASSIGN_OR_RETURN(bool finished, chain_->FinishStep());
+    if (!finished) return false;
+  }
   for (auto& w : writers_) RETURN_IF_ERROR(w->Finish());
   return true;
 }
@@ -425,7 +369,12 @@ absl::Status Task::Loop() {
     base.state_memory_budget = plan_->graph().state().memory_budget_bytes();
   }
   std::map<std::string, OperatorRestore> restores;
-  ASSIGN_OR_RETURN(const proto::SubtaskSnapshot* restored, Restore(&restores));
+  ASSIGN_OR_RETURN(const proto::SubtaskSnapshot* restored,
+                   checkpointer_->Restore(&restores, [&](const std::string& op, int64_t ms) {
+                     RestoreMsGauge(plan_->job_id(), plan_->attempt(), op, subtask_)
+                         ->Set(static_cast<double>(ms));
+                   }));
+  base.exactly_once = CommitsOnCheckpoint(plan_->graph());
   ASSIGN_OR_RETURN(chain_, OperatorChain::Create(*plan_, task_, base, stats_, restores));
   RETURN_IF_ERROR(BuildWriters());
   for (auto& w : writers_) w->Start();
@@ -436,31 +385,36 @@ absl::Status Task::Loop() {
       RETURN_IF_ERROR(source->Seek(restored->source_position()));
     }
   }
+  if (restored != nullptr && restored->finished()) {
+    // It had finished: its operators emitted all they would. It sends end
+    // of stream and waits for the final checkpoint again.
+    skip_finish_ = true;
+    if (source != nullptr) input_ended_ = true;
+  }
   const int64_t output_budget = budget_.OutputBytes();
 
   bool& input_ended = input_ended_;
-  bool draining = false;  // end of stream went out on every channel
+  bool& draining = output_ended_;  // end of stream went out on every channel
   load_.Enter(LoadMeter::kBusy);
   while (true) {
     mailbox_->RunDue();
     if (cancel_requested_.load()) return absl::CancelledError("task canceled");
+    RETURN_IF_ERROR(mail_error_);
     for (auto& w : writers_) RETURN_IF_ERROR(w->ChannelStatus());
     const int64_t now = clock_->NowMs();
     for (auto& w : writers_) RETURN_IF_ERROR(w->FlushDue(now));
-    if (trigger_.has_value() && !chain_->HasPending()) {
-      const CheckpointBarrier barrier = *std::move(trigger_);
-      trigger_.reset();
-      if (input_ended) {
-        Decline(barrier.id, absl::FailedPreconditionError("the source has read all its input"));
-      } else {
-        RETURN_IF_ERROR(Checkpoint(barrier, 0));
-      }
+    if (std::optional<CheckpointBarrier> due = DueCheckpoint()) {
+      RETURN_IF_ERROR(Checkpoint(*due, 0));
       continue;
     }
     if (draining) {
       bool finished = true;
       for (auto& w : writers_) finished = finished && w->Finished();
-      if (finished) return absl::OkStatus();
+      if (finished) {
+        // Without checkpoints nothing waits to commit: the task ends.
+        if (plan_->graph().checkpoint().interval_ms() <= 0) return absl::OkStatus();
+        return Finishing();
+      }
       Wait(LoadMeter::kBackpressured, FlushDeadline());
       continue;
     }
@@ -510,12 +464,35 @@ absl::Status Task::Loop() {
         RETURN_IF_ERROR(chain_->ProcessWatermark(ev->watermark));
         break;
       case InputGate::Event::Kind::kBarrier:
-        RETURN_IF_ERROR(Checkpoint(ev->barrier, ev->alignment_ms));
+        if (std::optional<AlignedBarrier> b = barriers_->OnBarrier(ev->channel, ev->barrier)) {
+          RETURN_IF_ERROR(Checkpoint(b->barrier, b->alignment_ms));
+        }
+        break;
+      case InputGate::Event::Kind::kChannelEnded:
+        if (std::optional<AlignedBarrier> b = barriers_->OnChannelEnded(ev->channel)) {
+          RETURN_IF_ERROR(Checkpoint(b->barrier, b->alignment_ms));
+        }
         break;
       case InputGate::Event::Kind::kEnd:
         input_ended = true;
         break;
     }
+  }
+}
+
+absl::Status Task::Finishing() {
+  finishing_.store(true);
+  load_.Enter(LoadMeter::kIdle);
+  while (true) {
+    mailbox_->RunDue();
+    if (cancel_requested_.load()) return absl::CancelledError("task canceled");
+    RETURN_IF_ERROR(mail_error_);
+    if (final_.has_value()) return absl::OkStatus();
+    if (std::optional<CheckpointBarrier> due = DueCheckpoint()) {
+      RETURN_IF_ERROR(Checkpoint(*due, 0));
+      continue;
+    }
+    mailbox_->WaitUntil(std::nullopt);
   }
 }
 

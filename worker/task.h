@@ -13,6 +13,21 @@
 // stream goes out on every channel, and the task ends once every channel
 // delivered it.
 //
+// Checkpoints: the subtask's SubtaskCheckpointer takes, uploads, acks and
+// restores them; the barrier handler (aligned for exactly-once, tracking
+// for at-least-once) decides when barriers from the inputs make one. A
+// source takes checkpoint n when it is triggered; a task with inputs when
+// its barrier handler says barrier n came on every channel, or, when n was
+// triggered and its input ended before barrier n came, at the end of input.
+//
+// Finishing: in a job that takes checkpoints, a task whose input ended and
+// whose operators finished does not end yet. It reports `finishing` and
+// takes each later checkpoint straight away (its output has ended: no
+// barrier to forward). It ends once the coordinator says that a final
+// checkpoint (one taken with every subtask finishing) completed, after its
+// sinks committed it. So checkpoints go on while some tasks have finished,
+// and a bounded job's last results are committed before it is FINISHED.
+//
 // Lifecycle: construct -> Prepare() (creates and registers the input gate,
 // so senders can find it) -> Start() -> the thread runs to the end of
 // input, cancellation or the first error -> the listener hears the final
@@ -30,13 +45,16 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/sluice.pb.h"
+#include "worker/checkpointing/barrier_handler.h"
+#include "worker/checkpointing/checkpoint_reporter.h"
+#include "worker/checkpointing/snapshot_uploader.h"
+#include "worker/checkpointing/subtask_checkpointer.h"
 #include "worker/credit.h"
 #include "worker/exchange_registry.h"
 #include "worker/input_gate.h"
 #include "worker/mailbox.h"
 #include "worker/operator_chain.h"
 #include "worker/record_writer.h"
-#include "worker/snapshot_uploader.h"
 #include "worker/task_load.h"
 #include "worker/task_metrics.h"
 
@@ -50,7 +68,8 @@ class TaskListener {
   // Called once, on the task's thread, after it ended.
   virtual void OnTaskEnded(Task& task, const proto::SubtaskStatus& final_status) = 0;
   // The task's part of a checkpoint is in the store, or it could not take
-  // part. Called on the snapshot uploader's thread.
+  // part, when TaskOptions::reporter is null. Called on the snapshot
+  // uploader's thread.
   virtual void OnCheckpointAck(const proto::CheckpointAck& ack) { (void)ack; }
   virtual void OnCheckpointDecline(const proto::CheckpointDecline& decline) { (void)decline; }
 };
@@ -62,6 +81,9 @@ struct TaskOptions {
   // Runs the uploads of snapshots; null: the task has its own. Must outlive
   // the task.
   SnapshotUploader* uploader = nullptr;
+  // Takes the task's checkpoint acks and declines; null: the listener
+  // hears them. Must outlive the task's uploads.
+  CheckpointReporter* reporter = nullptr;
   // Local directory for the tasks' state (RocksDB instances, snapshots
   // being uploaded, restored files); empty: one under the system's
   // temporary directory.
@@ -86,12 +108,14 @@ class Task {
   bool done() const { return done_.load(); }
   bool is_source() const { return gate_ == nullptr; }
 
-  // Starts checkpoint `barrier` at a source task: it snapshots its position
-  // and state and emits the barrier, as soon as its chain holds no pending
-  // work. Any thread.
+  // Checkpoint `barrier` starts. A source snapshots its position and state
+  // and emits the barrier as soon as its chain holds no pending work; a
+  // finishing task snapshots at once; any other task remembers it, for
+  // when its input ends before the barrier comes. Any thread.
   void TriggerCheckpoint(CheckpointBarrier barrier);
-  // Checkpoint `id` completed (or was aborted). Any thread.
-  void NotifyCheckpoint(int64_t id, bool complete);
+  // Checkpoint `id` completed (sinks commit) or was aborted; `final`: it
+  // was the job's final checkpoint. Any thread.
+  void NotifyCheckpoint(int64_t id, bool complete, bool final);
   // Current state, counters and the last load sample. Thread-safe.
   proto::SubtaskStatus Status() const;
   // Measures load and buffer usage since the previous call (Status() and
@@ -103,20 +127,13 @@ class Task {
   absl::Status Loop();
   absl::Status LoopCatchingExceptions();
   absl::Status BuildWriters();
-  // Downloads the state of this subtask's snapshot in the plan's restore,
-  // if any; fills `restores` per operator id.
-  absl::StatusOr<const proto::SubtaskSnapshot*> Restore(
-      std::map<std::string, OperatorRestore>* restores);
-  // Snapshots position and operators, forwards the barrier, and hands the
-  // files to the uploader, which acks. A snapshot that fails declines the
-  // checkpoint; one that fails with DataLoss (keyed state that lost
-  // entries) fails the task too.
+  // Takes checkpoint `barrier` (SubtaskCheckpointer::Checkpoint).
   absl::Status Checkpoint(const CheckpointBarrier& barrier, int64_t alignment_ms);
-  void Decline(int64_t checkpoint_id, const absl::Status& reason);
-  // Removes a snapshot's directory once its operators' background writes
-  // into it are done (on the uploader's thread).
-  void Discard(const std::shared_ptr<LocalSnapshot>& snapshot);
-  absl::StatusOr<std::shared_ptr<ObjectStore>> Store();
+  // A checkpoint that is due now: a source's trigger, or a trigger whose
+  // barrier cannot come any more (input ended, or the task is finishing).
+  std::optional<CheckpointBarrier> DueCheckpoint();
+  // Waits, finishing, for the final checkpoint; OK once it committed.
+  absl::Status Finishing();
   // End of input: finishes the chain (as far as no operator holds pending
   // work), then sends end of stream. True once end of stream went out.
   absl::StatusOr<bool> EndOfInput();
@@ -146,14 +163,18 @@ class Task {
   std::vector<std::unique_ptr<RecordWriter>> writers_;
   std::optional<int64_t> next_poll_ms_;
   bool input_ended_ = false;                  // the chain is finishing (EndOfInput)
-  std::optional<CheckpointBarrier> trigger_;  // a source's checkpoint, waiting to be taken
-  std::shared_ptr<ObjectStore> store_;        // opened at the first checkpoint or restore
+  bool output_ended_ = false;                 // end of stream went out on every channel
+  bool skip_finish_ = false;                  // restored finished: the chain finished before
+  std::optional<CheckpointBarrier> trigger_;  // the newest triggered checkpoint not taken
+  std::optional<int64_t> final_;              // a final checkpoint completed
+  absl::Status mail_error_;                   // mail that failed the task
+  std::unique_ptr<BarrierHandler> barriers_;  // null for source tasks
 
   // Checkpoints:
   const std::string state_dir_;  // this subtask's, removed when it ends
   std::unique_ptr<SnapshotUploader> own_uploader_;
-  SnapshotUploader* uploader_;
-  const std::shared_ptr<SubtaskFiles> files_ = std::make_shared<SubtaskFiles>();
+  std::unique_ptr<CheckpointReporter> own_reporter_;
+  std::unique_ptr<SubtaskCheckpointer> checkpointer_;
 
   mutable absl::Mutex mu_;
   proto::TaskState state_ ABSL_GUARDED_BY(mu_) = proto::TASK_DEPLOYING;
@@ -164,6 +185,7 @@ class Task {
   std::unique_ptr<TaskGauges> gauges_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<bool> done_{false};
+  std::atomic<bool> finishing_{false};
   std::thread thread_;
 };
 

@@ -72,6 +72,11 @@ absl::Status Worker::Start() {
   if (!options_.advertise_address.empty()) address_ = options_.advertise_address;
   ExchangeRegistry::Get().AddLocalWorker(address_);
   coordinator_ = proto::CoordinatorService::NewStub(ChannelTo(options_.coordinator_address));
+  reporter_ = std::make_unique<GrpcCheckpointReporter>(
+      coordinator_.get(), [this](const std::string& job_id, int64_t attempt) {
+        absl::MutexLock lock(&mu_);
+        return !AttemptEnded(job_id, attempt);
+      });
 
   const int64_t deadline = NowMs() + options_.register_timeout_ms;
   absl::Status s;
@@ -118,6 +123,7 @@ void Worker::Stop() {
   for (auto& t : tasks) t->Cancel();
   tasks.clear();      // joins
   uploader_.reset();  // waits for an upload under way
+  reporter_.reset();  // cancels reports in flight
   if (own_state_dir_) {
     std::error_code ec;
     std::filesystem::remove_all(state_dir_, ec);
@@ -149,6 +155,7 @@ grpc::Status Worker::DeployTasks(grpc::ServerContext*, const proto::DeployTasksR
   TaskOptions topts;
   topts.local_channels = options_.local_exchange;
   topts.uploader = uploader_.get();
+  topts.reporter = reporter_.get();
   topts.state_root = state_dir_;
   std::vector<std::unique_ptr<Task>> created;
   for (const auto& a : plan->assignments()) {
@@ -185,16 +192,16 @@ grpc::Status Worker::TriggerCheckpoint(grpc::ServerContext*,
   CheckpointBarrier barrier{req->checkpoint_id(), req->timestamp_ms(), req->kind(),
                             req->savepoint_name()};
   absl::MutexLock lock(&mu_);
-  int sources = 0;
+  int tasks = 0;
   for (auto& t : tasks_) {
-    if (t->job_id() == req->job_id() && t->attempt() == req->attempt() && t->is_source()) {
+    if (t->job_id() == req->job_id() && t->attempt() == req->attempt()) {
       t->TriggerCheckpoint(barrier);
-      ++sources;
+      ++tasks;
     }
   }
-  if (sources == 0) {
+  if (tasks == 0) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("no source task of attempt ", req->attempt(), " of job ",
+                        absl::StrCat("no task of attempt ", req->attempt(), " of job ",
                                      req->job_id(), " runs here"));
   }
   return grpc::Status::OK;
@@ -202,39 +209,23 @@ grpc::Status Worker::TriggerCheckpoint(grpc::ServerContext*,
 
 grpc::Status Worker::NotifyCheckpoint(grpc::ServerContext*,
                                       const proto::NotifyCheckpointRequest* req,
-                                      proto::NotifyCheckpointResponse*) {
+                                      proto::NotifyCheckpointResponse* resp) {
   absl::MutexLock lock(&mu_);
+  // Fencing: tasks of an attempt the coordinator replaced never commit.
+  if (AttemptEnded(req->job_id(), req->attempt())) {
+    return grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat("attempt ", req->attempt(), " of job ", req->job_id(), " has ended here"));
+  }
   for (auto& t : tasks_) {
-    if (t->job_id() == req->job_id() && t->attempt() == req->attempt()) {
-      t->NotifyCheckpoint(req->checkpoint_id(), req->complete());
+    if (t->job_id() == req->job_id() && t->attempt() == req->attempt() && !t->done()) {
+      t->NotifyCheckpoint(req->checkpoint_id(), req->complete(), req->final());
+      proto::SubtaskRef* ref = resp->add_subtasks();
+      ref->set_task(t->task_index());
+      ref->set_subtask(t->subtask());
     }
   }
   return grpc::Status::OK;
-}
-
-void Worker::OnCheckpointAck(const proto::CheckpointAck& ack) {
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    proto::CheckpointReply reply;
-    grpc::ClientContext ctx;
-    SetDeadlineMs(&ctx, 5000);
-    if (coordinator_->AcknowledgeCheckpoint(&ctx, ack, &reply).ok()) return;
-    absl::SleepFor(absl::Milliseconds(200 * (attempt + 1)));
-  }
-  // The checkpoint times out at the coordinator; the job goes on.
-  std::fprintf(stderr, "sluice worker: could not acknowledge checkpoint %lld of job %s\n",
-               static_cast<long long>(ack.checkpoint_id()), ack.job_id().c_str());
-}
-
-void Worker::OnCheckpointDecline(const proto::CheckpointDecline& decline) {
-  proto::CheckpointReply reply;
-  grpc::ClientContext ctx;
-  SetDeadlineMs(&ctx, 5000);
-  grpc::Status s = coordinator_->DeclineCheckpoint(&ctx, decline, &reply);
-  if (!s.ok()) {
-    std::fprintf(stderr, "sluice worker: could not decline checkpoint %lld of job %s: %s\n",
-                 static_cast<long long>(decline.checkpoint_id()), decline.job_id().c_str(),
-                 s.error_message().c_str());
-  }
 }
 
 void Worker::CancelAttempt(const std::string& job_id, int64_t attempt) {

@@ -88,8 +88,6 @@ class Worker final
       grpc::CallbackServerContext* context) override;
 
   void OnTaskEnded(Task& task, const proto::SubtaskStatus& final_status) override;
-  void OnCheckpointAck(const proto::CheckpointAck& ack) override;
-  void OnCheckpointDecline(const proto::CheckpointDecline& decline) override;
 
  private:
   absl::Status Register();
@@ -112,6 +110,8 @@ class Worker final
   // Uploads snapshots; its work calls back into this worker, so Stop()
   // ends it after the tasks and before anything it uses.
   std::unique_ptr<SnapshotUploader> uploader_;
+  // Sends the tasks' checkpoint acks and declines; ends after the uploader.
+  std::unique_ptr<GrpcCheckpointReporter> reporter_;
 
   mutable absl::Mutex mu_;
   std::string worker_id_ ABSL_GUARDED_BY(mu_);

@@ -1,43 +1,48 @@
 #pragma once
 
-// file_sink: JSON-lines part files.
+// file_sink: JSON-lines part files, exactly-once through transactions
+// (catalog/transactional_sink.h).
 //
-// file_sink writes each subtask's records to a hidden in-progress file
+// A subtask writes its records to a hidden in-progress file
 // `.part-<job>-<attempt>-<subtask>-<n>.jsonl.inprogress` in the directory
-// `path`, and renames it to `part-<job>-<attempt>-<subtask>-<n>.jsonl` when
-// it is complete: at end of input, when it reaches kRollBytes, or at a
-// checkpoint barrier. A reader takes every non-hidden file; what a failed
-// attempt wrote after its last barrier stays in hidden files.
+// `path`; a reader takes every non-hidden file. A file is complete at
+// kRollBytes, at a checkpoint barrier or at the end of input; its
+// transaction holds the files completed since the previous barrier.
+// Pre-commit syncs them (still hidden); commit renames each to
+// `part-<job>-<attempt>-<subtask>-<n>.jsonl` and syncs the directory. A
+// rename already done counts as committed, so committing twice is a no-op;
+// a pending file that is gone is an error (DataLoss), never a silent gap.
+// On restore, after committing the restored transactions, the subtask
+// deletes the hidden files its earlier attempts left.
+//
+// Exactly-once jobs publish a file only when the checkpoint whose barrier
+// completed it is complete; other jobs publish it as soon as it is
+// complete.
 
 #include <cstdio>
 #include <string>
 
-#include "catalog/operator.h"
+#include "catalog/transactional_sink.h"
 #include "connectors/file/file.pb.h"
 
 namespace sluice {
 
-class FileSink : public Operator {
+class FileSink : public TransactionalSink {
  public:
   static constexpr size_t kRollBytes = 128 << 20;
 
   explicit FileSink(const proto::FileSinkConfig& config) : config_(config) {}
   ~FileSink() override;
 
-  absl::Status Open(const OperatorContext& ctx) override;
-  absl::Status ProcessBatch(Batch batch, Output& out) override;
-  absl::Status Finish(Output& out) override;
-  // A checkpoint barrier completes the current part file, so everything
-  // before the barrier is published and a restart from that checkpoint
-  // writes only what follows it (into the new attempt's files). Output
-  // after the last barrier of a failed attempt stays in hidden in-progress
-  // files. (Committing only once the checkpoint completes is the
-  // transactional sink's job.)
-  absl::StatusOr<OperatorSnapshot> Snapshot(int64_t checkpoint_id,
-                                            const std::string& keyed_dir) override;
+ protected:
+  absl::Status OpenSink() override;
+  absl::Status Write(const Batch& batch) override;
+  absl::StatusOr<std::string> PreCommit(int64_t checkpoint_id) override;
+  absl::Status Commit(int64_t checkpoint_id, const std::string& handle) override;
+  absl::Status AbortLeftovers() override;
 
  private:
-  absl::Status Roll();  // completes the current part file, if any
+  absl::Status CloseFile();  // completes the current part file, if any
 
   proto::FileSinkConfig config_;
   std::FILE* file_ = nullptr;
@@ -45,6 +50,7 @@ class FileSink : public Operator {
   size_t bytes_ = 0;
   int part_ = 0;
   std::string buffer_;
+  proto::FileSinkTransaction open_;  // files completed since the last pre-commit
 };
 
 }  // namespace sluice

@@ -4,7 +4,9 @@
 // it pending until the test completes it, on the test thread (which plays
 // the control thread).
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -39,8 +41,22 @@ class FakeWorkerClient : public WorkerClient {
     calls.push_back(std::move(c));
   }
   void NotifyCheckpoint(const std::string& address, proto::NotifyCheckpointRequest request,
-                        Done done) override {
-    Call c{Call::kNotify, address, {}, {}, std::move(done)};
+                        NotifyDone done) override {
+    // Completed OK, the worker says that the subtasks in confirms[address] took it.
+    Done status_done = [this, address, done = std::move(done)](absl::Status s) mutable {
+      if (!s.ok()) {
+        done(s);
+        return;
+      }
+      proto::NotifyCheckpointResponse r;
+      for (const auto& [t, st] : confirms[address]) {
+        proto::SubtaskRef* ref = r.add_subtasks();
+        ref->set_task(t);
+        ref->set_subtask(st);
+      }
+      done(std::move(r));
+    };
+    Call c{Call::kNotify, address, {}, {}, std::move(status_done)};
     c.notify = std::move(request);
     calls.push_back(std::move(c));
   }
@@ -81,6 +97,8 @@ class FakeWorkerClient : public WorkerClient {
   }
 
   std::vector<Call> calls;
+  // Per worker address: the (task, subtask) pairs that confirm a notification.
+  std::map<std::string, std::vector<std::pair<int, int>>> confirms;
 };
 
 }  // namespace sluice

@@ -9,12 +9,11 @@ replacement started), kill -9 of the coordinator (restarted on the same
 protocol (common/crash_point.h). The job must recover and FINISH, and every
 window's final value must equal what this script computes from the input.
 
-The file sink is not transactional yet: it publishes its part file at each
-barrier, so a window that fired after the checkpoint a restart went back to
-may be published twice (by both attempts, with the same value). So the
-check takes the last result per window (by attempt) and requires every
-window to be there, right, and nothing else; published files are never
-torn.
+The job is exactly-once (the default with checkpoints): the file sink
+publishes a part file only once the checkpoint that pre-committed it is
+complete. So every window must be in the published files exactly once, with
+the right value, and nothing else; no published line is torn, and no hidden
+in-progress file is left once the job finished.
 """
 
 import glob
@@ -99,13 +98,14 @@ def write_input(directory):
 
 
 def final_results(directory):
-    """The last result row per (device, window), by attempt, and the number
-    of lines that are not JSON."""
+    """The result rows per (device, window) in the published files, as a
+    map to the last one (by attempt), with the number of lines that are not
+    JSON and the number of windows published more than once."""
     files = []
     for path in glob.glob(os.path.join(directory, "part-*.jsonl")):
         m = re.match(r"part-[0-9a-f]+-(\d+)-(\d+)-(\d+)\.jsonl$", os.path.basename(path))
         files.append((int(m.group(1)), int(m.group(2)), int(m.group(3)), path))
-    got, torn = {}, 0
+    got, torn, dupes = {}, 0, 0
     for attempt, subtask, n, path in sorted(files):
         with open(path) as f:
             for line in f:
@@ -114,9 +114,10 @@ def final_results(directory):
                 except json.JSONDecodeError:
                     torn += 1
                     continue
-                got[(r["device_id"], r["window_start"])] = (r["readings"], r["avg_temp"],
-                                                            r["max_temp"], attempt)
-    return got, torn
+                key = (r["device_id"], r["window_start"])
+                dupes += key in got
+                got[key] = (r["readings"], r["avg_temp"], r["max_temp"], attempt)
+    return got, torn, dupes
 
 
 class RecoveryTestCase(unittest.TestCase):
@@ -161,11 +162,15 @@ class RecoveryTestCase(unittest.TestCase):
     def wait_finished(self, deadline_s=180):
         return self.cluster.wait_finished(self.job_id, deadline_s)
 
-    def check_results(self, min_restarts=1):
+    def check_results(self, min_restarts=1, republished_ok=False):
+        """`republished_ok`: the test destroyed a completed checkpoint whose
+        output was committed, so the job goes back past it and publishes
+        that output again (each window still has its one right value)."""
         text = self.wait_finished()
         m = re.search(r"(\d+) restart\(s\)", text)
         restarts = int(m.group(1)) if m else 0
-        got, torn = final_results(os.path.join(self.cluster.dir, "out"))
+        out = os.path.join(self.cluster.dir, "out")
+        got, torn, dupes = final_results(out)
         missing = set(self.expected) - set(got)
         extra = set(got) - set(self.expected)
         self.assertEqual(len(missing), 0, f"{len(missing)} of {len(self.expected)} windows "
@@ -177,8 +182,14 @@ class RecoveryTestCase(unittest.TestCase):
             if g[0] != count or abs(g[1] - avg) > 1e-9 * max(1.0, abs(avg)) or g[2] != mx:
                 wrong.append((key, g, (count, avg, mx)))
         self.assertEqual(len(wrong), 0, f"{len(wrong)} wrong windows, e.g. {wrong[:3]}")
+        if not republished_ok:
+            self.assertEqual(dupes, 0, f"{dupes} windows published more than once")
         self.assertGreaterEqual(restarts, min_restarts, text)
         self.assertEqual(torn, 0)
+        # (A job canceled after a savepoint leaves its last open file hidden.)
+        leftovers = [n for n in os.listdir(out)
+                     if n.endswith(".inprogress") and n.startswith(f".part-{self.job_id}-")]
+        self.assertEqual(leftovers, [], "in-progress files left behind")
         return text
 
 
@@ -231,7 +242,7 @@ class CoordinatorLossTest(RecoveryTestCase):
         with open(path, "wb") as f:
             f.write(data[:len(data) // 2])
         self.cluster.restart_coordinator()
-        text = self.check_results(min_restarts=0)
+        text = self.check_results(min_restarts=0, republished_ok=True)
         # Never from the torn one: from the one before it (or, after a later
         # restart, from a newer one).
         m = re.search(r"restored from \S*/chk-(\d+)/_metadata", text)
@@ -277,6 +288,12 @@ class CrashPointTest(RecoveryTestCase):
 
     def test_coordinator_after_notify(self):
         self.crash_coordinator_at("coordinator.after-notify")
+
+    def test_sink_before_commit(self):
+        self.crash_worker_at("sink.before-commit")
+
+    def test_sink_during_commit(self):
+        self.crash_worker_at("sink.during-commit")
 
     def test_worker_after_restore(self):
         # A replacement that dies right after downloading its state; the

@@ -10,7 +10,7 @@
 #include "tests/state/state_test_util.h"
 #include "tests/worker/capture_output.h"
 #include "worker/operators/window/window_operator.h"
-#include "worker/snapshot_uploader.h"
+#include "worker/checkpointing/snapshot_uploader.h"
 
 namespace sluice {
 namespace {

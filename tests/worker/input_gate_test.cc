@@ -188,35 +188,74 @@ TEST(InputGateTest, CloseTellsSendersAndFailsLaterDeliveriesAndPolls) {
 namespace sluice {
 namespace {
 
-// Polls until nothing is ready; returns what came out, as text: "b<rows>",
-// "w<watermark>", "B<checkpoint id>", "end".
-std::vector<std::string> Drain(InputGate& gate) {
-  std::vector<std::string> out;
-  while (true) {
-    auto ev = Next(gate);
-    if (!ev.has_value()) return out;
-    switch (ev->kind) {
-      case InputGate::Event::Kind::kBatch:
-        out.push_back(absl::StrCat("b", ev->batch.num_rows()));
-        break;
-      case InputGate::Event::Kind::kWatermark:
-        out.push_back(absl::StrCat("w", ev->watermark));
-        break;
-      case InputGate::Event::Kind::kBarrier:
-        out.push_back(absl::StrCat("B", ev->barrier.id));
-        break;
-      case InputGate::Event::Kind::kEnd:
-        out.push_back("end");
-        return out;
+// The gate with a barrier handler, as a task drives them.
+class GateWithBarriers {
+ public:
+  GateWithBarriers(InputGate& gate, BarrierHandler& handler) : gate_(gate), handler_(handler) {}
+
+  // The next event as the task sees it: a barrier only once the handler
+  // says it is complete (alignment_ms in last_alignment_ms).
+  std::optional<InputGate::Event> Next() {
+    while (true) {
+      auto ev = gate_.Poll();
+      EXPECT_TRUE(ev.ok()) << ev.status();
+      if (!ev.ok() || !ev->has_value()) return std::nullopt;
+      InputGate::Event e = **std::move(ev);
+      std::optional<AlignedBarrier> done;
+      if (e.kind == InputGate::Event::Kind::kBarrier) {
+        done = handler_.OnBarrier(e.channel, e.barrier);
+      } else if (e.kind == InputGate::Event::Kind::kChannelEnded) {
+        done = handler_.OnChannelEnded(e.channel);
+      } else {
+        return e;
+      }
+      if (done.has_value()) {
+        e = InputGate::Event::Of(InputGate::Event::Kind::kBarrier);
+        e.barrier = done->barrier;
+        last_alignment_ms = done->alignment_ms;
+        return e;
+      }
     }
   }
-}
+
+  // Polls until nothing is ready; returns what came out, as text:
+  // "b<rows>", "w<watermark>", "B<checkpoint id>", "end".
+  std::vector<std::string> Drain() {
+    std::vector<std::string> out;
+    while (true) {
+      auto ev = Next();
+      if (!ev.has_value()) return out;
+      switch (ev->kind) {
+        case InputGate::Event::Kind::kBatch:
+          out.push_back(absl::StrCat("b", ev->batch.num_rows()));
+          break;
+        case InputGate::Event::Kind::kWatermark:
+          out.push_back(absl::StrCat("w", ev->watermark));
+          break;
+        case InputGate::Event::Kind::kBarrier:
+          out.push_back(absl::StrCat("B", ev->barrier.id));
+          break;
+        case InputGate::Event::Kind::kChannelEnded:
+          break;
+        case InputGate::Event::Kind::kEnd:
+          out.push_back("end");
+          return out;
+      }
+    }
+  }
+
+  int64_t last_alignment_ms = -1;
+
+ private:
+  InputGate& gate_;
+  BarrierHandler& handler_;
+};
 
 StreamElement BarrierOf(int64_t id) {
   return StreamElement::Barrier({id, 0, proto::CHECKPOINT, ""});
 }
 
-class GateAlignmentTest : public ::testing::Test {
+class BarrierTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (int c = 0; c < 3; ++c) ASSERT_TRUE(gate_.Attach(c, senders_[c]).ok());
@@ -227,13 +266,19 @@ class GateAlignmentTest : public ::testing::Test {
   }
 
   ManualClock clock_;
-  InputGate gate_{3, 8, std::make_shared<Mailbox>(), &clock_};
+  InputGate gate_{3, 8, std::make_shared<Mailbox>()};
   std::shared_ptr<RecordingSender> senders_[3] = {std::make_shared<RecordingSender>(),
                                                   std::make_shared<RecordingSender>(),
                                                   std::make_shared<RecordingSender>()};
 };
 
-TEST_F(GateAlignmentTest, HoldsBackChannelsPastTheBarrierUntilEveryChannelDeliveredIt) {
+class AlignedBarrierTest : public BarrierTest {
+ protected:
+  std::unique_ptr<BarrierHandler> handler_ = MakeAlignedBarrierHandler(3, &gate_, &clock_);
+  GateWithBarriers input_{gate_, *handler_};
+};
+
+TEST_F(AlignedBarrierTest, HoldsBackChannelsPastTheBarrierUntilEveryChannelDeliveredIt) {
   Deliver(0, StreamElement::Records(Rows(1)));
   Deliver(0, BarrierOf(1));
   Deliver(0, StreamElement::Records(Rows(10)));  // after barrier 1: held back
@@ -242,7 +287,7 @@ TEST_F(GateAlignmentTest, HoldsBackChannelsPastTheBarrierUntilEveryChannelDelive
   Deliver(1, StreamElement::Records(Rows(20)));
   Deliver(2, StreamElement::Records(Rows(3)));
   // Channel 2 has not delivered barrier 1: only pre-barrier rows come out.
-  std::vector<std::string> got = Drain(gate_);
+  std::vector<std::string> got = input_.Drain();
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, (std::vector<std::string>{"b1", "b2", "b3"}));
 
@@ -250,30 +295,42 @@ TEST_F(GateAlignmentTest, HoldsBackChannelsPastTheBarrierUntilEveryChannelDelive
   Deliver(2, StreamElement::Records(Rows(4)));
   Deliver(2, BarrierOf(1));
   Deliver(2, StreamElement::Records(Rows(30)));
-  auto ev = Next(gate_);
+  auto ev = input_.Next();
   ASSERT_TRUE(ev.has_value());
   EXPECT_EQ(ev->kind, InputGate::Event::Kind::kBatch);  // channel 2's pre-barrier rows
   EXPECT_EQ(ev->batch.num_rows(), 4u);
-  ev = Next(gate_);
+  ev = input_.Next();
   ASSERT_TRUE(ev.has_value());
   ASSERT_EQ(ev->kind, InputGate::Event::Kind::kBarrier);
   EXPECT_EQ(ev->barrier.id, 1);
-  EXPECT_EQ(ev->alignment_ms, 40);
+  EXPECT_EQ(input_.last_alignment_ms, 40);
+  EXPECT_EQ(handler_->last_checkpoint_id(), 1);
   // Then the held-back rows, and the barrier never again.
-  got = Drain(gate_);
+  got = input_.Drain();
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, (std::vector<std::string>{"b10", "b20", "b30"}));
 }
 
-TEST_F(GateAlignmentTest, AnEndedChannelCountsAsAligned) {
+TEST_F(AlignedBarrierTest, AnEndedChannelCountsAsAligned) {
   Deliver(0, BarrierOf(5));
   Deliver(0, StreamElement::Records(Rows(1)));
   Deliver(1, StreamElement::EndOfStream());
   Deliver(2, BarrierOf(5));
-  EXPECT_EQ(Drain(gate_), (std::vector<std::string>{"B5", "b1"}));
+  EXPECT_EQ(input_.Drain(), (std::vector<std::string>{"B5", "b1"}));
 }
 
-TEST_F(GateAlignmentTest, ANewerBarrierAbandonsTheAlignmentAndOldOnesAreIgnored) {
+TEST_F(AlignedBarrierTest, AChannelEndingLastCompletesTheAlignment) {
+  Deliver(0, BarrierOf(5));
+  Deliver(0, StreamElement::Records(Rows(1)));
+  Deliver(1, BarrierOf(5));
+  EXPECT_TRUE(input_.Drain().empty());
+  Deliver(2, StreamElement::Records(Rows(2)));
+  Deliver(2, StreamElement::EndOfStream());
+  // Channel 2's rows are before its end; the end completes barrier 5.
+  EXPECT_EQ(input_.Drain(), (std::vector<std::string>{"b2", "B5", "b1"}));
+}
+
+TEST_F(AlignedBarrierTest, ANewerBarrierAbandonsTheAlignmentAndOldOnesAreIgnored) {
   Deliver(0, BarrierOf(1));
   Deliver(0, StreamElement::Records(Rows(1)));
   Deliver(0, BarrierOf(2));
@@ -282,23 +339,52 @@ TEST_F(GateAlignmentTest, ANewerBarrierAbandonsTheAlignmentAndOldOnesAreIgnored)
   Deliver(2, BarrierOf(2));
   // Channel 1's barrier 2 abandons checkpoint 1, releasing channel 0's row;
   // channel 2's late barrier 1 is ignored; barrier 2 aligns once.
-  std::vector<std::string> got = Drain(gate_);
+  std::vector<std::string> got = input_.Drain();
   EXPECT_EQ(std::count(got.begin(), got.end(), "B2"), 1);
   EXPECT_EQ(std::count(got.begin(), got.end(), "B1"), 0);
   EXPECT_EQ(std::count(got.begin(), got.end(), "b1"), 1);
   EXPECT_EQ(got.back(), "B2");  // the row is before barrier 2 on channel 0
 }
 
-TEST_F(GateAlignmentTest, HeldBackChannelsStillReturnNoCreditUntilReleased) {
+TEST_F(AlignedBarrierTest, HeldBackChannelsStillReturnNoCreditUntilReleased) {
   Deliver(0, BarrierOf(1));
   Deliver(0, StreamElement::Records(Rows(1)));
   Deliver(0, StreamElement::Records(Rows(1)));
-  EXPECT_TRUE(Drain(gate_).empty());
+  EXPECT_TRUE(input_.Drain().empty());
   EXPECT_EQ(senders_[0]->returned, 0);  // the sender stays out of credit: backpressure
   Deliver(1, BarrierOf(1));
   Deliver(2, BarrierOf(1));
-  EXPECT_EQ(Drain(gate_), (std::vector<std::string>{"B1", "b1", "b1"}));
+  EXPECT_EQ(input_.Drain(), (std::vector<std::string>{"B1", "b1", "b1"}));
   EXPECT_EQ(senders_[0]->returned, 2);
+}
+
+class TrackingBarrierTest : public BarrierTest {
+ protected:
+  std::unique_ptr<BarrierHandler> handler_ = MakeTrackingBarrierHandler(3, &clock_);
+  GateWithBarriers input_{gate_, *handler_};
+};
+
+TEST_F(TrackingBarrierTest, NeverHoldsAChannelBackAndCompletesWhenEveryChannelDeliveredIt) {
+  Deliver(0, BarrierOf(1));
+  Deliver(0, StreamElement::Records(Rows(10)));  // after barrier 1: still processed
+  Deliver(1, BarrierOf(1));
+  EXPECT_EQ(input_.Drain(), (std::vector<std::string>{"b10"}));
+  EXPECT_EQ(senders_[0]->returned, 1);  // no backpressure from the barrier
+  clock_.Advance(25);
+  Deliver(2, BarrierOf(1));
+  EXPECT_EQ(input_.Drain(), (std::vector<std::string>{"B1"}));
+  EXPECT_EQ(input_.last_alignment_ms, 25);
+}
+
+TEST_F(TrackingBarrierTest, ANewerCompleteBarrierSupersedesOlderOnesAndEndedChannelsCount) {
+  Deliver(0, BarrierOf(1));
+  Deliver(0, BarrierOf(2));
+  Deliver(1, BarrierOf(2));  // checkpoint 1 was aborted upstream of channel 1
+  Deliver(2, StreamElement::EndOfStream());
+  Deliver(1, BarrierOf(1));  // too late: 2 completed
+  std::vector<std::string> got = input_.Drain();
+  EXPECT_EQ(got, (std::vector<std::string>{"B2"}));
+  EXPECT_EQ(handler_->last_checkpoint_id(), 2);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "worker/snapshot_uploader.h"
+#include "worker/checkpointing/snapshot_uploader.h"
 
 #include <filesystem>
 #include <fstream>

@@ -60,6 +60,7 @@ struct LocalSnapshot {
   std::string local_dir;  // holds every keyed_dir; removed after the upload
   int64_t sync_ms = 0;
   int64_t alignment_ms = 0;
+  bool finished = false;  // SubtaskSnapshot.finished
 };
 
 // The SST files of a subtask's operators that the store holds.

@@ -1,4 +1,4 @@
-#include "worker/snapshot_uploader.h"
+#include "worker/checkpointing/snapshot_uploader.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -131,6 +131,7 @@ absl::StatusOr<proto::SubtaskSnapshot> UploadSnapshot(ObjectStore& store,
   if (snapshot.position.has_value()) out.set_source_position(*snapshot.position);
   out.set_sync_ms(snapshot.sync_ms);
   out.set_alignment_ms(snapshot.alignment_ms);
+  out.set_finished(snapshot.finished);
   int64_t state_bytes = 0, uploaded = 0;
   for (const auto& op : snapshot.operators) {
     proto::OperatorState* state = out.add_operators();
