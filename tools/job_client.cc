@@ -150,6 +150,7 @@ void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
   for (const auto& st : status.subtasks()) {
     std::string state = proto::TaskState_Name(st.state());
     if (state.starts_with("TASK_")) state = state.substr(5);
+    if (st.state() == proto::TASK_RUNNING && st.finishing()) state = "FINISHING";
     any_load = any_load || (st.state() == proto::TASK_RUNNING && st.has_load());
     for (const auto& m : st.operators())
       rows[m.operator_id()].push_back({st.subtask(), st.worker_id(), state, m, &st});

@@ -113,12 +113,12 @@ class CheckpointCoordinatorTest : public ::testing::Test {
   std::unique_ptr<CheckpointCoordinator> cc_;
 };
 
-TEST_F(CheckpointCoordinatorTest, TriggersAtSourcesOnlyOnceAllTasksRun) {
+TEST_F(CheckpointCoordinatorTest, TriggersEveryWorkerOfTheAttemptOnlyOnceAllTasksRun) {
   cc_->Tick(now_, /*all_running=*/false);
   EXPECT_TRUE(rpc_.Calls(Call::kTrigger).empty());
   cc_->Tick(now_, true);
   auto triggers = rpc_.Calls(Call::kTrigger);
-  ASSERT_EQ(triggers.size(), 2u);  // both workers run a source subtask
+  ASSERT_EQ(triggers.size(), 2u);  // one per worker
   EXPECT_EQ(triggers[0]->trigger.checkpoint_id(), 1);
   EXPECT_EQ(triggers[0]->trigger.attempt(), 1);
   cc_->Tick(now_ + 20'000, true);  // one pending at a time
@@ -286,6 +286,73 @@ TEST_F(CheckpointCoordinatorTest, StoppingFailsWaitingSavepointsAndAbortsThePend
   EXPECT_EQ(cc_->aborted_count(), 1);
   cc_->Tick(now_ + 60'000, true);  // no attempt: nothing triggered
   EXPECT_EQ(rpc_.Calls(Call::kTrigger).size(), 2u);
+}
+
+TEST_F(CheckpointCoordinatorTest, ACompletionIsSentAgainUntilEverySubtaskConfirmedIt) {
+  cc_->Tick(now_, true);
+  AckAll(1);
+  io_.RunAll(now_);
+  ASSERT_EQ(rpc_.Calls(Call::kNotify).size(), 2u);
+  // Worker w0 answers for its subtasks; w1's call fails (it was paused).
+  rpc_.confirms["w0:1"] = {{0, 0}, {1, 0}};
+  for (auto& c : rpc_.calls) {
+    if (c.kind != Call::kNotify || c.done == nullptr) continue;
+    auto done = std::move(c.done);
+    c.done = nullptr;
+    done(c.address == "w0:1" ? absl::OkStatus() : absl::UnavailableError("timeout"));
+  }
+  cc_->Tick(now_ + 500, true);
+  EXPECT_EQ(rpc_.Calls(Call::kNotify).size(), 2u);  // not yet: once a second
+  cc_->Tick(now_ + 1000, true);
+  auto notifies = rpc_.Calls(Call::kNotify);
+  ASSERT_EQ(notifies.size(), 3u);  // to w1 only
+  EXPECT_EQ(notifies[2]->address, "w1:1");
+  EXPECT_EQ(notifies[2]->notify.checkpoint_id(), 1);
+  EXPECT_TRUE(notifies[2]->notify.complete());
+  rpc_.confirms["w1:1"] = {{0, 1}, {1, 1}};
+  rpc_.CompleteAll(Call::kNotify, absl::OkStatus());
+  cc_->Tick(now_ + 5000, true);
+  EXPECT_EQ(rpc_.Calls(Call::kNotify).size(), 3u);  // everyone confirmed
+}
+
+TEST_F(CheckpointCoordinatorTest, ANewerCompletionReplacesAnUnconfirmedOne) {
+  cc_->Tick(now_, true);
+  AckAll(1);
+  io_.RunAll(now_);
+  rpc_.CompleteAll(Call::kNotify, absl::UnavailableError("down"));
+  now_ += 20'000;
+  cc_->Tick(now_, true);  // resends 1, and triggers 2
+  AckAll(2);
+  io_.RunAll(now_);
+  rpc_.CompleteAll(Call::kNotify, absl::UnavailableError("down"));
+  cc_->Tick(now_ + 1000, true);
+  auto notifies = rpc_.Calls(Call::kNotify);
+  EXPECT_EQ(notifies.back()->notify.checkpoint_id(), 2);  // committing 2 commits 1 too
+  EXPECT_EQ(notifies[notifies.size() - 2]->notify.checkpoint_id(), 2);
+}
+
+TEST_F(CheckpointCoordinatorTest, OnceEveryTaskIsFinishingAFinalCheckpointIsTakenAtOnce) {
+  cc_->Tick(now_ - 5'000, true, /*all_finishing=*/true);  // the interval has not passed
+  auto triggers = rpc_.Calls(Call::kTrigger);
+  ASSERT_EQ(triggers.size(), 2u);
+  AckAll(1);
+  io_.RunAll(now_);
+  auto notifies = rpc_.Calls(Call::kNotify);
+  ASSERT_EQ(notifies.size(), 2u);
+  EXPECT_TRUE(notifies[0]->notify.complete());
+  EXPECT_TRUE(notifies[0]->notify.final());
+  cc_->Tick(now_ + 1, true, true);  // one final checkpoint per attempt
+  EXPECT_EQ(rpc_.Calls(Call::kTrigger).size(), 2u);
+}
+
+TEST_F(CheckpointCoordinatorTest, ASavepointThatCannotStartFailsWithinTheTimeout) {
+  absl::Status got = absl::UnknownError("not yet");
+  cc_->TriggerSavepoint("s", now_, [&](auto m) { got = m.status(); });
+  cc_->Tick(now_ + 29'000, /*all_running=*/false);
+  EXPECT_TRUE(absl::IsUnknown(got));
+  cc_->Tick(now_ + 30'001, false);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(got)) << got;
+  EXPECT_NE(got.message().find("not every task of the job is running"), std::string::npos) << got;
 }
 
 TEST_F(CheckpointCoordinatorTest, RecoveredCheckpointsContinueTheIds) {

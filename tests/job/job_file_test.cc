@@ -369,6 +369,43 @@ TEST(JobFileCheckpointTest, BadSettingsNameTheLineAndField) {
   }
 }
 
+TEST(JobFileCheckpointTest, DeliveryDefaultsToExactlyOnceWhenCheckpointsAreOn) {
+  auto g = ParseJobYaml(kCheckpointed, "job.yaml", "");
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->delivery(), proto::DELIVERY_UNSPECIFIED);
+  EXPECT_TRUE(CommitsOnCheckpoint(*g));
+
+  auto alo = ParseJobYaml(std::string(kCheckpointed) + "delivery: at_least_once\n", "job.yaml", "");
+  ASSERT_TRUE(alo.ok()) << alo.status();
+  EXPECT_EQ(alo->delivery(), proto::DELIVERY_AT_LEAST_ONCE);
+  EXPECT_FALSE(CommitsOnCheckpoint(*alo));
+
+  auto eo = ParseJobYaml(std::string(kCheckpointed) + "delivery: exactly_once\n", "job.yaml", "");
+  ASSERT_TRUE(eo.ok()) << eo.status();
+  EXPECT_TRUE(CommitsOnCheckpoint(*eo));
+
+  auto none = ParseJobYaml("name: j\noperators:\n  - {id: src, type: generator, count: 1}\n",
+                           "job.yaml", "");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(CommitsOnCheckpoint(*none));  // no checkpoints: nothing to commit on
+}
+
+TEST(JobFileCheckpointTest, BadDeliveryNamesTheLineAndField) {
+  auto bad = ParseJobYaml(std::string(kCheckpointed) + "delivery: twice\n", "job.yaml", "");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("job.yaml:14:"), std::string::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("'delivery'"), std::string::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("exactly_once or at_least_once"), std::string::npos);
+
+  auto no_checkpoints = ParseJobYaml(
+      "name: j\ndelivery: exactly_once\noperators:\n  - {id: src, type: generator, count: 1}\n",
+      "job.yaml", "");
+  ASSERT_FALSE(no_checkpoints.ok());
+  EXPECT_NE(no_checkpoints.status().message().find("job.yaml:2:"), std::string::npos)
+      << no_checkpoints.status();
+  EXPECT_NE(no_checkpoints.status().message().find("checkpoint.interval"), std::string::npos);
+}
+
 TEST(JobFileTest, LatenessIdlenessFollowAndBatchRowsParseAndAreBounded) {
   std::string yaml = Replace(kJob, "size: 1m}", "size: 1m, allowed_lateness: 10m}");
   yaml =
