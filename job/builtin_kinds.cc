@@ -4,6 +4,7 @@
 #include "job/builtin_kinds.h"
 
 #include "connectors/file/file_kinds.h"
+#include "connectors/postgres/postgres_kinds.h"
 #include "worker/operators/debug_sinks/debug_sink_kinds.h"
 #include "worker/operators/generator/generator_kind.h"
 #include "worker/operators/throttle/throttle_kind.h"
@@ -23,6 +24,7 @@ std::vector<std::unique_ptr<OperatorKind>> BuiltinKinds() {
   kinds.push_back(NewWindowKind());
   kinds.push_back(NewThrottleKind());
   kinds.push_back(NewFileSinkKind());
+  kinds.push_back(NewPostgresSinkKind());
   kinds.push_back(NewStdoutSinkKind());
   kinds.push_back(NewBlackholeSinkKind());
   return kinds;

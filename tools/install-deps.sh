@@ -12,6 +12,8 @@ packages=(
   libcurl4-openssl-dev libssl-dev  # store/: the S3 client
   prometheus  # e2e: a real Prometheus scrapes every process
   python3-botocore  # store tests: the proxy that verifies S3 signatures
+  libpq-dev  # connectors/postgres: the PostgreSQL client
+  postgresql  # e2e: a real PostgreSQL for postgres_sink
 )
 # s3rver runs on Node.js. A Node.js from elsewhere (e.g. NodeSource, which
 # bundles npm and conflicts with Debian's npm package) is fine as it is.

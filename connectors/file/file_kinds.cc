@@ -185,7 +185,7 @@ class FileSinkKind final : public TypedKind<proto::FileSinkConfig> {
  public:
   std::string_view name() const override { return "file_sink"; }
   const OperatorTraits& traits() const override {
-    static const OperatorTraits traits{.sink = true};
+    static const OperatorTraits traits{.sink = true, .transactional = true};
     return traits;
   }
   std::vector<const char*> yaml_fields() const override { return {"path", "key_by"}; }
