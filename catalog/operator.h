@@ -72,6 +72,8 @@ class OperatorCounters {
   // A window's records that were on time, and that updated a window after
   // it fired (its late ones are counted as its late output).
   virtual void AddWindowRecords(int64_t on_time, int64_t updated) = 0;
+  // Records a dedup dropped as duplicates.
+  virtual void AddDuplicates(int64_t n) = 0;
 };
 
 struct OperatorContext {

@@ -55,7 +55,10 @@ absl::StatusOr<OperatorSnapshot> TransactionalSink::Snapshot(int64_t checkpoint_
 }
 
 absl::Status TransactionalSink::NotifyCheckpointComplete(int64_t checkpoint_id) {
-  return CommitUpTo(checkpoint_id);
+  RETURN_IF_ERROR(CommitUpTo(checkpoint_id));
+  // A task of an attempt that was replaced while its worker was paused may
+  // have written on after this attempt's restore cleaned up: clean again.
+  return AbortLeftovers();
 }
 
 absl::Status TransactionalSink::CommitUpTo(int64_t checkpoint_id) {

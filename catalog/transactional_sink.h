@@ -54,8 +54,8 @@ class TransactionalSink : public Operator {
   // Makes a pre-committed transaction visible. Idempotent. `checkpoint_id`:
   // the checkpoint that pre-committed it (0 when the job commits at once).
   virtual absl::Status Commit(int64_t checkpoint_id, const std::string& handle) = 0;
-  // After a restore's commits: removes what earlier attempts of this
-  // subtask left uncommitted.
+  // After a restore's commits, and after each completed checkpoint's:
+  // removes what earlier attempts of this subtask left uncommitted.
   virtual absl::Status AbortLeftovers() = 0;
 
  private:

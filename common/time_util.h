@@ -14,6 +14,11 @@ namespace sluice {
 // "250ms", "30s", "1m", "2h", "1d" (or a bare number of milliseconds) -> ms.
 absl::StatusOr<int64_t> ParseDurationMs(std::string_view text);
 
+// a / b rounded towards minus infinity (b != 0): the bucket of a time.
+inline int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
 // RFC 3339 timestamp ("2026-01-01T00:00:00Z") -> epoch ms.
 absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text);
 // Epoch ms -> RFC 3339 in UTC ("2026-01-01T00:00:00.5Z").

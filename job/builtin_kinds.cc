@@ -6,6 +6,7 @@
 #include "connectors/file/file_kinds.h"
 #include "connectors/postgres/postgres_kinds.h"
 #include "worker/operators/debug_sinks/debug_sink_kinds.h"
+#include "worker/operators/dedup/dedup_kind.h"
 #include "worker/operators/generator/generator_kind.h"
 #include "worker/operators/throttle/throttle_kind.h"
 #include "worker/operators/transform/transform_kinds.h"
@@ -23,6 +24,7 @@ std::vector<std::unique_ptr<OperatorKind>> BuiltinKinds() {
   kinds.push_back(NewMapKind());
   kinds.push_back(NewWindowKind());
   kinds.push_back(NewThrottleKind());
+  kinds.push_back(NewDedupKind());
   kinds.push_back(NewFileSinkKind());
   kinds.push_back(NewPostgresSinkKind());
   kinds.push_back(NewStdoutSinkKind());

@@ -1,7 +1,10 @@
 #include "state/keyed_state.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +14,15 @@
 #include "state/internal/store_keys.h"
 
 namespace sluice {
+
+absl::StatusOr<std::string> MakeTemporaryStateDir() {
+  std::error_code ec;
+  std::string pattern = (std::filesystem::temp_directory_path(ec) / "sluice-state-XXXXXX").string();
+  if (ec || mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("creating a temporary state directory ", pattern));
+  }
+  return pattern;
+}
 
 using state_internal::CachedGroup;
 using state_internal::EntryHeader;

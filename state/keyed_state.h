@@ -84,6 +84,10 @@ struct KeyedStateOptions {
   std::function<void()> before_write_back;
 };
 
+// A fresh directory under the system's temporary directory, for an
+// operator run without a state directory of its task (tests).
+absl::StatusOr<std::string> MakeTemporaryStateDir();
+
 // A key with its hash and key group, computed once (KeyedState::Key).
 struct StateKey {
   std::string_view bytes;

@@ -5,8 +5,8 @@ Each run starts a fresh cluster in a temporary directory (a coordinator with
 an --ha-store and --heartbeat-timeout 2, and W workers with 2 slots each, all
 on loopback, each on a port of its own choosing), submits a bounded job
 
-    generator (event_id 0..E-1, paced to last ~15 s) -> file_sink
-                                                    [-> postgres_sink]
+    generator (event_id 0..E-1, paced to last ~15 s) [-> dedup] -> file_sink
+                                                               [-> postgres_sink]
 
 with a checkpoint every 500 ms, and while it runs injects K faults at moments
 drawn from random.Random(seed + run): mostly `kill -9` of a worker followed
@@ -26,8 +26,13 @@ with range(E), computed here, not by sluice. Output, one line per run:
 nowhere; `duplicated` counts event_ids seen more than once. Anything else
 that is wrong (lines that are not JSON, ids outside range(E), a job that
 failed or did not finish in time) is named on the line, and a failed run is
-followed by the job's status and the tail of every process's log. The last
-line sums it up:
+followed by the job's status and the tail of every process's log. Notes
+that do not fail a run are on the line too: faults that hit a worker running
+none of the job's subtasks (they cost the job nothing), planned faults
+skipped because the job had already ended, hidden in-progress files left
+behind, and processes that exited without being killed. Progress, with
+wall-clock times to compare with the logs, goes to stderr (not with --quiet).
+The last line sums it up:
 
     chaos: 20 runs, 118 faults survived, 0 missing, 0 duplicated: PASS
 
@@ -125,6 +130,7 @@ class Cluster:
         self.env = {k: v for k, v in os.environ.items()
                     if k.lower() not in ("http_proxy", "https_proxy") and k != "SLUICE_CRASH_AT"}
         self.procs = {}            # name -> Popen, every process ever started
+        self.killed = set()        # names of the processes this tool killed
         self.coordinator_name = None
         self.address = None
         self.workers = []          # worker slot index -> current process name
@@ -187,6 +193,7 @@ class Cluster:
 
     def kill(self, name):
         proc = self.procs[name]
+        self.killed.add(name)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         return proc.pid
@@ -218,7 +225,22 @@ class Cluster:
 
     def cli(self, *args, timeout=60):
         return subprocess.run([self.sluice, *args, "--coordinator", self.address],
-                              capture_output=True, text=True, timeout=timeout, env=self.env)
+                              capture_output=True, text=True, timeout=timeout, env=self.env,
+                              preexec_fn=_die_with_parent)
+
+    def worker_id(self, index):
+        """The id the coordinator knows worker slot `index` by (it changes
+        when a restarted coordinator registers the worker again)."""
+        path = os.path.join(self.dir, f"{self.workers[index]}.log")
+        with open(path, errors="replace") as f:
+            ids = re.findall(r"sluice worker (worker-\d+) listening|registered again with "
+                             r"coordinator \S+ as (worker-\d+)", f.read())
+        return (ids[-1][0] or ids[-1][1]) if ids else None
+
+    def exited_by_themselves(self):
+        """'worker3 (exit 134)' for each process that ended without being killed."""
+        return [f"{name} (exit {p.returncode})" for name, p in self.procs.items()
+                if name not in self.killed and p.poll() is not None]
 
     def log_tails(self, lines=15):
         out = []
@@ -251,7 +273,8 @@ class Cluster:
 
 # ---------------------------------------------------------------- the job
 
-def job_yaml(run, directory, events, rate, seed, delivery, dsn):
+def job_yaml(run, directory, events, rate, seed, delivery, dsn, dedup=False, upsert=False,
+             duplicate_rate=0.0):
     q = json.dumps  # a JSON string is a YAML double-quoted string
     lines = [
         f"name: chaos-run-{run}",
@@ -261,12 +284,18 @@ def job_yaml(run, directory, events, rate, seed, delivery, dsn):
         f"delivery: {delivery}",
         "operators:",
         f"  - {{id: gen, type: generator, count: {events}, devices: 100, rate: {rate}, "
-        f"seed: {seed}, duplicate_rate: 0}}",
-        f"  - {{id: out, type: file_sink, input: gen, path: {q(os.path.join(directory, 'out'))}}}",
+        f"seed: {seed}, duplicate_rate: {duplicate_rate}}}",
     ]
+    source = "gen"
+    if dedup:
+        lines.append("  - {id: dedup, type: dedup, input: gen, key: [event_id], ttl: 1h}")
+        source = "dedup"
+    lines.append(f"  - {{id: out, type: file_sink, input: {source}, "
+                 f"path: {q(os.path.join(directory, 'out'))}}}")
     if dsn:
-        lines.append(f"  - {{id: pg, type: postgres_sink, input: gen, dsn: {q(dsn)}, "
-                     f"table: {pg_table(run)}, mode: insert}}")
+        mode = "mode: upsert, key: [event_id]" if upsert else "mode: insert"
+        lines.append(f"  - {{id: pg, type: postgres_sink, input: {source}, dsn: {q(dsn)}, "
+                     f"table: {pg_table(run)}, {mode}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -302,6 +331,20 @@ def wait_until(cluster, job_id, moment, deadline):
             return state
         time.sleep(min(0.5, max(0.0, moment - time.monotonic())))
     return state
+
+
+def hosting_workers(status):
+    """Worker ids that the status text shows running the job's subtasks."""
+    return set(re.findall(r"^\S+\s+\d+\s+(worker-\d+)\s", status, re.MULTILINE))
+
+
+def hits_the_job(cluster, job_id, fault):
+    """Whether the fault's target runs part of the job right now (a killed
+    or paused idle worker costs the job nothing)."""
+    if fault.kind == "coordinator kill":
+        return True
+    _, status = job_state(cluster, job_id)
+    return cluster.worker_id(fault.worker) in hosting_workers(status)
 
 
 def inject(cluster, fault):
@@ -364,15 +407,17 @@ def pg_table(run):
 
 def psql(dsn, sql):
     r = subprocess.run(["psql", dsn, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-At", "-c", sql],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, preexec_fn=_die_with_parent)
     if r.returncode != 0:
-        raise RuntimeError(f"psql: {r.stderr.strip()}")
+        raise RuntimeError(" ".join(r.stderr.split()) or f"psql exited with {r.returncode}")
     return r.stdout
 
 
-def pg_create(dsn, run):
+def pg_create(dsn, run, upsert=False):
+    columns = PG_COLUMNS.replace("event_id bigint", "event_id bigint primary key") if upsert \
+        else PG_COLUMNS
     psql(dsn, f"drop table if exists {pg_table(run)}; "
-              f"create table {pg_table(run)} ({PG_COLUMNS})")
+              f"create table {pg_table(run)} ({columns})")
 
 
 def pg_ids(dsn, run):
@@ -422,18 +467,18 @@ def run_once(args, run, say):
     try:
         cluster = Cluster(args.sluice, directory, args.workers)
         if args.postgres_dsn:
-            pg_create(args.postgres_dsn, run)
+            pg_create(args.postgres_dsn, run, args.upsert)
             pg_made = True
         path = os.path.join(directory, "job.yaml")
         with open(path, "w") as f:
             f.write(job_yaml(run, directory, args.events, rate, args.seed + run, args.delivery,
-                             args.postgres_dsn))
+                             args.postgres_dsn, args.dedup, args.upsert, args.duplicate_rate))
         job_id = submit(cluster, path)
         t0 = time.monotonic()
         say(f"run {run}: job {job_id} submitted ({args.events} events at {rate}/s) to "
             f"{cluster.address}, dir {directory}")
         deadline = t0 + args.deadline
-        done = []
+        done, idle = [], 0
         for fault in faults:
             state = wait_until(cluster, job_id, t0 + fault.at_s, deadline)
             if state in TERMINAL:
@@ -442,9 +487,12 @@ def run_once(args, run, say):
             if time.monotonic() >= deadline:
                 break
             at = time.monotonic() - t0  # later than planned while an earlier pause lasts
+            hit = hits_the_job(cluster, job_id, fault)
             what = inject(cluster, fault)
             done.append(fault)
-            say(f"run {run}: +{at:5.1f} s (planned +{fault.at_s:.1f}) {fault.kind}: {what}")
+            idle += not hit
+            say(f"run {run}: +{at:5.1f} s (planned +{fault.at_s:.1f}) {fault.kind}: {what}"
+                + ("" if hit else " (it ran none of the job's subtasks)"))
         result.faults = done
         skipped = len(faults) - len(done)
         state = wait_until(cluster, job_id, deadline, deadline)
@@ -463,15 +511,20 @@ def run_once(args, run, say):
         result.files = tally(*published_ids(out), args.events)
         if skipped:
             result.files.notes.append(f"{skipped} planned fault(s) skipped: the job had ended")
+        if idle:
+            result.files.notes.append(f"{idle} fault(s) hit a worker that ran no subtask")
         left = leftover_inprogress(out, job_id)
         if left:
             result.files.notes.append(f"{len(left)} in-progress file(s) left")
+        crashed = cluster.exited_by_themselves()
+        if crashed:
+            result.files.notes.append(f"exited by themselves: {', '.join(crashed)}")
         if args.postgres_dsn:
             result.pg = tally(*pg_ids(args.postgres_dsn, run), args.events)
         if not result.ok(args.delivery == "at_least_once"):
             result.details = f"{status}\n{cluster.log_tails()}"
         return result
-    except RuntimeError as e:
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         result.problem = str(e)
         result.details = cluster.log_tails() if cluster else ""
         return result
@@ -481,8 +534,8 @@ def run_once(args, run, say):
         if pg_made and not args.keep:
             try:
                 pg_drop(args.postgres_dsn, run)
-            except RuntimeError as e:
-                say(f"run {run}: {e}")
+            except (RuntimeError, subprocess.SubprocessError) as e:
+                say(f"run {run}: could not drop {pg_table(run)}: {e}")
         if args.keep:
             say(f"run {run}: kept {directory}")
         else:
@@ -531,6 +584,12 @@ def parse_args(argv):
     p.add_argument("--delivery", choices=("exactly_once", "at_least_once"),
                    default="exactly_once")
     p.add_argument("--postgres-dsn", help="also write to a postgres_sink and check its table")
+    p.add_argument("--upsert", action="store_true",
+                   help="the postgres_sink upserts on event_id (its table gets that primary key)")
+    p.add_argument("--dedup", action="store_true",
+                   help="put a dedup operator (key event_id, ttl 1h) before the sinks")
+    p.add_argument("--duplicate-rate", type=float, default=0.0,
+                   help="fraction of events the generator emits twice (with --dedup: removed)")
     p.add_argument("--deadline", type=float, default=300.0,
                    help="seconds after submitting before a run counts as not finishing")
     p.add_argument("--keep", action="store_true", help="keep temp dirs (and postgres tables)")

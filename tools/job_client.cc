@@ -190,6 +190,11 @@ void PrintJobStatus(const proto::JobStatus& status, std::ostream& out) {
     out << "busy, bp: ms per second processing, and waiting for output buffers (backpressured "
            "from 500)\n";
   }
+  for (const auto& op : status.operator_ids()) {
+    int64_t duplicates = 0;
+    for (const Row& r : rows[op]) duplicates += r.m.duplicates();
+    if (duplicates > 0) out << op << ": " << duplicates << " duplicate(s) dropped\n";
+  }
 }
 
 }  // namespace sluice

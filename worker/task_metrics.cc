@@ -16,6 +16,7 @@ struct Families {
   prometheus::Family<prometheus::Counter>* late;
   prometheus::Family<prometheus::Counter>* skipped_files;
   prometheus::Family<prometheus::Counter>* window_records;
+  prometheus::Family<prometheus::Counter>* duplicates;
 };
 
 struct GaugeFamilies {
@@ -83,6 +84,11 @@ const Families& GetFamilies() {
                    "fired), updated (after, within the allowed lateness), late (to the late "
                    "output)")
              .Register(r),
+        &prometheus::BuildCounter()
+             .Name("sluice_duplicates_dropped_total")
+             .Help("Records a dedup operator dropped because it had seen their key within its "
+                   "ttl")
+             .Register(r),
     };
   }();
   return *f;
@@ -103,6 +109,7 @@ OperatorStats::OperatorStats(const std::string& job_id, int64_t attempt,
   dead_counter_ = &f.dead->Add(labels);
   late_counter_ = &f.late->Add(labels);
   skipped_files_counter_ = &f.skipped_files->Add(labels);
+  duplicates_counter_ = &f.duplicates->Add(labels);
   if (is_window_) {
     auto with = [&](const char* disposition) {
       std::map<std::string, std::string> l = labels;
@@ -143,6 +150,11 @@ void OperatorStats::AddWindowRecords(int64_t on_time, int64_t updated) {
   updated_counter_->Increment(static_cast<double>(updated));
 }
 
+void OperatorStats::AddDuplicates(int64_t n) {
+  duplicates_.fetch_add(n, std::memory_order_relaxed);
+  duplicates_counter_->Increment(static_cast<double>(n));
+}
+
 void OperatorStats::Snapshot(proto::OperatorMetrics* out) const {
   out->set_operator_id(operator_id_);
   out->set_records_in(in_.load(std::memory_order_relaxed));
@@ -151,6 +163,7 @@ void OperatorStats::Snapshot(proto::OperatorMetrics* out) const {
   out->set_late(late_.load(std::memory_order_relaxed));
   out->set_on_time(on_time_.load(std::memory_order_relaxed));
   out->set_updated(updated_.load(std::memory_order_relaxed));
+  out->set_duplicates(duplicates_.load(std::memory_order_relaxed));
 }
 
 }  // namespace sluice

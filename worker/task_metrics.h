@@ -4,7 +4,8 @@
 // thread; read by the heartbeat thread (atomics) and exported to Prometheus
 // as sluice_records_in_total, sluice_records_out_total,
 // sluice_dead_letter_records_total, sluice_late_records_total and (windows)
-// sluice_window_records_total{disposition="on_time"|"updated"|"late"}, with
+// sluice_window_records_total{disposition="on_time"|"updated"|"late"},
+// sluice_duplicates_dropped_total (dedup), with
 // labels job_id, attempt, operator, subtask.
 //
 // Per-task gauges (TaskGauges), set when the worker samples its tasks:
@@ -38,18 +39,22 @@ class OperatorStats : public OperatorCounters {
   // sluice_source_skipped_files_total.
   void AddSkippedFiles(int64_t n) override;
   void AddWindowRecords(int64_t on_time, int64_t updated) override;
+  // sluice_duplicates_dropped_total.
+  void AddDuplicates(int64_t n) override;
 
   void Snapshot(proto::OperatorMetrics* out) const;
 
  private:
   std::string operator_id_;
   const bool is_window_;
-  std::atomic<int64_t> in_{0}, out_{0}, dead_{0}, late_{0}, on_time_{0}, updated_{0};
+  std::atomic<int64_t> in_{0}, out_{0}, dead_{0}, late_{0}, on_time_{0}, updated_{0},
+      duplicates_{0};
   prometheus::Counter *in_counter_, *out_counter_, *dead_counter_, *late_counter_;
   // The window dispositions; null for other operators.
   prometheus::Counter *on_time_counter_ = nullptr, *updated_counter_ = nullptr,
                       *window_late_counter_ = nullptr;
   prometheus::Counter* skipped_files_counter_;
+  prometheus::Counter* duplicates_counter_;
 };
 
 struct ChannelLabel {

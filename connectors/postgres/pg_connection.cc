@@ -70,10 +70,12 @@ absl::Status PgConnection::ResultError(PGresult* r, const std::string& what) {
   sqlstate_ = state != nullptr ? state : "";
   const std::string message =
       Trimmed(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
-  const std::string text = absl::StrCat("PostgreSQL at ", where_, ": ", what, ": ", message,
-                                        sqlstate_.empty() ? "" : absl::StrCat(" (", sqlstate_, ")"));
+  const std::string text =
+      absl::StrCat("PostgreSQL at ", where_, ": ", what, ": ", message,
+                   sqlstate_.empty() ? "" : absl::StrCat(" (", sqlstate_, ")"));
   // Class 08 is a connection exception; a dead connection has no SQLSTATE.
-  if (PQstatus(conn_) != CONNECTION_OK || sqlstate_.starts_with("08") || sqlstate_.starts_with("57P")) {
+  if (PQstatus(conn_) != CONNECTION_OK || sqlstate_.starts_with("08") ||
+      sqlstate_.starts_with("57P")) {
     return absl::UnavailableError(text);
   }
   return absl::FailedPreconditionError(text);

@@ -92,13 +92,11 @@ absl::Status PostgresSink::LoadColumns() {
   std::vector<std::string> quoted;
   for (const auto& p : parts) quoted.push_back(conn_->Identifier(p));
   table_ = absl::StrJoin(quoted, ".");
-  const std::string schema =
-      qualified ? conn_->Literal(parts[0]) : std::string("current_schema()");
-  ASSIGN_OR_RETURN(auto rows,
-                   conn_->Query(absl::StrCat("SELECT column_name FROM information_schema.columns "
-                                             "WHERE table_schema = ",
-                                             schema, " AND table_name = ",
-                                             conn_->Literal(parts.back()))));
+  const std::string schema = qualified ? conn_->Literal(parts[0]) : std::string("current_schema()");
+  ASSIGN_OR_RETURN(auto rows, conn_->Query(absl::StrCat(
+                                  "SELECT column_name FROM information_schema.columns "
+                                  "WHERE table_schema = ",
+                                  schema, " AND table_name = ", conn_->Literal(parts.back()))));
   if (rows.empty()) {
     return absl::FailedPreconditionError(absl::StrCat("PostgreSQL at ", conn_->where(),
                                                       " has no table '", config_.table(),
@@ -154,9 +152,9 @@ absl::Status PostgresSink::Prepare(const SchemaRef& schema_ref) {
       if (!is_key) updates.push_back(absl::StrCat(cols[i], " = EXCLUDED.", cols[i]));
     }
     insert_tail_ = absl::StrCat(" ON CONFLICT (", absl::StrJoin(keys, ", "), ") ",
-                                updates.empty() ? "DO NOTHING"
-                                                : absl::StrCat("DO UPDATE SET ",
-                                                               absl::StrJoin(updates, ", ")));
+                                updates.empty()
+                                    ? "DO NOTHING"
+                                    : absl::StrCat("DO UPDATE SET ", absl::StrJoin(updates, ", ")));
   }
   prepared_for_ = schema_ref;
   return absl::OkStatus();
@@ -257,10 +255,10 @@ absl::Status PostgresSink::Commit(int64_t checkpoint_id, const std::string& gid)
 
 absl::Status PostgresSink::AbortLeftovers() {
   const std::string prefix = GidPrefix();
-  ASSIGN_OR_RETURN(auto rows, conn_->Query(absl::StrCat(
-                                  "SELECT gid FROM pg_prepared_xacts WHERE database = "
-                                  "current_database() AND left(gid, ",
-                                  prefix.size(), ") = ", conn_->Literal(prefix))));
+  ASSIGN_OR_RETURN(auto rows,
+                   conn_->Query(absl::StrCat("SELECT gid FROM pg_prepared_xacts WHERE database = "
+                                             "current_database() AND left(gid, ",
+                                             prefix.size(), ") = ", conn_->Literal(prefix))));
   for (const auto& r : rows) {
     const std::string& gid = r[0];
     std::vector<std::string> rest = absl::StrSplit(gid.substr(prefix.size()), ':');

@@ -36,6 +36,7 @@ TEST(BuiltinKindsTest, ListsEveryKindOnceWithItsTraits) {
       {"map", "port:dead_letter"},
       {"window", "keyed stateful port:dead_letter port:late"},
       {"throttle", "own_task"},
+      {"dedup", "keyed stateful"},
       {"file_sink", "sink transactional"},
       {"postgres_sink", "sink transactional"},
       {"stdout_sink", "sink"},
@@ -51,8 +52,8 @@ TEST(BuiltinKindsTest, ListsEveryKindOnceWithItsTraits) {
   }
   EXPECT_EQ(catalog.Find("nosuch"), nullptr);
   EXPECT_EQ(catalog.NameList(),
-            "generator, file_source, filter, map, window, throttle, file_sink, postgres_sink, "
-            "stdout_sink or blackhole_sink");
+            "generator, file_source, filter, map, window, throttle, dedup, file_sink, "
+            "postgres_sink, stdout_sink or blackhole_sink");
   EXPECT_EQ(catalog.KindsWithPort("late"), std::vector<std::string_view>{"window"});
 }
 

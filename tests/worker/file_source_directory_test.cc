@@ -55,6 +55,7 @@ TEST_F(FileSourceDirectoryTest, TheSourceCountsWhatItSkips) {
   struct Counts : OperatorCounters {
     void AddSkippedFiles(int64_t n) override { skipped += n; }
     void AddWindowRecords(int64_t, int64_t) override {}
+    void AddDuplicates(int64_t) override {}
     int64_t skipped = 0;
   };
   Write("a.jsonl", "{\"ts\": 1}\n");

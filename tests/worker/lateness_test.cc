@@ -143,6 +143,7 @@ class LatenessTest : public FileSourceTestBase {
       on_time += on;
       updated += up;
     }
+    void AddDuplicates(int64_t) override {}
     int64_t on_time = 0, updated = 0;
   };
 

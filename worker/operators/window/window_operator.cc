@@ -11,12 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/json.h"
 #include "common/ports.h"
+#include "common/time_util.h"
 #include "common/status_macros.h"
 
 namespace sluice {
 namespace {
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 // One aggregate's running value: `value` is a sum, min or max; `count` the
 // number of non-null inputs (or rows, for count()). All zero is the empty
@@ -47,16 +46,6 @@ absl::StatusOr<int64_t> DecodeSmallState(const std::string& bytes) {
   uint64_t u = 0;
   for (int i = 7; i >= 0; --i) u = (u << 8) | static_cast<uint8_t>(bytes[1 + i]);
   return static_cast<int64_t>(u);
-}
-
-// A fresh directory under the system's temporary directory.
-absl::StatusOr<std::string> MakeTempDir() {
-  std::error_code ec;
-  std::string pattern = (std::filesystem::temp_directory_path(ec) / "sluice-state-XXXXXX").string();
-  if (ec || mkdtemp(pattern.data()) == nullptr) {
-    return absl::InternalError(absl::StrCat("creating a temporary state directory ", pattern));
-  }
-  return pattern;
 }
 
 // A key column holding only nulls is a string column.
@@ -120,7 +109,7 @@ absl::Status WindowOperator::Open(const OperatorContext& ctx) {
   dead_.set_source(ctx.spec != nullptr ? ctx.spec->id() : "");
   std::string dir = ctx.state_dir;
   if (dir.empty()) {
-    ASSIGN_OR_RETURN(private_dir_, MakeTempDir());
+    ASSIGN_OR_RETURN(private_dir_, MakeTemporaryStateDir());
     dir = private_dir_;
   }
   KeyedStateOptions options;
