@@ -39,6 +39,22 @@ std::optional<int64_t> CheckpointIdOfKey(const std::string& job_id, const std::s
   return id;
 }
 
+std::optional<int64_t> AttemptOfSharedKey(const std::string& job_id, const std::string& full_key) {
+  const std::string prefix = absl::StrCat(job_id, "/shared/");
+  if (!absl::StartsWith(full_key, prefix)) return std::nullopt;
+  absl::string_view key(full_key);
+  key.remove_prefix(prefix.size());
+  const size_t slash = key.find('/');
+  if (slash == absl::string_view::npos || key.substr(slash + 1, 1) != "a") return std::nullopt;
+  key.remove_prefix(slash + 2);
+  const size_t dash = key.find('-');
+  int64_t attempt = 0;
+  if (dash == absl::string_view::npos || !absl::SimpleAtoi(key.substr(0, dash), &attempt)) {
+    return std::nullopt;
+  }
+  return attempt;
+}
+
 absl::Status ValidateSavepointName(const std::string& name) {
   bool ok = !name.empty() && name.size() <= 128 && name[0] != '.';
   for (char c : name) {

@@ -42,6 +42,10 @@ std::string SharedFileKey(const std::string& job_id, const std::string& operator
 // The checkpoint id of "<job>/chk-<n>/..." keys; nullopt for other keys.
 std::optional<int64_t> CheckpointIdOfKey(const std::string& job_id, const std::string& key);
 
+// The attempt of a "<job>/shared/<op>-<subtask>/a<attempt>-<file>" key;
+// nullopt for other keys.
+std::optional<int64_t> AttemptOfSharedKey(const std::string& job_id, const std::string& key);
+
 // Savepoint names: 1 to 128 of [A-Za-z0-9._-], not starting with '.'.
 absl::Status ValidateSavepointName(const std::string& name);
 

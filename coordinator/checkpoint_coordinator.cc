@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/checkpoint_layout.h"
 #include "common/crash_point.h"
+#include "common/status_macros.h"
 #include "common/time_util.h"
 #include "coordinator/job_metrics.h"
 
@@ -51,6 +52,7 @@ void CheckpointCoordinator::OnAttempt(const proto::ExecutionPlan& plan) {
   attempt_ = plan.attempt();
   attempt_started_ = false;
   final_taken_ = false;
+  cleaned_ = false;
   notification_.reset();  // the new attempt's tasks commit what they restore
   workers_of_attempt_.clear();
   address_of_.clear();
@@ -249,7 +251,13 @@ void CheckpointCoordinator::OnMetadataWritten(int64_t id, const absl::Status& re
     SendCompletion(now_ms);
   }
   CrashPoint("coordinator.after-notify", id);
-  if (p.kind == proto::CHECKPOINT) ApplyRetention();
+  if (p.kind == proto::CHECKPOINT) {
+    ApplyRetention();
+    if (!cleaned_ && p.attempt == attempt_) {
+      cleaned_ = true;
+      RemoveLeftovers();
+    }
+  }
   if (p.done) p.done(std::move(p.metadata));
 }
 
@@ -359,6 +367,68 @@ void CheckpointCoordinator::ApplyRetention() {
       [job = job_id_](absl::Status s, int64_t) {
         if (!s.ok()) {
           std::fprintf(stderr, "sluice coordinator: deleting old checkpoints of job %s: %s\n",
+                       job.c_str(), std::string(s.message()).c_str());
+        }
+      });
+}
+
+std::string CheckpointCoordinator::Discard(int64_t id, const std::string& reason) {
+  thread_.AssertOnControlThread();
+  auto it = std::find_if(completed_.begin(), completed_.end(),
+                         [id](const auto& m) { return m.checkpoint_id() == id; });
+  if (it == completed_.end()) return "";
+  const std::string key = MetadataKey(*it);
+  completed_.erase(it);
+  io_.Run([store = store_, key] { return store->Delete(key); }, [](absl::Status, int64_t) {});
+  const std::string next =
+      completed_.empty() ? "" : absl::StrCat("checkpoint ", completed_.back().checkpoint_id());
+  std::fprintf(stderr,
+               "sluice coordinator: job %s: checkpoint %lld cannot be restored (%s); it recovers "
+               "from %s\n",
+               job_id_.c_str(), static_cast<long long>(id), reason.c_str(),
+               next.empty() ? "what it started from" : next.c_str());
+  return next;
+}
+
+void CheckpointCoordinator::RemoveLeftovers() {
+  std::set<std::string> referenced;
+  std::set<int64_t> retained;
+  for (const auto& m : completed_) {
+    retained.insert(m.checkpoint_id());
+    for (const auto& s : m.subtasks()) {
+      for (const auto& op : s.operators()) {
+        for (const auto& f : op.files()) referenced.insert(f.key());
+      }
+    }
+  }
+  const int64_t newest = completed_.empty() ? 0 : completed_.back().checkpoint_id();
+  io_.Run(
+      [store = store_, job = job_id_, attempt = attempt_, newest,
+       referenced = std::move(referenced), retained = std::move(retained)]() -> absl::Status {
+        ASSIGN_OR_RETURN(std::vector<ObjectInfo> all, store->List(absl::StrCat(job, "/")));
+        int removed = 0;
+        for (const ObjectInfo& o : all) {
+          bool leftover = false;
+          if (std::optional<int64_t> id = CheckpointIdOfKey(job, o.key)) {
+            leftover = *id < newest && !retained.contains(*id);
+          } else if (std::optional<int64_t> a = AttemptOfSharedKey(job, o.key)) {
+            leftover = *a < attempt && !referenced.contains(o.key);
+          }
+          if (!leftover) continue;
+          RETURN_IF_ERROR(store->Delete(o.key));
+          ++removed;
+        }
+        if (removed > 0) {
+          std::fprintf(stderr,
+                       "sluice coordinator: job %s: removed %d file(s) that no retained checkpoint "
+                       "uses (left by checkpoints that never completed)\n",
+                       job.c_str(), removed);
+        }
+        return absl::OkStatus();
+      },
+      [job = job_id_](absl::Status s, int64_t) {
+        if (!s.ok()) {
+          std::fprintf(stderr, "sluice coordinator: removing leftovers of job %s: %s\n",
                        job.c_str(), std::string(s.message()).c_str());
         }
       });

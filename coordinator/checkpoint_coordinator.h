@@ -20,8 +20,11 @@
 //     shared files no retained checkpoint refers to. A task restored from
 //     checkpoint n commits what n pre-committed itself.
 //  3. Abort: a decline, a timeout or the end of the attempt aborts the
-//     pending checkpoint only; the job goes on. Its files stay until a
-//     later retention pass.
+//     pending checkpoint only; the job goes on. Its files stay until the
+//     next attempt's first completed checkpoint, which removes what no
+//     retained checkpoint uses: directories of checkpoints that never
+//     completed (aborted, or cut short by a crash or a full disk) and
+//     shared files that earlier attempts uploaded for them.
 // Final checkpoint: once every subtask is finishing (a bounded job whose
 // input is done), one is triggered at once and marked final; the tasks
 // end after committing it.
@@ -80,6 +83,11 @@ class CheckpointCoordinator {
   void OnAck(const proto::CheckpointAck& ack, int64_t now_ms);
   void OnDecline(const proto::CheckpointDecline& decline, int64_t now_ms);
 
+  // Checkpoint `id` cannot be restored (a file of it is gone or damaged):
+  // it is no longer retained, its _metadata is deleted, and recovery goes
+  // back to the checkpoint before it. Returns what recovery uses now
+  // ("checkpoint N", or "" when none is left).
+  std::string Discard(int64_t id, const std::string& reason);
   // The newest completed checkpoint, or null.
   const proto::CheckpointMetadata* Latest() const;
   // Retained checkpoints, oldest first, then savepoints taken here.
@@ -124,6 +132,11 @@ class CheckpointCoordinator {
   // confirmed it.
   void SendCompletion(int64_t now_ms);
   void ApplyRetention();
+  // Deletes checkpoint directories older than the newest completed one
+  // that are not retained, and shared files of earlier attempts that no
+  // retained checkpoint refers to. (Shared files of the running attempt
+  // stay: its next checkpoints may refer to them.)
+  void RemoveLeftovers();
 
   const std::string job_id_;
   const proto::JobGraph graph_;
@@ -141,6 +154,7 @@ class CheckpointCoordinator {
   std::optional<Pending> pending_;
   std::optional<Notification> notification_;
   bool final_taken_ = false;  // this attempt's final checkpoint completed
+  bool cleaned_ = false;      // RemoveLeftovers ran for this attempt
   std::deque<SavepointRequest> savepoints_waiting_;
   std::deque<proto::CheckpointMetadata> completed_;  // retained, oldest first
   std::vector<proto::CheckpointMetadata> savepoints_;

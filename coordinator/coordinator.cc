@@ -195,6 +195,10 @@ grpc::Status Coordinator::SubmitJob(grpc::ServerContext*, const proto::SubmitJob
     if (!from.ok()) return ToGrpcStatus(from.status());
     absl::Status fits = CheckRestoreFits(*plan, *from);
     if (!fits.ok()) return ToGrpcStatus(fits);
+    // Verified before anything is deployed: a damaged snapshot is refused
+    // here, with the file, not by tasks failing again and again.
+    absl::Status intact = VerifySnapshotFiles(*checkpointing.store, *from);
+    if (!intact.ok()) return ToGrpcStatus(intact);
     checkpointing.restore = *std::move(from);
   }
   if (ha_store_ != nullptr) {

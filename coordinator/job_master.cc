@@ -317,6 +317,22 @@ void JobMaster::OnTaskReport(const std::string& worker_id, const proto::SubtaskS
   if (status_.state() != proto::RUNNING) return;
   if (status.state() == proto::TASK_FAILED) {
     const std::string ops = absl::StrJoin(plan_.tasks(status.task()).operator_ids(), "->");
+    if (status.unrestorable_checkpoint() != 0 && plan_.has_restore() &&
+        status.unrestorable_checkpoint() == plan_.restore().checkpoint_id()) {
+      const bool retained =
+          checkpoints_ != nullptr && checkpoints_->Latest() != nullptr &&
+          checkpoints_->Latest()->checkpoint_id() == plan_.restore().checkpoint_id();
+      if (!retained) {
+        // What the job was submitted to restore is damaged: no restart helps.
+        End(proto::FAILED,
+            absl::StrCat("task ", ops, " subtask ", status.subtask(), " cannot restore ",
+                         plan_.restore().location(), ": ", status.failure()));
+        return;
+      }
+      checkpoints_->Discard(
+          status.unrestorable_checkpoint(),
+          absl::StrCat("task ", ops, " subtask ", status.subtask(), ": ", status.failure()));
+    }
     Fail(absl::StrCat("task ", ops, " subtask ", status.subtask(), " on ", worker_id,
                       " failed: ", status.failure()));
     return;

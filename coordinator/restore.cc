@@ -1,6 +1,9 @@
 #include "coordinator/restore.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -12,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "common/checkpoint_layout.h"
 #include "common/status_macros.h"
+#include "store/checkpoint_store.h"
 
 namespace sluice {
 namespace {
@@ -51,6 +55,42 @@ absl::Status NotFound(ObjectStore& store, absl::string_view spec) {
 }
 
 }  // namespace
+
+absl::Status VerifySnapshotFiles(ObjectStore& store, const proto::CheckpointMetadata& metadata) {
+  const std::string what = metadata.kind() == proto::SAVEPOINT
+                               ? absl::StrCat("savepoint '", metadata.name(), "'")
+                               : absl::StrCat("checkpoint ", metadata.checkpoint_id());
+  std::error_code ec;
+  const std::filesystem::path tmp =
+      std::filesystem::temp_directory_path(ec) /
+      absl::StrCat("sluice-verify-", getpid(), "-", reinterpret_cast<uintptr_t>(&metadata));
+  std::set<std::string> seen;
+  absl::Status result;
+  for (const auto& s : metadata.subtasks()) {
+    for (const auto& op : s.operators()) {
+      for (const auto& f : op.files()) {
+        if (!result.ok() || !seen.insert(f.key()).second) continue;
+        absl::Status got = store.GetFile(f.key(), tmp.string());
+        if (!got.ok()) {
+          result =
+              absl::DataLossError(absl::StrCat(what, " cannot be restored: its file ", store.uri(),
+                                               "/", f.key(), " cannot be read: ", got.message()));
+          continue;
+        }
+        const auto size = static_cast<int64_t>(std::filesystem::file_size(tmp, ec));
+        absl::StatusOr<std::string> sha = Sha256OfFile(tmp.string());
+        if (ec || !sha.ok() || size != f.size() || *sha != f.sha256()) {
+          result = absl::DataLossError(
+              absl::StrCat(what, " cannot be restored: its file ", store.uri(), "/", f.key(),
+                           " has ", size, " bytes with SHA-256 ", sha.ok() ? *sha : "?",
+                           "; the checkpoint lists ", f.size(), " bytes with ", f.sha256()));
+        }
+      }
+    }
+  }
+  std::filesystem::remove(tmp, ec);
+  return result;
+}
 
 absl::StatusOr<proto::CheckpointMetadata> ReadMetadata(ObjectStore& store, const std::string& key) {
   ASSIGN_OR_RETURN(std::string bytes, store.Get(key));

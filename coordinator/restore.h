@@ -40,6 +40,11 @@ struct StoredCheckpoints {
 };
 absl::StatusOr<StoredCheckpoints> FindCheckpoints(ObjectStore& store, const std::string& job_id);
 
+// Every state file `metadata` refers to is in `store` with its listed size
+// and SHA-256 (each is read once). DataLoss names the first that is not, and
+// the checkpoint or savepoint.
+absl::Status VerifySnapshotFiles(ObjectStore& store, const proto::CheckpointMetadata& metadata);
+
 // Reads and parses a _metadata object.
 absl::StatusOr<proto::CheckpointMetadata> ReadMetadata(ObjectStore& store, const std::string& key);
 

@@ -218,6 +218,7 @@ proto::SubtaskStatus Task::Status() const {
   s.set_subtask(subtask_);
   s.set_worker_id(worker_id_);
   s.set_finishing(finishing_.load());
+  s.set_unrestorable_checkpoint(unrestorable_.load());
   {
     absl::MutexLock lock(&mu_);
     s.set_state(state_);
@@ -369,11 +370,19 @@ absl::Status Task::Loop() {
     base.state_memory_budget = plan_->graph().state().memory_budget_bytes();
   }
   std::map<std::string, OperatorRestore> restores;
-  ASSIGN_OR_RETURN(const proto::SubtaskSnapshot* restored,
-                   checkpointer_->Restore(&restores, [&](const std::string& op, int64_t ms) {
-                     RestoreMsGauge(plan_->job_id(), plan_->attempt(), op, subtask_)
-                         ->Set(static_cast<double>(ms));
-                   }));
+  absl::StatusOr<const proto::SubtaskSnapshot*> restored =
+      checkpointer_->Restore(&restores, [&](const std::string& op, int64_t ms) {
+        RestoreMsGauge(plan_->job_id(), plan_->attempt(), op, subtask_)
+            ->Set(static_cast<double>(ms));
+      });
+  if (!restored.ok()) {
+    // A file gone or damaged: the coordinator recovers from an older
+    // checkpoint instead of this one.
+    if (absl::IsDataLoss(restored.status()) || absl::IsNotFound(restored.status())) {
+      unrestorable_.store(plan_->restore().checkpoint_id());
+    }
+    return restored.status();
+  }
   base.exactly_once = CommitsOnCheckpoint(plan_->graph());
   ASSIGN_OR_RETURN(chain_, OperatorChain::Create(*plan_, task_, base, stats_, restores));
   RETURN_IF_ERROR(BuildWriters());
@@ -381,11 +390,11 @@ absl::Status Task::Loop() {
   SourceReader* source = chain_->source();
   if (source != nullptr) {
     RETURN_IF_ERROR(source->Open(chain_->head_context()));
-    if (restored != nullptr && restored->has_source_position()) {
-      RETURN_IF_ERROR(source->Seek(restored->source_position()));
+    if (*restored != nullptr && (*restored)->has_source_position()) {
+      RETURN_IF_ERROR(source->Seek((*restored)->source_position()));
     }
   }
-  if (restored != nullptr && restored->finished()) {
+  if (*restored != nullptr && (*restored)->finished()) {
     // It had finished: its operators emitted all they would. It sends end
     // of stream and waits for the final checkpoint again.
     skip_finish_ = true;

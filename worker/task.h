@@ -186,6 +186,7 @@ class Task {
 
   std::atomic<bool> done_{false};
   std::atomic<bool> finishing_{false};
+  std::atomic<int64_t> unrestorable_{0};  // SubtaskStatus.unrestorable_checkpoint
   std::thread thread_;
 };
 

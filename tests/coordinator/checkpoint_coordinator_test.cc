@@ -135,7 +135,8 @@ TEST_F(CheckpointCoordinatorTest, CompletesOnlyWhenEverySubtaskAckedThenWritesMe
   cc_->OnAck(Ack(1, 1, 1), now_ + 50);
   EXPECT_EQ(cc_->Latest(), nullptr);  // until _metadata is in the store
   EXPECT_TRUE(rpc_.Calls(Call::kNotify).empty());
-  EXPECT_EQ(io_.RunAll(now_ + 60), 1);
+  // _metadata, then (the attempt's first) removal of leftovers.
+  EXPECT_EQ(io_.RunAll(now_ + 60), 2);
   ASSERT_NE(cc_->Latest(), nullptr);
   EXPECT_EQ(cc_->Latest()->checkpoint_id(), 1);
   EXPECT_EQ(cc_->Latest()->subtasks_size(), 4);
@@ -353,6 +354,33 @@ TEST_F(CheckpointCoordinatorTest, ASavepointThatCannotStartFailsWithinTheTimeout
   cc_->Tick(now_ + 30'001, false);
   EXPECT_TRUE(absl::IsDeadlineExceeded(got)) << got;
   EXPECT_NE(got.message().find("not every task of the job is running"), std::string::npos) << got;
+}
+
+TEST_F(CheckpointCoordinatorTest, AnAttemptsFirstCheckpointRemovesWhatNoCheckpointUses) {
+  // Left by checkpoints that never completed: checkpoint 1's directory (it
+  // is aborted below), a shared file an earlier attempt uploaded; and a
+  // shared file of this attempt, which its next checkpoints may use.
+  for (const char* key : {"job-1/chk-1/w-0/MANIFEST-5", "job-1/shared/w-0/a0-000009.sst",
+                          "job-1/shared/w-0/a1-000011.sst", "job-1/shared/w-0/a0-000007.sst"}) {
+    ASSERT_TRUE(store_->Put(key, "x").ok());
+  }
+  cc_->Tick(now_, true);
+  proto::CheckpointDecline d;
+  d.set_job_id("job-1");
+  d.set_attempt(1);
+  d.set_checkpoint_id(1);
+  d.set_reason("disk full");
+  cc_->OnDecline(d, now_);
+  now_ += 20'000;
+  cc_->Tick(now_, true);
+  AckAll(2, "job-1/shared/w-0/a0-000007.sst");  // a retained checkpoint uses this one
+  io_.RunAll(now_);
+  ASSERT_NE(cc_->Latest(), nullptr);
+  EXPECT_FALSE(store_->Get("job-1/chk-1/w-0/MANIFEST-5").ok());
+  EXPECT_FALSE(store_->Get("job-1/shared/w-0/a0-000009.sst").ok());
+  EXPECT_TRUE(store_->Get("job-1/shared/w-0/a1-000011.sst").ok());
+  EXPECT_TRUE(store_->Get("job-1/shared/w-0/a0-000007.sst").ok());
+  EXPECT_TRUE(store_->Get("job-1/chk-2/_metadata").ok());
 }
 
 TEST_F(CheckpointCoordinatorTest, RecoveredCheckpointsContinueTheIds) {

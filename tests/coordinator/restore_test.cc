@@ -137,3 +137,36 @@ TEST_F(RestoreTest, FindCheckpointsLeavesOutATornMetadataAndSaysWhy) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// SHA-256("abc"), from FIPS 180-2.
+constexpr char kAbcSha256[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+TEST_F(RestoreTest, VerifyingASavepointChecksEveryFileItListsBeforeAnythingRuns) {
+  proto::CheckpointMetadata m = Snapshot("job-1", 3);
+  m.set_kind(proto::SAVEPOINT);
+  m.set_name("nightly");
+  auto* f = m.mutable_subtasks(2)->mutable_operators(0)->add_files();
+  f->set_key("savepoints/nightly/w-0/000012.sst");
+  f->set_size(3);
+  f->set_sha256(kAbcSha256);
+  ASSERT_TRUE(store_.Put(f->key(), "abc").ok());
+  EXPECT_TRUE(VerifySnapshotFiles(store_, m).ok());
+
+  ASSERT_TRUE(store_.Put(f->key(), "abd").ok());  // same size, other contents
+  absl::Status damaged = VerifySnapshotFiles(store_, m);
+  EXPECT_TRUE(absl::IsDataLoss(damaged)) << damaged;
+  EXPECT_NE(damaged.message().find("savepoint 'nightly' cannot be restored"), std::string::npos)
+      << damaged;
+  EXPECT_NE(damaged.message().find("000012.sst"), std::string::npos) << damaged;
+
+  ASSERT_TRUE(store_.Delete(f->key()).ok());
+  absl::Status missing = VerifySnapshotFiles(store_, m);
+  EXPECT_TRUE(absl::IsDataLoss(missing)) << missing;
+  EXPECT_NE(missing.message().find("cannot be read"), std::string::npos) << missing;
+}
+
+}  // namespace
+}  // namespace sluice

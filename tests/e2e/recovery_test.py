@@ -123,15 +123,19 @@ def final_results(directory):
 class RecoveryTestCase(unittest.TestCase):
     SLUICE = None
 
-    def start(self, job_text=None, **cluster_args):
-        """Starts a cluster and submits the job (JOB, or `job_text`)."""
+    def start(self, job_text=None, restart_delay=None, **cluster_args):
+        """Starts a cluster and submits the job (JOB, or `job_text`), with
+        JOB's restart delay replaced by `restart_delay`."""
         self.cluster = Cluster(self.SLUICE, workers=2, slots=1, heartbeat_timeout=3.0,
                                **cluster_args)
         work = self.cluster.dir
         self.expected = write_input(os.path.join(work, "input"))
         self.job_file = os.path.join(work, "job.yaml")
         with open(self.job_file, "w") as f:
-            f.write(job_text or JOB.format(store=os.path.join(work, "checkpoints")))
+            text = job_text or JOB.format(store=os.path.join(work, "checkpoints"))
+            if restart_delay:
+                text = text.replace("initial_delay: 200ms", f"initial_delay: {restart_delay}")
+            f.write(text)
         result = self.cluster.cli("submit", self.job_file)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.job_id = result.stdout.strip().splitlines()[-1]
@@ -158,6 +162,14 @@ class RecoveryTestCase(unittest.TestCase):
                 return int(m.group(1))
             time.sleep(0.1)
         self.fail(f"no checkpoint {n} within {deadline_s} s:\n{self.status()}")
+
+    def incomplete_checkpoints(self):
+        """Checkpoint directories without _metadata, older than the newest
+        completed checkpoint."""
+        store = os.path.join(self.cluster.dir, "checkpoints", self.job_id)
+        ids = [int(d[len("chk-"):]) for d in os.listdir(store) if d.startswith("chk-")]
+        complete = [i for i in ids if os.path.exists(os.path.join(store, f"chk-{i}", "_metadata"))]
+        return sorted(i for i in ids if i not in complete and i < max(complete, default=0))
 
     def wait_finished(self, deadline_s=180):
         return self.cluster.wait_finished(self.job_id, deadline_s)
@@ -253,6 +265,40 @@ class CoordinatorLossTest(RecoveryTestCase):
                          r"metadata; it recovers from the checkpoint before it")
 
 
+class CorruptCheckpointTest(RecoveryTestCase):
+
+    def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(self):
+        # A restart delay long enough to damage the checkpoint it will use.
+        self.start(restart_delay="3s")
+        store_root = os.path.join(self.cluster.dir, "checkpoints")
+        self.wait_for_checkpoint(3)
+        self.cluster.kill("worker1")
+        end = time.time() + 30
+        while time.time() < end and "RESTARTING" not in self.status().split("\n", 1)[0]:
+            time.sleep(0.05)
+        self.assertIn("RESTARTING", self.status())
+        store = os.path.join(store_root, self.job_id)
+        newest = max(int(d[len("chk-"):]) for d in os.listdir(store) if d.startswith("chk-") and
+                     os.path.exists(os.path.join(store, d, "_metadata")))
+        damaged = 0
+        for root, _, files in os.walk(os.path.join(store, f"chk-{newest}")):
+            for name in files:
+                if name != "_metadata":
+                    with open(os.path.join(root, name), "ab") as f:
+                        f.write(b"x")
+                    damaged += 1
+        self.assertGreater(damaged, 0)
+        self.cluster.start_worker()
+        # Output committed by the damaged checkpoint is published again.
+        text = self.check_results(republished_ok=True)
+        self.assertRegex(self.cluster.logs(),
+                         rf"job {self.job_id}: checkpoint {newest} cannot be restored \(.*\); "
+                         r"it recovers from checkpoint \d+")
+        m = re.search(r"restored from \S*/chk-(\d+)/_metadata", text)
+        self.assertIsNotNone(m, text)
+        self.assertNotEqual(int(m.group(1)), newest)
+
+
 class CrashPointTest(RecoveryTestCase):
     """One test per named crash point: the process that reaches it during
     checkpoint 2 dies there; a replacement (or the restarted coordinator)
@@ -265,6 +311,9 @@ class CrashPointTest(RecoveryTestCase):
         self.assertEqual(code, 137, self.cluster.logs())
         self.cluster.start_worker()
         self.check_results()
+        # What the crash left in the store (checkpoint 2 never completed)
+        # is gone once the next attempt completed a checkpoint.
+        self.assertEqual(self.incomplete_checkpoints(), [], self.cluster.logs())
 
     def crash_coordinator_at(self, point):
         self.start(coordinator_args=["--ha-store", f"file://{self.ha_dir()}"],
