@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "worker/operators/keyed_state_context.h"
 
 namespace sluice {
 namespace {
@@ -24,33 +25,13 @@ int64_t BucketEnd(int64_t b, int64_t ttl) {
 
 }  // namespace
 
-DedupOperator::~DedupOperator() {
-  state_.reset();  // closes RocksDB before its directory goes
-  if (!private_dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(private_dir_, ec);
-  }
-}
-
 absl::Status DedupOperator::WithContext(const absl::Status& status) const {
-  if (status.ok()) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat("operator '", ctx_.spec->id(), "': ", status.message()));
+  return InOperator(ctx_, status);
 }
 
 absl::Status DedupOperator::Open(const OperatorContext& ctx) {
   RETURN_IF_ERROR(Operator::Open(ctx));
-  std::string dir = ctx.state_dir;
-  if (dir.empty()) {
-    ASSIGN_OR_RETURN(private_dir_, MakeTemporaryStateDir());
-    dir = private_dir_;
-  }
-  KeyedStateOptions options;
-  options.dir = (std::filesystem::path(dir) / "keyed").string();
-  options.max_parallelism = std::max(1, ctx.max_parallelism);
-  options.key_group_start = ctx.key_group_start;
-  options.key_group_end = ctx.key_group_end;
-  options.memory_budget = ctx.state_memory_budget;
+  ASSIGN_OR_RETURN(KeyedStateOptions options, KeyedStateOptionsFor(ctx, &private_dir_));
   options.value_width = sizeof(int64_t);  // the event time the key was seen at
   const int64_t ttl = config_.ttl_ms();
   // A bucket's group gets the timer that drops it once no on-time record
@@ -69,7 +50,6 @@ absl::Status DedupOperator::Open(const OperatorContext& ctx) {
       }
       std::memcpy(&watermark_, ctx.restore->small_state.data(), sizeof(int64_t));
     }
-    options.restore_dir = ctx.restore->keyed_dir;
   }
   absl::StatusOr<std::unique_ptr<KeyedState>> state = KeyedState::Open(options);
   if (!state.ok()) return WithContext(state.status());

@@ -24,13 +24,13 @@
 #include "common/key_encoding.h"
 #include "state/keyed_state.h"
 #include "worker/operators/dedup/dedup.pb.h"
+#include "worker/operators/keyed_state_context.h"
 
 namespace sluice {
 
 class DedupOperator : public Operator {
  public:
   explicit DedupOperator(proto::DedupConfig config) : config_(std::move(config)) {}
-  ~DedupOperator() override;
 
   absl::Status Open(const OperatorContext& ctx) override;
   absl::Status ProcessBatch(Batch batch, Output& out) override;
@@ -49,8 +49,8 @@ class DedupOperator : public Operator {
   absl::Status WithContext(const absl::Status& status) const;
 
   const proto::DedupConfig config_;
+  PrivateStateDir private_dir_;  // before state_: removed after it closed
   std::unique_ptr<KeyedState> state_;
-  std::string private_dir_;  // when the context gives no state directory
   SchemaRef input_schema_;
   std::optional<KeyEncoder> key_encoder_;
   BatchKeys keys_;

@@ -11,8 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/json.h"
 #include "common/ports.h"
-#include "common/time_util.h"
 #include "common/status_macros.h"
+#include "common/time_util.h"
+#include "worker/operators/keyed_state_context.h"
 
 namespace sluice {
 namespace {
@@ -92,32 +93,16 @@ WindowOperator::WindowOperator(const proto::WindowConfig& config)
 WindowOperator::~WindowOperator() {
   cursor_.reset();
   state_.reset();  // closes RocksDB before its directory goes
-  if (!private_dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(private_dir_, ec);
-  }
 }
 
 absl::Status WindowOperator::WithContext(const absl::Status& status) const {
-  if (status.ok()) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat("operator '", ctx_.spec->id(), "': ", status.message()));
+  return InOperator(ctx_, status);
 }
 
 absl::Status WindowOperator::Open(const OperatorContext& ctx) {
   RETURN_IF_ERROR(Operator::Open(ctx));
   dead_.set_source(ctx.spec != nullptr ? ctx.spec->id() : "");
-  std::string dir = ctx.state_dir;
-  if (dir.empty()) {
-    ASSIGN_OR_RETURN(private_dir_, MakeTemporaryStateDir());
-    dir = private_dir_;
-  }
-  KeyedStateOptions options;
-  options.dir = (std::filesystem::path(dir) / "keyed").string();
-  options.max_parallelism = std::max(1, ctx.max_parallelism);  // as routing does
-  options.key_group_start = ctx.key_group_start;
-  options.key_group_end = ctx.key_group_end;
-  options.memory_budget = ctx.state_memory_budget;
+  ASSIGN_OR_RETURN(KeyedStateOptions options, KeyedStateOptionsFor(ctx, &private_dir_));
   options.value_width = accumulator_bytes_ + (lateness_ > 0 ? sizeof(int64_t) : 0);
   // A window's key group that gets its first entry gets the timer that
   // fires it, and with allowed lateness the one that drops it.
@@ -137,7 +122,6 @@ absl::Status WindowOperator::Open(const OperatorContext& ctx) {
       watermark_ = *watermark;
       forwarded_ = *watermark;
     }
-    options.restore_dir = ctx.restore->keyed_dir;
   }
   absl::StatusOr<std::unique_ptr<KeyedState>> state = KeyedState::Open(options);
   if (!state.ok()) return WithContext(state.status());

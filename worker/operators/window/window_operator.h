@@ -67,6 +67,7 @@
 #include "common/key_encoding.h"
 #include "state/keyed_state.h"
 #include "worker/operators/dead_letters.h"
+#include "worker/operators/keyed_state_context.h"
 #include "worker/operators/window/window.pb.h"
 
 namespace sluice {
@@ -181,7 +182,7 @@ class WindowOperator : public Operator {
   std::unique_ptr<GroupCursor> cursor_;  // the group being fired
   Timer cursor_timer_;                   // and its timer
 
-  std::string private_dir_;  // made when ctx.state_dir is empty
+  PrivateStateDir private_dir_;  // made when ctx.state_dir is empty; before state_
   std::unique_ptr<KeyedState> state_;
 
   BatchKeys batch_keys_;              // keys of the batch being processed
