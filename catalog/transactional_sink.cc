@@ -35,7 +35,15 @@ absl::Status TransactionalSink::Finish(Output&) {
 
 absl::StatusOr<OperatorSnapshot> TransactionalSink::Snapshot(int64_t checkpoint_id,
                                                              const std::string&) {
-  ASSIGN_OR_RETURN(std::string handle, PreCommit(checkpoint_id));
+  absl::StatusOr<std::string> pre_committed = PreCommit(checkpoint_id);
+  if (!pre_committed.ok()) {
+    // What the open transaction held may be gone: the task must not go on
+    // past it (DataLoss fails the task, which restarts from a checkpoint).
+    return absl::DataLossError(absl::StrCat("sink '", ctx_.spec->id(),
+                                            "' could not pre-commit checkpoint ", checkpoint_id,
+                                            ": ", pre_committed.status().message()));
+  }
+  std::string handle = *std::move(pre_committed);
   OperatorSnapshot s;
   if (!ctx_.exactly_once) {
     if (!handle.empty()) RETURN_IF_ERROR(Commit(checkpoint_id, handle));

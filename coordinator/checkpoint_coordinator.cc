@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "coordinator/job_metrics.h"
+#include "coordinator/restore.h"
 
 namespace sluice {
 namespace {
@@ -52,6 +53,7 @@ void CheckpointCoordinator::OnAttempt(const proto::ExecutionPlan& plan) {
   attempt_ = plan.attempt();
   attempt_started_ = false;
   final_taken_ = false;
+  final_tried_ = false;
   cleaned_ = false;
   notification_.reset();  // the new attempt's tasks commit what they restore
   workers_of_attempt_.clear();
@@ -118,8 +120,12 @@ void CheckpointCoordinator::Tick(int64_t now_ms, bool all_running, bool all_fini
   }
   if (config_.interval_ms() <= 0) return;
   if (all_finishing && !final_taken_) {
-    // Every task is done but for committing: no need to wait the interval.
-    Trigger(proto::CHECKPOINT, "", nullptr, now_ms, /*final=*/true);
+    // Every task is done but for committing: no need to wait the interval,
+    // but a final checkpoint that failed is not tried again at once.
+    if (!final_tried_ || now_ms >= last_end_ms_ + std::max<int64_t>(config_.min_pause_ms(), 1000)) {
+      final_tried_ = true;
+      Trigger(proto::CHECKPOINT, "", nullptr, now_ms, /*final=*/true);
+    }
     return;
   }
   if (now_ms >= last_trigger_ms_ + config_.interval_ms() &&
@@ -245,7 +251,10 @@ void CheckpointCoordinator::OnMetadataWritten(int64_t id, const absl::Status& re
   } else {
     savepoints_.push_back(p.metadata);
   }
-  if (p.attempt == attempt_) {
+  // A savepoint commits nothing: failover restores checkpoints, and what a
+  // savepoint pre-committed is committed by the next checkpoint (or by the
+  // job restored from it).
+  if (p.attempt == attempt_ && p.kind == proto::CHECKPOINT) {
     if (p.final) final_taken_ = true;
     notification_ = Notification{id, p.final, {subtasks_.begin(), subtasks_.end()}, now_ms};
     SendCompletion(now_ms);
@@ -372,11 +381,31 @@ void CheckpointCoordinator::ApplyRetention() {
       });
 }
 
-std::string CheckpointCoordinator::Discard(int64_t id, const std::string& reason) {
+void CheckpointCoordinator::Suspect(int64_t id, const std::string& reason) {
   thread_.AssertOnControlThread();
   auto it = std::find_if(completed_.begin(), completed_.end(),
                          [id](const auto& m) { return m.checkpoint_id() == id; });
-  if (it == completed_.end()) return "";
+  if (it == completed_.end()) return;
+  io_.Run([store = store_, m = *it] { return VerifySnapshotFiles(*store, m); },
+          [this, id, reason](absl::Status verified, int64_t) {
+            if (absl::IsDataLoss(verified)) {
+              Discard(id, absl::StrCat(reason, "; ", verified.message()));
+              return;
+            }
+            std::fprintf(
+                stderr,
+                "sluice coordinator: job %s: a task could not restore checkpoint %lld "
+                "(%s), but its files check out (%s); it is kept\n",
+                job_id_.c_str(), static_cast<long long>(id), reason.c_str(),
+                verified.ok() ? "all present and intact" : std::string(verified.message()).c_str());
+          });
+}
+
+void CheckpointCoordinator::Discard(int64_t id, const std::string& reason) {
+  thread_.AssertOnControlThread();
+  auto it = std::find_if(completed_.begin(), completed_.end(),
+                         [id](const auto& m) { return m.checkpoint_id() == id; });
+  if (it == completed_.end()) return;
   const std::string key = MetadataKey(*it);
   completed_.erase(it);
   io_.Run([store = store_, key] { return store->Delete(key); }, [](absl::Status, int64_t) {});
@@ -387,7 +416,6 @@ std::string CheckpointCoordinator::Discard(int64_t id, const std::string& reason
                "from %s\n",
                job_id_.c_str(), static_cast<long long>(id), reason.c_str(),
                next.empty() ? "what it started from" : next.c_str());
-  return next;
 }
 
 void CheckpointCoordinator::RemoveLeftovers() {

@@ -83,11 +83,16 @@ class CheckpointCoordinator {
   void OnAck(const proto::CheckpointAck& ack, int64_t now_ms);
   void OnDecline(const proto::CheckpointDecline& decline, int64_t now_ms);
 
-  // Checkpoint `id` cannot be restored (a file of it is gone or damaged):
-  // it is no longer retained, its _metadata is deleted, and recovery goes
-  // back to the checkpoint before it. Returns what recovery uses now
-  // ("checkpoint N", or "" when none is left).
-  std::string Discard(int64_t id, const std::string& reason);
+  // A task could not restore checkpoint `id` (a file gone or damaged).
+  // The coordinator reads its files itself (StoreIo); if they are damaged,
+  // the checkpoint is no longer retained, its _metadata is deleted, and
+  // recovery goes back to the checkpoint before it, which the log says. A
+  // checkpoint whose files check out (the task's store had a passing
+  // problem) is kept.
+  void Suspect(int64_t id, const std::string& reason);
+  // _metadata of a checkpoint is being written: a new attempt waits for
+  // it, since it may become the one to restore.
+  bool WritingMetadata() const { return pending_.has_value() && pending_->writing; }
   // The newest completed checkpoint, or null.
   const proto::CheckpointMetadata* Latest() const;
   // Retained checkpoints, oldest first, then savepoints taken here.
@@ -132,6 +137,7 @@ class CheckpointCoordinator {
   // confirmed it.
   void SendCompletion(int64_t now_ms);
   void ApplyRetention();
+  void Discard(int64_t id, const std::string& reason);
   // Deletes checkpoint directories older than the newest completed one
   // that are not retained, and shared files of earlier attempts that no
   // retained checkpoint refers to. (Shared files of the running attempt
@@ -154,6 +160,7 @@ class CheckpointCoordinator {
   std::optional<Pending> pending_;
   std::optional<Notification> notification_;
   bool final_taken_ = false;  // this attempt's final checkpoint completed
+  bool final_tried_ = false;  // a final checkpoint was triggered in this attempt
   bool cleaned_ = false;      // RemoveLeftovers ran for this attempt
   std::deque<SavepointRequest> savepoints_waiting_;
   std::deque<proto::CheckpointMetadata> completed_;  // retained, oldest first

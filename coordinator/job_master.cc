@@ -87,6 +87,12 @@ void JobMaster::Tick(int64_t now_ms) {
             absl::StrCat("restarting in ", (*restart_due_ms_ - now_ms + 999) / 1000, " s"));
         break;
       }
+      if (checkpoints_ != nullptr && checkpoints_->WritingMetadata()) {
+        // It may complete: the new attempt must start from it then (its
+        // sinks' leftovers must not be aborted from an older one).
+        status_.set_pending_reason("waiting for a checkpoint's _metadata to be written");
+        break;
+      }
       TrySchedule(now_ms);
       break;
     case proto::RUNNING:
@@ -329,7 +335,7 @@ void JobMaster::OnTaskReport(const std::string& worker_id, const proto::SubtaskS
                          plan_.restore().location(), ": ", status.failure()));
         return;
       }
-      checkpoints_->Discard(
+      checkpoints_->Suspect(
           status.unrestorable_checkpoint(),
           absl::StrCat("task ", ops, " subtask ", status.subtask(), ": ", status.failure()));
     }

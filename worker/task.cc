@@ -156,8 +156,10 @@ void Task::NotifyCheckpoint(int64_t id, bool complete, bool final) {
   mailbox_->Put([this, id, complete, final] {
     if (chain_ == nullptr) return;
     if (!complete) {
-      // Aborted: a task with inputs no longer waits to take it.
+      // Aborted: a task with inputs no longer waits to take it, nor holds
+      // channels back for it.
       if (!is_source() && trigger_.has_value() && trigger_->id == id) trigger_.reset();
+      if (barriers_ != nullptr) barriers_->Abort(id);
       return;
     }
     absl::Status committed = chain_->NotifyCheckpointComplete(id);

@@ -172,8 +172,10 @@ class Task {
 
   // Checkpoints:
   const std::string state_dir_;  // this subtask's, removed when it ends
-  std::unique_ptr<SnapshotUploader> own_uploader_;
+  // The reporter first: the uploader's destructor waits for an upload,
+  // which reports.
   std::unique_ptr<CheckpointReporter> own_reporter_;
+  std::unique_ptr<SnapshotUploader> own_uploader_;
   std::unique_ptr<SubtaskCheckpointer> checkpointer_;
 
   mutable absl::Mutex mu_;

@@ -144,18 +144,20 @@ grpc::Status Worker::DeployTasks(grpc::ServerContext*, const proto::DeployTasksR
   auto upgraded = std::make_shared<proto::ExecutionPlan>(req->plan());
   UpgradeLegacySettings(upgraded->mutable_graph());  // from a coordinator before the catalog
   std::shared_ptr<const proto::ExecutionPlan> plan = std::move(upgraded);
+  TaskOptions topts;
   {
     absl::MutexLock lock(&mu_);
+    if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "worker is stopping");
     if (AttemptEnded(plan->job_id(), plan->attempt())) {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                           absl::StrCat("attempt ", plan->attempt(), " of job ", plan->job_id(),
                                        " was canceled before its deployment arrived"));
     }
+    // Stop() resets these only after setting stopping_ under mu_.
+    topts.uploader = uploader_.get();
+    topts.reporter = reporter_.get();
   }
-  TaskOptions topts;
   topts.local_channels = options_.local_exchange;
-  topts.uploader = uploader_.get();
-  topts.reporter = reporter_.get();
   topts.state_root = state_dir_;
   std::vector<std::unique_ptr<Task>> created;
   for (const auto& a : plan->assignments()) {

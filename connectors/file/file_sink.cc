@@ -95,7 +95,13 @@ absl::Status FileSink::Commit(int64_t checkpoint_id, const std::string& handle) 
     return absl::DataLossError("a file_sink transaction handle is not readable");
   }
   for (const auto& f : t.files()) {
-    if (std::rename(f.hidden().c_str(), f.final().c_str()) == 0) {
+    // Never over a published file (a name used again would replace it).
+    int renamed =
+        ::renameat2(AT_FDCWD, f.hidden().c_str(), AT_FDCWD, f.final().c_str(), RENAME_NOREPLACE);
+    if (renamed != 0 && errno == EINVAL) {  // a file system without it
+      renamed = std::rename(f.hidden().c_str(), f.final().c_str());
+    }
+    if (renamed == 0) {
       CrashPoint("sink.during-commit", checkpoint_id);
       continue;
     }

@@ -65,12 +65,23 @@ std::string PostgresSink::GidPrefix() const {
 absl::Status PostgresSink::EnsureConnected() {
   if (conn_->connected()) return absl::OkStatus();
   in_transaction_ = false;
-  return conn_->Connect(kRetryMs);
+  RETURN_IF_ERROR(conn_->Connect(kRetryMs));
+  return conn_->Execute("SET lock_timeout = '30s'");
+}
+
+absl::StatusOr<PgConnection*> PostgresSink::CommitConnection() {
+  if (commits_ == nullptr) commits_ = std::make_unique<PgConnection>(config_.dsn());
+  if (!commits_->connected()) {
+    RETURN_IF_ERROR(commits_->Connect(kRetryMs));
+    RETURN_IF_ERROR(commits_->Execute("SET lock_timeout = '30s'"));
+  }
+  return commits_.get();
 }
 
 absl::Status PostgresSink::OpenSink() {
   conn_ = std::make_unique<PgConnection>(config_.dsn());
   RETURN_IF_ERROR(conn_->Connect(kRetryMs));
+  RETURN_IF_ERROR(conn_->Execute("SET lock_timeout = '30s'"));
   if (ctx_.exactly_once) {
     ASSIGN_OR_RETURN(auto rows, conn_->Query("SHOW max_prepared_transactions"));
     int64_t n = 0;
@@ -234,17 +245,17 @@ absl::StatusOr<std::string> PostgresSink::PreCommit(int64_t checkpoint_id) {
 }
 
 absl::Status PostgresSink::Commit(int64_t checkpoint_id, const std::string& gid) {
-  const std::string sql = absl::StrCat("COMMIT PREPARED ", conn_->Literal(gid));
   absl::Status s;
-  // A commit is never given up on while the server may come back: the
-  // prepared transaction waits on the server meanwhile.
+  // Each try reconnects with backoff for up to 30 s; the prepared
+  // transaction waits on the server meanwhile.
   for (int tries = 0; tries < 3; ++tries) {
-    if (in_transaction_) {
-      return absl::FailedPreconditionError("postgres_sink: a commit inside an open transaction");
+    absl::StatusOr<PgConnection*> c = CommitConnection();
+    if (!c.ok()) {
+      s = c.status();
+      continue;
     }
-    s = EnsureConnected();
-    if (s.ok()) s = conn_->Execute(sql);
-    if (s.ok() || conn_->last_sqlstate() == kUndefinedObject) {
+    s = (*c)->Execute(absl::StrCat("COMMIT PREPARED ", (*c)->Literal(gid)));
+    if (s.ok() || (*c)->last_sqlstate() == kUndefinedObject) {
       CrashPoint("sink.during-commit", checkpoint_id);
       return absl::OkStatus();  // done now, or before (idempotent)
     }
@@ -255,10 +266,11 @@ absl::Status PostgresSink::Commit(int64_t checkpoint_id, const std::string& gid)
 
 absl::Status PostgresSink::AbortLeftovers() {
   const std::string prefix = GidPrefix();
+  ASSIGN_OR_RETURN(PgConnection * c, CommitConnection());
   ASSIGN_OR_RETURN(auto rows,
-                   conn_->Query(absl::StrCat("SELECT gid FROM pg_prepared_xacts WHERE database = "
-                                             "current_database() AND left(gid, ",
-                                             prefix.size(), ") = ", conn_->Literal(prefix))));
+                   c->Query(absl::StrCat("SELECT gid FROM pg_prepared_xacts WHERE database = "
+                                         "current_database() AND left(gid, ",
+                                         prefix.size(), ") = ", c->Literal(prefix))));
   for (const auto& r : rows) {
     const std::string& gid = r[0];
     std::vector<std::string> rest = absl::StrSplit(gid.substr(prefix.size()), ':');
@@ -266,8 +278,8 @@ absl::Status PostgresSink::AbortLeftovers() {
     if (rest.size() != 2 || !absl::SimpleAtoi(rest[0], &attempt) || attempt >= ctx_.attempt) {
       continue;
     }
-    absl::Status s = conn_->Execute(absl::StrCat("ROLLBACK PREPARED ", conn_->Literal(gid)));
-    if (!s.ok() && conn_->last_sqlstate() != kUndefinedObject) return s;
+    absl::Status s = c->Execute(absl::StrCat("ROLLBACK PREPARED ", c->Literal(gid)));
+    if (!s.ok() && c->last_sqlstate() != kUndefinedObject) return s;
   }
   return absl::OkStatus();
 }

@@ -18,10 +18,14 @@
 // `max_prepared_transactions > 0`; without it the sink fails at start with
 // a message saying so. Other jobs commit at each barrier.
 //
+// Commits and rollbacks of prepared transactions go through a second
+// connection, since the first is inside the next transaction by then.
 // A connection that cannot be made, or is lost while committing, is tried
 // again with backoff for 30 s; one lost during a transaction fails the task,
 // and the job recovers from its last checkpoint (PostgreSQL rolls back what
-// was not prepared).
+// was not prepared). Statements wait at most 30 s for a lock
+// (lock_timeout), so a row locked by someone else fails the task instead of
+// hanging it.
 
 #include <map>
 #include <memory>
@@ -50,6 +54,8 @@ class PostgresSink : public TransactionalSink {
  private:
   // Reconnects (with backoff) unless connected; never inside a transaction.
   absl::Status EnsureConnected();
+  // The connection for commits, (re)connected with backoff.
+  absl::StatusOr<PgConnection*> CommitConnection();
   // The table's columns; checks the key columns.
   absl::Status LoadColumns();
   // Checks `schema`'s fields against the columns and builds the statement
@@ -58,7 +64,10 @@ class PostgresSink : public TransactionalSink {
   std::string GidPrefix() const;
 
   proto::PostgresSinkConfig config_;
-  std::unique_ptr<PgConnection> conn_;
+  std::unique_ptr<PgConnection> conn_;  // writes: the open transaction
+  // COMMIT PREPARED, ROLLBACK PREPARED and pg_prepared_xacts: any session
+  // may run them, and conn_ is usually inside the next transaction then.
+  std::unique_ptr<PgConnection> commits_;
   std::string table_;  // quoted [schema.]table
   std::set<std::string> columns_;
   bool in_transaction_ = false;

@@ -16,6 +16,7 @@ table is known without sluice: every event_id exactly once.
 """
 
 import os
+import re
 import sys
 import time
 import unittest
@@ -99,6 +100,14 @@ class PostgresSinkTest(unittest.TestCase):
         self.cluster.start_worker()
         text = self.cluster.wait_finished(self.job_id, 180)
         self.assertRegex(text, r"[1-9]\d* restart\(s\)")
+        self.check_table()
+
+    def test_without_faults_the_job_never_restarts(self):
+        # Commits of prepared transactions go on while the next one is open.
+        self.start(count=20_000, rate=10_000)
+        text = self.cluster.wait_finished(self.job_id, 120)
+        m = re.search(r"(\d+) restart\(s\)", text)
+        self.assertEqual(int(m.group(1)) if m else 0, 0, text)
         self.check_table()
 
     def test_a_postgres_restart_in_the_middle_of_a_run(self):

@@ -61,6 +61,14 @@ class AlignedBarrierHandler final : public BarrierHandler {
 
   int64_t last_checkpoint_id() const override { return last_; }
 
+  void Abort(int64_t id) override {
+    if (state_ != State::kCollectingBarriers || current_.id > id) return;
+    last_ = current_.id;
+    state_ = State::kWaitingForFirstBarrier;
+    channels_.ResetDelivered();
+    gate_.UnblockAll();
+  }
+
  private:
   enum class State { kWaitingForFirstBarrier, kCollectingBarriers };
 
@@ -116,6 +124,11 @@ class TrackingBarrierHandler final : public BarrierHandler {
   }
 
   int64_t last_checkpoint_id() const override { return last_; }
+
+  void Abort(int64_t id) override {
+    pending_.erase(pending_.begin(), pending_.upper_bound(id));
+    last_ = std::max(last_, id);
+  }
 
  private:
   struct Pending {

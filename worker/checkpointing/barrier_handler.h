@@ -56,6 +56,8 @@ class BarrierHandler {
                                                   const CheckpointBarrier& barrier) = 0;
   // `channel` delivered end of stream: it takes part in no later barrier.
   virtual std::optional<AlignedBarrier> OnChannelEnded(int channel) = 0;
+  // Checkpoint `id` was aborted: channels held back for it carry on.
+  virtual void Abort(int64_t id) = 0;
   // The highest checkpoint id that completed here or was abandoned; 0: none.
   virtual int64_t last_checkpoint_id() const = 0;
 };
