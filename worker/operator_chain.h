@@ -14,8 +14,8 @@
 #include "absl/status/statusor.h"
 #include "catalog/operator.h"
 #include "proto/sluice.pb.h"
-#include "worker/record_writer.h"
 #include "worker/checkpointing/snapshot_uploader.h"
+#include "worker/record_writer.h"
 #include "worker/task_metrics.h"
 
 namespace sluice {

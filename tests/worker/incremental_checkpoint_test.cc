@@ -9,8 +9,8 @@
 #include "store/memory_object_store.h"
 #include "tests/state/state_test_util.h"
 #include "tests/worker/capture_output.h"
-#include "worker/operators/window/window_operator.h"
 #include "worker/checkpointing/snapshot_uploader.h"
+#include "worker/operators/window/window_operator.h"
 
 namespace sluice {
 namespace {
