@@ -7,8 +7,10 @@ prints a verdict; this test checks that verdict and its figures.
 - exactly-once: zero missing and zero duplicated rows, in the files and in
   the table;
 - at-least-once with input duplicates, a dedup operator and an upserting
-  PostgreSQL sink: zero missing and zero duplicated too (dedup and upsert
-  make the repeats vanish).
+  PostgreSQL sink: zero missing rows anywhere, and zero duplicated rows in
+  the table (upsert makes a replay's repeats vanish). The file sink may
+  publish a replay's rows again: dedup removes duplicated input events, not
+  a replay's, since its state goes back with the checkpoint.
 """
 
 import os
@@ -26,7 +28,7 @@ CHAOS = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "chaos.py")
 class ChaosTest(unittest.TestCase):
     SLUICE = None
 
-    def chaos(self, *args):
+    def chaos(self, *args, file_duplicates_ok=False):
         with PostgresServer() as pg:
             r = subprocess.run([sys.executable, CHAOS, "--sluice", self.SLUICE, "--quiet",
                                 "--postgres-dsn", pg.dsn, *args],
@@ -37,17 +39,23 @@ class ChaosTest(unittest.TestCase):
         m = re.match(r"chaos: (\d+) runs?, (\d+) faults? survived, (\d+) missing, "
                      r"(\d+) duplicated: PASS", summary)
         self.assertIsNotNone(m, summary)
-        self.assertEqual((int(m.group(3)), int(m.group(4))), (0, 0), summary)
+        self.assertEqual(int(m.group(3)), 0, summary)
+        if not file_duplicates_ok:
+            self.assertEqual(int(m.group(4)), 0, summary)
         self.assertGreaterEqual(int(m.group(2)), 1, summary)
+        # The table: every event_id once, whatever the mode.
+        for line in r.stdout.splitlines():
+            if line.startswith("run "):
+                self.assertRegex(line, r"postgres: 40000 rows, 0 missing, 0 duplicated")
         return r.stdout
 
     def test_exactly_once_through_kills_and_pauses(self):
         self.chaos("--runs", "1", "--seed", "5", "--kills-per-run", "4", "--events", "40000")
 
-    def test_at_least_once_with_dedup_and_upsert_has_no_duplicates(self):
+    def test_at_least_once_with_upsert_leaves_no_duplicates_in_the_table(self):
         self.chaos("--runs", "1", "--seed", "3", "--kills-per-run", "3", "--events", "40000",
                    "--delivery", "at_least_once", "--dedup", "--upsert",
-                   "--duplicate-rate", "0.05")
+                   "--duplicate-rate", "0.05", file_duplicates_ok=True)
 
 
 if __name__ == "__main__":
